@@ -1,0 +1,202 @@
+"""Every exception cfut raises, under one root so callers can catch precisely.
+
+::
+
+    CfutError
+    ├── ExecutorShutdownError (also RuntimeError)   submit() after shutdown(): closed by you
+    ├── InvalidArgumentError (also ValueError)      bad input, rejected before anything is submitted
+    ├── SerializationError (also TypeError)         cloudpickle cannot serialise the function/arguments
+    ├── SchedulerError                              the scheduler failed or lied: broken from outside
+    │   ├── CommandNotFoundError (also FileNotFoundError)   sbatch/squeue/... not on PATH
+    │   ├── CommandTimeoutError                     a scheduler command did not answer in time
+    │   ├── SchedulerOutputError                    an answer we cannot parse (quotes command and output)
+    │   └── SubmissionError                         the scheduler rejected or failed a submission
+    ├── RemoteException                             the function raised, and the exception could not be
+    │                                               rebuilt here (carries the remote traceback text)
+    └── JobDied                                     the job ended without a result
+        ├── JobTimeout                              killed at its time limit (TIMEOUT)
+        ├── JobOutOfMemory                          killed for memory (OUT_OF_MEMORY)
+        ├── JobCancelled                            cancelled by someone else (CANCELLED)
+        ├── JobNodeFailure                          its node failed (NODE_FAIL, BOOT_FAIL)
+        ├── JobPreempted                            preempted and not requeued (PREEMPTED)
+        └── JobHeld                                 held by the scheduler (HTCondor hold, Slurm SPECIAL_EXIT)
+
+An exception raised by the user's function is re-raised as itself when it can be unpickled, with the
+remote traceback chained as ``__cause__`` (a :class:`RemoteTraceback`); only when it cannot be rebuilt
+does :class:`RemoteException` stand in for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CfutError(Exception):
+    """Root of every error cfut raises."""
+
+
+class ExecutorShutdownError(CfutError, RuntimeError):
+    """The executor was shut down; it takes no new work."""
+
+
+class InvalidArgumentError(CfutError, ValueError):
+    """An argument was rejected before anything reached the scheduler."""
+
+
+class SerializationError(CfutError, TypeError):
+    """The function or its arguments cannot be serialised; no job was submitted."""
+
+
+class SchedulerError(CfutError):
+    """The scheduler or one of its commands failed."""
+
+
+class CommandNotFoundError(SchedulerError, FileNotFoundError):
+    """A scheduler command is not installed or not on ``PATH``."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"scheduler command {command!r} was not found on PATH")
+        self.command = command
+
+
+class CommandTimeoutError(SchedulerError):
+    """A scheduler command did not finish within its timeout."""
+
+    def __init__(self, argv: Sequence[str], timeout: float) -> None:
+        super().__init__(f"{' '.join(argv)!r} did not finish within {timeout:g} s")
+        self.argv = tuple(argv)
+        self.timeout = timeout
+
+
+class SchedulerOutputError(SchedulerError):
+    """A scheduler command answered something we cannot parse."""
+
+    def __init__(self, argv: Sequence[str], output: str, problem: str) -> None:
+        super().__init__(
+            f"cannot parse the output of {' '.join(argv)!r} ({problem}); it printed: {output!r}"
+        )
+        self.argv = tuple(argv)
+        self.output = output
+
+
+class SubmissionError(SchedulerError):
+    """The scheduler rejected a submission (or failed it after our retries)."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, stdout: str = "") -> None:
+        detail = (stderr.strip() or stdout.strip() or "no output")
+        super().__init__(f"{' '.join(argv[:1])} failed with exit code {returncode}: {detail}")
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        self.stdout = stdout
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised on the compute node, chained as ``__cause__``."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb.rstrip()}\n"""'
+
+
+class RemoteException(CfutError):
+    """The function raised an exception that could not be rebuilt here.
+
+    ``error`` holds the formatted remote traceback (0.5 kept its text in the same attribute).
+    """
+
+    def __init__(self, error: str, type_name: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.type_name = type_name
+
+    def __str__(self) -> str:
+        return "\n" + self.error.strip()
+
+
+class JobDied(CfutError):
+    """The job ended without writing a result.
+
+    Attributes: ``job_id`` (the scheduler's id), ``state`` (its final state, e.g. ``FAILED``),
+    ``exit_code`` and ``signal`` (``None`` when unknown), ``reason`` (the scheduler's reason text),
+    ``log_path`` (kept on disk) and ``log_tail`` (its last lines).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        state: str,
+        *,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        reason: str = "",
+        log_path: str | None = None,
+        log_tail: str = "",
+    ) -> None:
+        self.job_id = job_id
+        self.state = state
+        self.exit_code = exit_code
+        self.signal = signal
+        self.reason = reason
+        self.log_path = log_path
+        self.log_tail = log_tail
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        parts = [f"job {self.job_id} ended in state {self.state} without a result"]
+        if self.exit_code is not None:
+            parts.append(f"exit code {self.exit_code}")
+        if self.signal:
+            parts.append(f"signal {self.signal}")
+        if self.reason and self.reason not in ("None", "(null)"):
+            parts.append(f"reason: {self.reason}")
+        if self.log_path:
+            parts.append(f"log: {self.log_path}")
+        message = "; ".join(parts)
+        if self.log_tail:
+            message += "\n--- last lines of the job's log ---\n" + self.log_tail.rstrip()
+        return message
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        kwargs = dict(
+            exit_code=self.exit_code, signal=self.signal, reason=self.reason,
+            log_path=self.log_path, log_tail=self.log_tail,
+        )
+        return (_rebuild_job_died, (type(self), self.job_id, self.state, kwargs))
+
+
+def _rebuild_job_died(cls: type[JobDied], job_id: str, state: str, kwargs: dict) -> JobDied:  # type: ignore[type-arg]
+    return cls(job_id, state, **kwargs)
+
+
+class JobTimeout(JobDied):
+    """The job was killed at its time limit."""
+
+
+class JobOutOfMemory(JobDied):
+    """The job was killed for using more memory than it asked for."""
+
+
+class JobCancelled(JobDied):
+    """The job was cancelled outside this executor (``scancel``, ``condor_rm``, an admin)."""
+
+
+class JobNodeFailure(JobDied):
+    """The node running the job failed."""
+
+
+class JobPreempted(JobDied):
+    """The job was preempted and not requeued."""
+
+
+class JobHeld(JobDied):
+    """The scheduler put the job on hold; ``reason`` says why."""
+
+    def __init__(self, job_id: str, state: str = "HELD", *, hold_code: int | None = None,
+                 hold_subcode: int | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.hold_code = hold_code
+        self.hold_subcode = hold_subcode
+        super().__init__(job_id, state, **kwargs)

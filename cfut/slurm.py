@@ -1,0 +1,343 @@
+"""Slurm: argv builders and output parsers, and :class:`SlurmExecutor` on the generic core.
+
+Commands issued (one of each kind per poll at most, every one batched over all jobs)::
+
+    sbatch --parsable --job-name=cfut.KEY --output=LOG SCRIPT          submit
+    squeue --noheader --states=all --array --jobs=ID,... --format=%i|%T|%r   status
+    sacct --noheader --parsable2 --allocations --jobs=ID,... --format=JobID,State,ExitCode
+    scontrol --oneliner show job [ID]                                  fallback without accounting
+    scancel ID ...                                                     cancel
+    squeue --noheader --name=cfut.KEY --format=%i                      a lost sbatch reply
+
+Facts reproduced here are from the Slurm 22.05 manual pages (sbatch, squeue, sacct, scontrol,
+scancel) and were checked on a real cluster by the integration tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+
+from . import files, serialize
+from .core import log, Batch, ClusterExecutor, JobStatus, Phase, Task, _TransientSubmitError
+from .errors import (
+    InvalidArgumentError,
+    JobCancelled,
+    JobDied,
+    JobHeld,
+    JobNodeFailure,
+    JobOutOfMemory,
+    JobPreempted,
+    JobTimeout,
+    SchedulerError,
+    SchedulerOutputError,
+    SubmissionError,
+)
+from .runner import CommandResult, CommandRunner
+
+# squeue/sacct state names (squeue --format=%T, sacct State) and where each leaves a job.
+# "JOB STATE CODES" in squeue(1).
+_PHASES = {
+    "PENDING": Phase.QUEUED,
+    "CONFIGURING": Phase.QUEUED,  # resources allocated, nodes still booting
+    "REQUEUED": Phase.QUEUED,
+    "REQUEUE_FED": Phase.QUEUED,
+    "REQUEUE_HOLD": Phase.QUEUED,
+    "RESV_DEL_HOLD": Phase.QUEUED,
+    "POWER_UP_NODE": Phase.QUEUED,
+    "RUNNING": Phase.RUNNING,
+    "COMPLETING": Phase.RUNNING,  # the batch script ended; epilogs run, the final state follows
+    "SUSPENDED": Phase.RUNNING,
+    "STOPPED": Phase.RUNNING,
+    "SIGNALING": Phase.RUNNING,
+    "STAGE_OUT": Phase.RUNNING,
+    "RESIZING": Phase.RUNNING,
+    "UPDATE_DB": Phase.RUNNING,
+    "COMPLETED": Phase.FINISHED,
+    "FAILED": Phase.FINISHED,
+    "CANCELLED": Phase.FINISHED,
+    "TIMEOUT": Phase.FINISHED,
+    "OUT_OF_MEMORY": Phase.FINISHED,
+    "NODE_FAIL": Phase.FINISHED,
+    "PREEMPTED": Phase.FINISHED,  # a requeued job shows PENDING/REQUEUED instead
+    "BOOT_FAIL": Phase.FINISHED,
+    "DEADLINE": Phase.FINISHED,
+    "REVOKED": Phase.FINISHED,
+    "SPECIAL_EXIT": Phase.FINISHED,  # held after requeue; it will not run unless released
+}
+
+_ERRORS: dict[str, type[JobDied]] = {
+    "TIMEOUT": JobTimeout,
+    "DEADLINE": JobTimeout,
+    "OUT_OF_MEMORY": JobOutOfMemory,
+    "CANCELLED": JobCancelled,
+    "NODE_FAIL": JobNodeFailure,
+    "BOOT_FAIL": JobNodeFailure,
+    "PREEMPTED": JobPreempted,
+    "SPECIAL_EXIT": JobHeld,
+}
+
+# Messages of a controller that is busy or unreachable: worth retrying (slurm_errno.c texts).
+_TRANSIENT = (
+    "Socket timed out on send/recv operation",
+    "Unable to contact slurm controller",
+    "Slurm controller not responding",
+    "Connection refused",
+    "Connection timed out",
+    "Resource temporarily unavailable",
+    "Transport endpoint is not connected",
+    "temporarily unable to accept job",
+    "Zero Bytes were transmitted or received",
+)
+_INVALID_JOB_ID = "Invalid job id specified"
+_ACCOUNTING_DISABLED = "accounting storage is disabled"
+
+STATUS_FORMAT = "%i|%T|%r"
+SACCT_FORMAT = "JobID,State,ExitCode"
+
+
+def is_transient(result: CommandResult) -> bool:
+    text = result.stderr + result.stdout
+    return any(marker in text for marker in _TRANSIENT)
+
+
+def phase_of(state: str) -> Phase:
+    """Phase of a Slurm state; unknown future states count as running rather than finished."""
+    return _PHASES.get(state, Phase.RUNNING)
+
+
+def error_class(state: str) -> type[JobDied]:
+    return _ERRORS.get(state, JobDied)
+
+
+def escape_filename_pattern(path: str) -> str:
+    """Quote a path for sbatch's --output, where ``%`` starts a replacement symbol."""
+    if "\\" in path:
+        # A backslash anywhere switches off all replacement in Slurm's filename patterns, so
+        # "%%" would then be taken literally; such paths are refused where the work dir is set.
+        raise InvalidArgumentError(f"Slurm cannot name an output file in a path with a backslash: {path!r}")
+    return path.replace("%", "%%")
+
+
+def parse_exit_code(text: str) -> tuple[int | None, int | None]:
+    """``"N:S"`` (sacct ExitCode, scontrol ExitCode) → (exit code, signal)."""
+    match = re.fullmatch(r"(\d+):(\d+)", text.strip())
+    if not match:
+        return None, None
+    return int(match.group(1)), int(match.group(2))
+
+
+def batch_script(
+    python: str, payload: str, setup_lines: Sequence[str], import_paths: Sequence[str]
+) -> str:
+    """The batch script for one task. Every path is shell-quoted; setup lines come first so their
+    ``#SBATCH`` directives sit before any command, as sbatch requires."""
+    command = [python, "-m", "cfut.remote", payload]
+    for path in import_paths:
+        command += ["--import-path", path]
+    lines = ["#!/bin/sh", "# Written by cfut: runs one Python call and writes its result."]
+    lines += list(setup_lines)
+    lines.append("exec " + " ".join(shlex.quote(part) for part in command))
+    return "\n".join(lines) + "\n"
+
+
+def sbatch_argv(job_name: str, log_path: str, script_path: str) -> list[str]:
+    return [
+        "sbatch", "--parsable", f"--job-name={job_name}",
+        f"--output={escape_filename_pattern(log_path)}", script_path,
+    ]
+
+
+def parse_sbatch(argv: Sequence[str], result: CommandResult) -> str:
+    """``--parsable`` prints ``ID`` or ``ID;CLUSTER``; sbatch may print warnings on stderr."""
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if not lines:
+        raise SchedulerOutputError(argv, result.stdout, "no job id")
+    job_id = lines[-1].strip().split(";", 1)[0]
+    if not job_id.isdigit():
+        raise SchedulerOutputError(argv, result.stdout, "the job id is not a number")
+    return job_id
+
+
+def squeue_argv(job_ids: Sequence[str]) -> list[str]:
+    return ["squeue", "--noheader", "--states=all", "--array", f"--jobs={','.join(job_ids)}",
+            f"--format={STATUS_FORMAT}"]
+
+
+def parse_squeue(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
+    statuses = {}
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        parts = line.strip().split("|")
+        if len(parts) != 3 or not re.fullmatch(r"\d+(_\d+)?", parts[0]):
+            raise SchedulerOutputError(argv, output, f"unexpected line {line!r}")
+        job_id, state, reason = parts
+        statuses[job_id] = JobStatus(state, phase_of(state), reason)
+    return statuses
+
+
+def sacct_argv(job_ids: Sequence[str]) -> list[str]:
+    return ["sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={','.join(job_ids)}",
+            f"--format={SACCT_FORMAT}"]
+
+
+def parse_sacct(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
+    statuses = {}
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        parts = line.strip().split("|")
+        if len(parts) != 3:
+            raise SchedulerOutputError(argv, output, f"unexpected line {line!r}")
+        job_id, state_text, exit_text = parts
+        if "." in job_id:  # a step (12.batch); --allocations should have left these out
+            continue
+        words = state_text.split()
+        if not words:
+            raise SchedulerOutputError(argv, output, f"no state in line {line!r}")
+        state = words[0]  # "CANCELLED by 1000"
+        exit_code, signal = parse_exit_code(exit_text)
+        statuses[job_id] = JobStatus(state, phase_of(state), " ".join(words[1:]), exit_code, signal)
+    return statuses
+
+
+def scontrol_argv(job_ids: Sequence[str]) -> list[str]:
+    # scontrol shows one job by id, or all; for several ids one call listing all is cheaper.
+    return ["scontrol", "--oneliner", "show", "job"] + ([job_ids[0]] if len(job_ids) == 1 else [])
+
+
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|Reason|ExitCode)=(\S*)")
+
+
+def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
+    statuses = {}
+    for line in output.splitlines():
+        if not line.strip() or line.startswith("No jobs in the system"):
+            continue
+        fields: dict[str, str] = {}
+        for key, value in _SCONTROL_FIELD.findall(line):
+            fields.setdefault(key, value)  # the first occurrence; paths later on the line may lie
+        if "JobId" not in fields or "JobState" not in fields:
+            raise SchedulerOutputError(argv, output, f"no JobId/JobState in line {line[:200]!r}")
+        job_id = fields["JobId"]
+        if fields.get("ArrayTaskId", "").isdigit():
+            job_id = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
+        state = fields["JobState"]
+        exit_code, signal = parse_exit_code(fields.get("ExitCode", ""))
+        statuses[job_id] = JobStatus(state, phase_of(state), fields.get("Reason", ""), exit_code, signal)
+    return statuses
+
+
+class SlurmExecutor(ClusterExecutor):
+    """A ``concurrent.futures`` executor that runs each call as a Slurm batch job.
+
+    ``SlurmExecutor(debug=False, keep_logs=False, additional_setup_lines=(),
+    additional_import_paths=())`` as in clusterfutures 0.5; the keyword-only options are those of
+    :class:`cfut.core.ClusterExecutor` (``runner``, ``workdir``, ``poll_interval``, ...).
+    """
+
+    scheduler_name = "Slurm"
+
+    def __init__(
+        self,
+        debug: bool = False,
+        keep_logs: bool = False,
+        additional_setup_lines: Sequence[str] = (),
+        additional_import_paths: Sequence[str] = (),
+        *,
+        runner: CommandRunner | None = None,
+        python: str | None = None,
+        **options,  # type: ignore[no-untyped-def]
+    ) -> None:
+        super().__init__(
+            debug, keep_logs, runner=runner, additional_setup_lines=additional_setup_lines,
+            additional_import_paths=additional_import_paths, **options,
+        )
+        escape_filename_pattern(self.workdir)  # refuse an unusable work directory now
+        self.python = python or sys.executable
+        self._accounting = True  # until sacct says otherwise
+
+    # -- submission
+
+    def _submit_batch(self, batch: Batch, setup_lines: Sequence[str]) -> str:
+        (task,) = batch.tasks
+        payload = files.in_dir(self.workdir, task.key + files.PAYLOAD_SUFFIX)
+        batch.script_path = files.in_dir(self.workdir, batch.key + files.SCRIPT_SUFFIX)
+        script = batch_script(self.python, payload, setup_lines, self.additional_import_paths)
+        serialize.write_text_private(batch.script_path, script)
+        argv = sbatch_argv(self._job_name(batch), self._log_path(task), batch.script_path)
+        # sbatch hands its umask to the job (SLURM_UMASK); keep the job's log private too.
+        result = self._run(argv, env={"SLURM_UMASK": "0077"})
+        if result is None or (result.returncode != 0 and is_transient(result)):
+            error = SubmissionError(argv, result.returncode if result else -1,
+                                    result.stderr if result else "timed out")
+            raise _TransientSubmitError(error)
+        if result.returncode != 0:
+            raise SubmissionError(argv, result.returncode, result.stderr, result.stdout)
+        return parse_sbatch(argv, result)
+
+    def _job_name(self, batch: Batch) -> str:
+        return f"cfut.{batch.key}"
+
+    def _find_lost_submission(self, batch: Batch) -> str | None:
+        argv = ["squeue", "--noheader", f"--name={self._job_name(batch)}", "--format=%i"]
+        result = self._run(argv)
+        if result is None or result.returncode != 0:
+            return None
+        ids = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        return ids[0].split("_")[0] if ids else None
+
+    # -- monitoring
+
+    def _query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+        argv = squeue_argv(job_ids)
+        result = self._run(argv)
+        if result is None:
+            raise SchedulerError("squeue timed out")
+        if result.returncode != 0:
+            # squeue --jobs with a single id it no longer knows fails instead of printing nothing.
+            if _INVALID_JOB_ID in result.stderr:
+                return {}
+            raise SchedulerError(f"squeue failed ({result.returncode}): {result.stderr.strip()}")
+        return parse_squeue(argv, result.stdout)
+
+    def _lookup(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+        found: dict[str, JobStatus] = {}
+        if self._accounting:
+            argv = sacct_argv(job_ids)
+            result = self._run(argv)
+            if result is not None and result.returncode == 0:
+                found.update(parse_sacct(argv, result.stdout))
+            elif result is not None and _ACCOUNTING_DISABLED in result.stderr + result.stdout:
+                self._accounting = False
+            elif result is None or not is_transient(result):
+                pass  # an odd failure: try scontrol below
+        missing = [i for i in job_ids if i not in found]
+        if missing:
+            argv = scontrol_argv(missing)
+            result = self._run(argv)
+            if result is not None and result.returncode == 0:
+                for job_id, status in parse_scontrol(argv, result.stdout).items():
+                    if job_id in missing:
+                        found[job_id] = status
+            elif result is not None and _INVALID_JOB_ID in result.stderr:
+                pass  # gone from the controller too
+            else:
+                raise SchedulerError(f"cannot look up jobs {', '.join(missing)}: "
+                                     f"{result.stderr.strip() if result else 'scontrol timed out'}")
+        return found
+
+    def _cancel_jobs(self, job_ids: Sequence[str]) -> bool:
+        result = self._run(["scancel", *job_ids])
+        if result is None or (result.returncode != 0 and is_transient(result)):
+            return False
+        if result.returncode != 0:  # e.g. already completed: nothing is left to remove
+            log.warning("scancel %s: %s", " ".join(job_ids), result.stderr.strip())
+        return True
+
+    def _error_for(self, status: JobStatus) -> type[JobDied]:
+        return error_class(status.state)
+
