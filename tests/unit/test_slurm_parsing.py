@@ -1,0 +1,113 @@
+"""The Slurm backend's argv builders and parsers, against outputs recorded from real Slurm."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cfut import slurm
+from cfut.core import Phase
+from cfut.errors import InvalidArgumentError, JobCancelled, JobDied, JobTimeout, SchedulerOutputError
+from cfut.runner import CommandResult
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "slurm-22.05"
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / name).read_text()
+
+
+def test_squeue_golden() -> None:
+    statuses = slurm.parse_squeue(["squeue"], golden("squeue-status.txt"))
+    assert statuses["97"].state == "COMPLETED" and statuses["97"].phase is Phase.FINISHED
+    assert statuses["98"].reason == "NonZeroExitCode"
+    assert statuses["99"].state == "CANCELLED"
+    assert set(statuses) == {"97", "98", "99"}
+
+
+def test_sacct_golden_cancelled_by_uid_and_exit_codes() -> None:
+    statuses = slurm.parse_sacct(["sacct"], golden("sacct-allocations.txt"))
+    assert statuses["98"].exit_code == 3 and statuses["98"].signal == 0
+    assert statuses["99"].state == "CANCELLED" and statuses["99"].reason == "by 0"
+
+
+def test_sacct_skips_steps() -> None:
+    assert set(slurm.parse_sacct(["sacct"], golden("sacct-steps.txt"))) == {"97"}
+
+
+def test_scontrol_golden() -> None:
+    statuses = slurm.parse_scontrol(["scontrol"], golden("scontrol-oneliner-failed.txt"))
+    assert statuses == {"98": slurm.JobStatus("FAILED", Phase.FINISHED, "NonZeroExitCode", 3, 0)}
+
+
+def test_scontrol_array_task_id() -> None:
+    line = "JobId=13 ArrayJobId=12 ArrayTaskId=1 JobName=x JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15\n"
+    assert slurm.parse_scontrol(["scontrol"], line)["12_1"].signal == 15
+
+
+def test_scontrol_takes_first_field_not_a_lying_path() -> None:
+    line = "JobId=5 JobState=RUNNING Reason=None ExitCode=0:0 WorkDir=/x JobState=COMPLETED\n"
+    assert slurm.parse_scontrol(["scontrol"], line)["5"].state == "RUNNING"
+
+
+@pytest.mark.parametrize("text", ["Submitted batch job 12\n", "", "abc\n"])
+def test_unparsable_sbatch_output_quotes_command_and_output(text: str) -> None:
+    with pytest.raises(SchedulerOutputError) as info:
+        slurm.parse_sbatch(["sbatch", "--parsable"], CommandResult(("sbatch",), 0, text, ""))
+    assert "sbatch --parsable" in str(info.value) and repr(text) in str(info.value)
+
+
+def test_sbatch_parsable_with_cluster_and_warnings() -> None:
+    result = CommandResult(("sbatch",), 0, "sbatch: warning: something\n42;cluster\n", "")
+    assert slurm.parse_sbatch(["sbatch"], result) == "42"
+
+
+@pytest.mark.parametrize("parser", [slurm.parse_squeue, slurm.parse_sacct, slurm.parse_scontrol])
+def test_garbage_raises_scheduler_output_error(parser) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SchedulerOutputError):
+        parser(["cmd"], "this is not slurm\n")
+
+
+def test_states_map_to_phases_and_errors() -> None:
+    assert slurm.phase_of("PENDING") is Phase.QUEUED
+    assert slurm.phase_of("COMPLETING") is Phase.RUNNING
+    assert slurm.phase_of("OUT_OF_MEMORY") is Phase.FINISHED
+    assert slurm.error_class("TIMEOUT") is JobTimeout
+    assert slurm.error_class("CANCELLED") is JobCancelled
+    assert slurm.error_class("FAILED") is JobDied
+
+
+def test_output_pattern_escapes_percent_and_refuses_backslash() -> None:
+    assert slurm.escape_filename_pattern("/a/50%/x.log") == "/a/50%%/x.log"
+    with pytest.raises(InvalidArgumentError, match="backslash"):
+        slurm.escape_filename_pattern("/a\\b/x.log")
+
+
+def test_batch_script_quotes_every_path(tmp_path: Path) -> None:
+    """The generated script must run as written with spaces, quotes and newlines in paths."""
+    weird = tmp_path / "it's a \"dir\"\nwith newline $HOME `x`"
+    weird.mkdir()
+    payload = str(weird / "k.in")
+    script = slurm.batch_script("/bin/echo", payload, ["#SBATCH --time=1", "X=1"], [str(weird)])
+    assert script.startswith("#!/bin/sh\n")
+    assert script.index("#SBATCH --time=1") < script.index("exec ")
+    path = weird / "s.sh"
+    path.write_text(script)
+    out = subprocess.run(["/bin/sh", str(path)], capture_output=True, text=True, check=True).stdout
+    assert out == f"-m cfut.remote {payload} --import-path {weird}\n"
+
+
+def test_no_module_but_runner_imports_subprocess() -> None:
+    root = Path(__file__).parent.parent.parent / "cfut"
+    offenders = [
+        str(path.relative_to(root)) for path in root.rglob("*.py")
+        if path.name != "runner.py" and any(
+            line.strip().startswith(("import subprocess", "from subprocess"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert offenders == [], f"only cfut/runner.py may import subprocess: {offenders}"
+    assert os.path.exists(root / "runner.py")
