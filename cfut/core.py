@@ -151,6 +151,7 @@ class _Counters:
     commands: collections.Counter[str] = field(default_factory=collections.Counter)
     command_failures: collections.Counter[str] = field(default_factory=collections.Counter)
     submitted_jobs: int = 0
+    submitted_tasks: int = 0
     calls_done: int = 0
     calls_failed: int = 0
     calls_cancelled: int = 0
@@ -338,6 +339,42 @@ class ClusterExecutor(concurrent.futures.Executor):
         itself: extra lines for this job's batch script, after the executor's own.
         """
         setup_lines = _check_setup_lines(kwargs.pop("additional_setup_lines", ()), "additional_setup_lines")
+        (future,) = self._submit_calls(fn, [(args, kwargs)], setup_lines, chunksize=1, array=False)
+        return future
+
+    def map(  # type: ignore[override]
+        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1
+    ) -> Iterator[Any]:
+        """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler
+        allows: one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize``
+        consecutive items. Results come in order; closing the iterator early cancels the rest."""
+        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise InvalidArgumentError(f"chunksize must be a whole number >= 1, got {chunksize!r}")
+        items = [(args, {}) for args in zip(*iterables)]
+        futures = self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results() -> Iterator[Any]:
+            pending = list(reversed(futures))
+            try:
+                while pending:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    yield pending[-1].result(left)
+                    pending.pop()
+            finally:
+                calls = [f._cfut_call for f in pending if f._cfut_call is not None]
+                if calls:
+                    self._cancel_calls(calls)
+
+        return results()
+
+    #: Most tasks one submission may carry (Slurm's MaxArraySize); backends may lower it.
+    max_tasks_per_batch = 1000
+
+    def _submit_calls(self, fn: Callable[..., Any], items: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+                      setup_lines: Sequence[str], *, chunksize: int, array: bool) -> list[ClusterFuture]:
+        """Pickle every call first (nothing is submitted if one fails), then submit them as batches
+        of at most ``max_tasks_per_batch`` tasks of ``chunksize`` calls each."""
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
         with self._lock:
@@ -345,42 +382,50 @@ class ClusterExecutor(concurrent.futures.Executor):
                 raise ExecutorShutdownError("cannot submit new jobs after shutdown()")
             self._inflight += 1
         try:
-            call_bytes = serialize.dumps((fn, args, kwargs), f"function {getattr(fn, '__qualname__', fn)!r} or its arguments")
-            batch = Batch(key=files.new_key())
-            task = Task(batch=batch, index=None, key=batch.key)
-            batch.tasks.append(task)
-            future = ClusterFuture()
-            call = Call(call_id=f"{task.key}.0", future=future, task=task)
-            task.calls.append(call)
-            self._write_payload(task, [(call.call_id, call_bytes)])
-            try:
-                job_id = self._submit_with_retries(batch, self.additional_setup_lines + setup_lines)
-            except BaseException:
-                self._remove_files(batch, keep_log=False)
-                raise
-            batch.job_id = job_id
-            future._cfut_executor = weakref.ref(self)
-            future._cfut_call = call
-            with self._lock:
-                self._tasks[task.key] = task
-                self._counters.submitted_jobs += 1
-                self._interval = self._poll_interval
-            log.debug("submitted %s as job %s", getattr(fn, "__qualname__", fn), job_id)
-            self._ensure_monitor()
-            self._wakeup.set()
-            return future
+            what = f"function {getattr(fn, '__qualname__', fn)!r} or its arguments"
+            pickled = [serialize.dumps((fn, args, kwargs), what) for args, kwargs in items]
+            chunks = [pickled[i:i + chunksize] for i in range(0, len(pickled), chunksize)]
+            futures: list[ClusterFuture] = []
+            for first in range(0, len(chunks), self.max_tasks_per_batch):
+                group = chunks[first:first + self.max_tasks_per_batch]
+                futures += self._submit_batch_of(group, setup_lines, array=array)
+            return futures
         finally:
             with self._lock:
                 self._inflight -= 1
                 self._idle.notify_all()
 
-    def map(  # type: ignore[override]
-        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1
-    ) -> Iterator[Any]:
-        """Like :meth:`concurrent.futures.Executor.map`; each item is one job for now."""
-        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-            raise InvalidArgumentError(f"chunksize must be a whole number >= 1, got {chunksize!r}")
-        return super().map(fn, *iterables, timeout=timeout)
+    def _submit_batch_of(self, chunks: list[list[bytes]], setup_lines: Sequence[str], *,
+                         array: bool) -> list[ClusterFuture]:
+        batch = Batch(key=files.new_key())
+        futures: list[ClusterFuture] = []
+        for index, chunk in enumerate(chunks):
+            task_index = index if array else None
+            task = Task(batch=batch, index=task_index, key=files.task_key(batch.key, task_index))
+            batch.tasks.append(task)
+            for position, _ in enumerate(chunk):
+                future = ClusterFuture()
+                task.calls.append(Call(call_id=f"{task.key}.{position}", future=future, task=task))
+                futures.append(future)
+            self._write_payload(task, [(call.call_id, data) for call, data in zip(task.calls, chunk)])
+        try:
+            batch.job_id = self._submit_with_retries(batch, self.additional_setup_lines + tuple(setup_lines))
+        except BaseException:
+            self._remove_files(batch, keep_log=False)
+            raise
+        with self._lock:
+            for task in batch.tasks:
+                for call in task.calls:
+                    call.future._cfut_executor = weakref.ref(self)
+                    call.future._cfut_call = call
+                self._tasks[task.key] = task
+            self._counters.submitted_jobs += 1
+            self._counters.submitted_tasks += len(batch.tasks)
+            self._interval = self._poll_interval
+        log.debug("submitted %d task(s) of %d call(s) as job %s", len(batch.tasks), len(futures), batch.job_id)
+        self._ensure_monitor()
+        self._wakeup.set()
+        return futures
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work; optionally cancel queued jobs; optionally wait for the rest.
@@ -417,7 +462,8 @@ class ClusterExecutor(concurrent.futures.Executor):
             return {
                 "jobs_by_state": dict(by_state),
                 "outstanding_jobs": len(self._tasks),
-                "submitted_jobs": c.submitted_jobs,
+                "submitted_jobs": c.submitted_jobs,  # scheduler submissions (an array counts once)
+                "submitted_tasks": c.submitted_tasks,
                 "calls": {"done": c.calls_done, "failed": c.calls_failed, "cancelled": c.calls_cancelled},
                 "commands": dict(c.commands),
                 "command_failures": dict(c.command_failures),

@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from . import files, serialize
 from .core import log, Batch, ClusterExecutor, JobStatus, Phase, Task, _TransientSubmitError
@@ -129,25 +130,34 @@ def parse_exit_code(text: str) -> tuple[int | None, int | None]:
     return int(match.group(1)), int(match.group(2))
 
 
+class ArrayPath(NamedTuple):
+    """A payload path of an array job: ``prefix + $SLURM_ARRAY_TASK_ID + suffix``."""
+
+    prefix: str
+    suffix: str
+
+    def shell(self) -> str:
+        return f'{shlex.quote(self.prefix)}"$SLURM_ARRAY_TASK_ID"{shlex.quote(self.suffix)}'
+
+
 def batch_script(
-    python: str, payload: str, setup_lines: Sequence[str], import_paths: Sequence[str]
+    python: str, payload: str | ArrayPath, setup_lines: Sequence[str], import_paths: Sequence[str]
 ) -> str:
-    """The batch script for one task. Every path is shell-quoted; setup lines come first so their
-    ``#SBATCH`` directives sit before any command, as sbatch requires."""
-    command = [python, "-m", "cfut.remote", payload]
+    """The batch script for one job or array. Every path is shell-quoted; setup lines come first so
+    their ``#SBATCH`` directives sit before any command, as sbatch requires."""
+    words = [shlex.quote(python), "-m", "cfut.remote"]
+    words.append(payload.shell() if isinstance(payload, ArrayPath) else shlex.quote(payload))
     for path in import_paths:
-        command += ["--import-path", path]
-    lines = ["#!/bin/sh", "# Written by cfut: runs one Python call and writes its result."]
+        words += ["--import-path", shlex.quote(path)]
+    lines = ["#!/bin/sh", "# Written by cfut: runs Python calls and writes their results."]
     lines += list(setup_lines)
-    lines.append("exec " + " ".join(shlex.quote(part) for part in command))
+    lines.append("exec " + " ".join(words))
     return "\n".join(lines) + "\n"
 
 
-def sbatch_argv(job_name: str, log_path: str, script_path: str) -> list[str]:
-    return [
-        "sbatch", "--parsable", f"--job-name={job_name}",
-        f"--output={escape_filename_pattern(log_path)}", script_path,
-    ]
+def sbatch_argv(job_name: str, output_pattern: str, script_path: str) -> list[str]:
+    """``output_pattern`` is a Slurm filename pattern: escape paths with escape_filename_pattern."""
+    return ["sbatch", "--parsable", f"--job-name={job_name}", f"--output={output_pattern}", script_path]
 
 
 def parse_sbatch(argv: Sequence[str], result: CommandResult) -> str:
@@ -263,12 +273,20 @@ class SlurmExecutor(ClusterExecutor):
     # -- submission
 
     def _submit_batch(self, batch: Batch, setup_lines: Sequence[str]) -> str:
-        (task,) = batch.tasks
-        payload = files.in_dir(self.workdir, task.key + files.PAYLOAD_SUFFIX)
+        """One ``sbatch``: a plain job for one task, an array job (``--array=0-N``) for several."""
+        array = batch.tasks[0].index is not None
+        if array:
+            payload = ArrayPath(files.in_dir(self.workdir, batch.key + "."), files.PAYLOAD_SUFFIX)
+            log_path = escape_filename_pattern(files.in_dir(self.workdir, batch.key)) + ".%a" + files.LOG_SUFFIX
+        else:
+            payload = files.in_dir(self.workdir, batch.tasks[0].key + files.PAYLOAD_SUFFIX)
+            log_path = escape_filename_pattern(self._log_path(batch.tasks[0]))
         batch.script_path = files.in_dir(self.workdir, batch.key + files.SCRIPT_SUFFIX)
         script = batch_script(self.python, payload, setup_lines, self.additional_import_paths)
         serialize.write_text_private(batch.script_path, script)
-        argv = sbatch_argv(self._job_name(batch), self._log_path(task), batch.script_path)
+        argv = sbatch_argv(self._job_name(batch), log_path, batch.script_path)
+        if array:
+            argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}")
         # sbatch hands its umask to the job (SLURM_UMASK); keep the job's log private too.
         result = self._run(argv, env={"SLURM_UMASK": "0077"})
         if result is None or (result.returncode != 0 and is_transient(result)):

@@ -196,11 +196,15 @@ def test_additional_import_paths(workdir: Path, tmp_path: Path) -> None:
 
 
 def test_work_directory_with_spaces_and_quotes(tmp_path: Path, slurm_cluster: None) -> None:
-    odd = tmp_path / "it's a \"work\" dir"
+    odd = tmp_path / "it's a \"work\" 100% dir"
     with cfut.SlurmExecutor(workdir=odd, **FAST) as executor:
         assert executor.submit(square, 9).result(timeout=120) == 81
         with pytest.raises(ZeroDivisionError):
             executor.submit(divmod, 1, 0).result(timeout=120)
+        assert list(executor.map(square, [1, 2])) == [1, 4]  # array logs: %a after an escaped %
+        with pytest.raises(cfut.JobDied) as info:
+            executor.submit(exit_hard, 4).result(timeout=120)
+        assert info.value.log_path is not None and os.path.exists(info.value.log_path)
     assert oct(odd.stat().st_mode & 0o777) == oct(0o700)
 
 
@@ -208,6 +212,14 @@ def test_one_status_query_per_poll(workdir: Path) -> None:
     with cfut.SlurmExecutor(workdir=workdir, **FAST) as executor:
         assert list(executor.map(square, range(12))) == [x * x for x in range(12)]
         stats = executor.statistics()
-    assert stats["submitted_jobs"] == 12
+    assert stats["submitted_jobs"] == 1 and stats["submitted_tasks"] == 12
     assert stats["commands"]["squeue"] == stats["status_queries"] <= stats["polls"]
     assert stats["status_queries"] >= 1
+
+
+def test_map_is_one_array_job_with_chunks(workdir: Path) -> None:
+    with cfut.SlurmExecutor(workdir=workdir, **FAST) as executor:
+        assert list(executor.map(square, range(10), chunksize=3)) == [x * x for x in range(10)]
+        stats = executor.statistics()
+    assert (stats["submitted_jobs"], stats["submitted_tasks"], stats["commands"]["sbatch"]) == (1, 4, 1)
+
