@@ -69,6 +69,8 @@ class JobStatus:
     reason: str = ""
     exit_code: int | None = None
     signal: int | None = None
+    #: Backend-specific keyword arguments for the error class (e.g. HTCondor's hold_code).
+    details: tuple[tuple[str, Any], ...] = ()
 
 
 UNKNOWN_STATUS = JobStatus("UNKNOWN", Phase.FINISHED, "the scheduler no longer knows this job")
@@ -126,7 +128,7 @@ class Task:
         job = self.batch.job_id
         if job is None:
             return None
-        return job if self.index is None else f"{job}_{self.index}"
+        return self.batch.naming(job, self.index)
 
     @property
     def outstanding(self) -> bool:
@@ -141,6 +143,9 @@ class Batch:
     tasks: list[Task] = field(default_factory=list)
     job_id: str | None = None
     script_path: str = ""
+    #: How the scheduler names a task of this batch: Slurm "12" / "12_3", HTCondor "12.0" / "12.3".
+    naming: Callable[[str, int | None], str] = field(default=lambda job, index: job if index is None
+                                                    else f"{job}_{index}")
 
 
 @dataclass
@@ -302,6 +307,14 @@ class ClusterExecutor(concurrent.futures.Executor):
         """Remove these jobs from the queue with one command; True when the scheduler agreed."""
         raise NotImplementedError
 
+    @staticmethod
+    def _task_id(job_id: str, index: int | None) -> str:
+        """The scheduler's id of a task: Slurm's ``12`` or ``12_3`` by default."""
+        return job_id if index is None else f"{job_id}_{index}"
+
+    def _after_death(self, tasks: Sequence[Task]) -> None:
+        """Called after tasks were declared dead (e.g. HTCondor removes held jobs here)."""
+
     def _error_for(self, status: JobStatus) -> type[JobDied]:
         """The JobDied subclass for a job that ended in ``status`` without a result."""
         return JobDied
@@ -397,7 +410,7 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _submit_batch_of(self, chunks: list[list[bytes]], setup_lines: Sequence[str], *,
                          array: bool) -> list[ClusterFuture]:
-        batch = Batch(key=files.new_key())
+        batch = Batch(key=files.new_key(), naming=self._task_id)
         futures: list[ClusterFuture] = []
         for index, chunk in enumerate(chunks):
             task_index = index if array else None
@@ -742,10 +755,11 @@ class ClusterExecutor(concurrent.futures.Executor):
                 error = error_type(
                     task.scheduler_id or "?", status.state, exit_code=status.exit_code, signal=status.signal,
                     reason=status.reason, log_path=log_path if os.path.exists(log_path) else None,
-                    log_tail=_tail(log_path),
+                    log_tail=_tail(log_path), **dict(status.details),
                 )
                 self._resolve(call, False, error)
             self._forget(task, keep_log=True)
+        self._after_death(dead)
         return True
 
     def _forget(self, task: Task, *, keep_log: bool) -> None:
