@@ -363,7 +363,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         consecutive items. Results come in order; closing the iterator early cancels the rest."""
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise InvalidArgumentError(f"chunksize must be a whole number >= 1, got {chunksize!r}")
-        items = [(args, {}) for args in zip(*iterables)]
+        items: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(args, {}) for args in zip(*iterables)]
         futures = self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
         deadline = None if timeout is None else time.monotonic() + timeout
 

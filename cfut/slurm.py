@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import files, serialize
-from .core import log, Batch, ClusterExecutor, JobStatus, Phase, Task, _TransientSubmitError
+from .core import Batch, ClusterExecutor, JobStatus, Phase, _TransientSubmitError, log
 from .errors import (
     InvalidArgumentError,
     JobCancelled,
@@ -275,6 +275,7 @@ class SlurmExecutor(ClusterExecutor):
     def _submit_batch(self, batch: Batch, setup_lines: Sequence[str]) -> str:
         """One ``sbatch``: a plain job for one task, an array job (``--array=0-N``) for several."""
         array = batch.tasks[0].index is not None
+        payload: str | ArrayPath
         if array:
             payload = ArrayPath(files.in_dir(self.workdir, batch.key + "."), files.PAYLOAD_SUFFIX)
             log_path = escape_filename_pattern(files.in_dir(self.workdir, batch.key)) + ".%a" + files.LOG_SUFFIX

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from slurmtools import queued_jobs_named
 
 from cfut.__main__ import real_slurm_answers
-from slurmtools import queued_jobs_named
 
 
 def _required() -> bool:
