@@ -18,6 +18,7 @@ import concurrent.futures
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .condor import CondorExecutor
 from .core import ClusterExecutor, ClusterFuture, JobStatus, Phase
 from .errors import (
     CfutError,
@@ -72,6 +73,7 @@ __all__ = [
     "CommandResult",
     "CommandRunner",
     "CommandTimeoutError",
+    "CondorExecutor",
     "ExecutorShutdownError",
     "InvalidArgumentError",
     "JobCancelled",

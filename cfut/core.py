@@ -748,7 +748,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             detail = details.get(task.scheduler_id or "")
             if detail is not None and detail.phase is Phase.FINISHED:
                 status = JobStatus(status.state, status.phase, status.reason or detail.reason,
-                                   detail.exit_code, detail.signal)
+                                   detail.exit_code, detail.signal, status.details or detail.details)
             log_path = self._log_path(task)
             error_type = self._error_for(status)
             for call in task.calls:
