@@ -1,0 +1,16 @@
+"""Faithful fake schedulers for tests: pass one as an executor's ``runner=``.
+
+:class:`FakeSlurm` answers sbatch, squeue, sacct, scontrol and scancel as Slurm 22.05 does, on a
+virtual clock, and can fail, lose replies, kill jobs or hide results on demand. :class:`FakeCluster`
+is the machine under it (nodes, CPUs, clock, user), shareable with other fakes.
+:class:`FakeUnsupported` is raised for anything the fakes do not model.
+"""
+
+from __future__ import annotations
+
+from .cluster import FakeCluster
+from .slurm import FakeSlurm
+from .slurm_model import JobSnapshot
+from .unsupported import FakeUnsupported
+
+__all__ = ["FakeCluster", "FakeSlurm", "FakeUnsupported", "JobSnapshot"]

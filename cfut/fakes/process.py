@@ -1,0 +1,92 @@
+"""Batch scripts run as real processes (``execution="subprocess"``), the way slurmd would run them.
+
+The script is written to a private spool directory (as slurmd keeps ``job<ID>/slurm_script``) and run
+by the interpreter named on its ``#!`` line, in its own session so that a signal reaches every
+process the script started, like a job's cgroup or process group on a real node.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess  # noqa: TID251 - a fake compute node runs batch scripts as real processes
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+
+def interpreter(script: str) -> list[str]:
+    """The ``#!`` line split on whitespace, as the kernel would (near enough) run it."""
+    first = script.split("\n", 1)[0]
+    return first[2:].split()
+
+
+class BatchProcess:
+    """One running batch script; owns its process and the spool file of its script."""
+
+    def __init__(
+        self,
+        *,
+        script: str,
+        script_args: Sequence[str],
+        spool_dir: str,
+        name: str,
+        cwd: str,
+        env: Mapping[str, str],
+        stdout: IO[bytes],
+        stderr: IO[bytes] | None,
+    ) -> None:
+        self.path = os.path.join(spool_dir, name)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(script)
+        argv = [*interpreter(script), self.path, *script_args]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr if stderr is not None else subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+        self.pid = self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the process to exit; None if it is still running after ``timeout`` seconds."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal_group(self, signum: int) -> None:
+        """Send a signal to every process of the job (its session's process group)."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass  # already gone (a zombie group leader may refuse: nothing left to signal)
+
+    def signal_shell(self, signum: int) -> None:
+        """Send a signal to the batch shell alone (``scancel --batch``)."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill_and_reap(self) -> int:
+        """SIGKILL the whole job and wait for the shell (``end_job``: the node took it away)."""
+        self.signal_group(signal.SIGKILL)
+        return self.proc.wait()
+
+    def cleanup(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,441 @@
+"""A tiny interpreter for the batch scripts fakes run in-process (``execution="inline"``).
+
+It knows just enough POSIX shell for the scripts cfut writes and for small test scripts: comments
+and blank lines, ``set -e``/``-u``/``-o pipefail``, ``:``/``true``/``false``, ``echo``, ``sleep``,
+``exit``, an ``exec`` prefix, ``$NAME``/``${NAME}`` from the job's environment, and the cfut worker
+``PYTHON -m cfut.remote ARGS...``, which runs in this process. Quoting follows the shell: single
+quotes are literal, double quotes expand variables, a backslash escapes, and a quoted word may span
+lines. Everything else - pipes, redirections, ``cd``, ``export``, command substitution, globbing,
+other programs - raises :class:`FakeUnsupported` when the script is *submitted*, so a test learns at
+once that it needs ``execution="subprocess"``.
+
+Time is not spent here: a fake adds up the ``sleep`` arguments (:attr:`InlineScript.sleep_seconds`)
+to decide when the job ends, and only then runs the script, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from .unsupported import FakeUnsupported
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Shell programs whose behaviour on the subset above is the same. bash and dash differ on `echo`
+# with backslashes, which is refused below for that reason.
+_SHELLS = frozenset({"sh", "bash", "dash"})
+# Flags of `set` (and of the shebang line) that change nothing the interpreter models, or that it
+# models: -e stops at the first failing command, -u makes an unset variable an error.
+_SET_FLAGS = frozenset("eu")
+_SET_OPTIONS = {"errexit": "e", "nounset": "u", "pipefail": ""}
+# Options python accepts before -m that do not change what the worker does in-process.
+_HARMLESS_PYTHON_FLAGS = frozenset({"-u", "-B", "-s", "-E", "-I", "-O", "-OO", "-q"})
+_BUILTINS = frozenset({":", "true", "false", "echo", "sleep", "exit", "set"})
+_SUBPROCESS_HINT = 'run it with execution="subprocess"'
+
+
+@dataclass(frozen=True)
+class Var:
+    """A variable reference inside a word; ``quoted`` when it stood inside double quotes."""
+
+    name: str
+    quoted: bool
+
+
+Part = str | Var
+Word = tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class ScriptCommand:
+    """One simple command: its words (not yet expanded), where it starts, and its source text."""
+
+    words: tuple[Word, ...]
+    line: int
+    source: str
+
+    def literal(self, index: int) -> str | None:
+        """The word at ``index`` when it holds no variable, else None."""
+        word = self.words[index]
+        if all(isinstance(part, str) for part in word):
+            return "".join(part for part in word if isinstance(part, str))
+        return None
+
+
+def _unsupported(what: str, line: int, source: str, hint: str = _SUBPROCESS_HINT) -> FakeUnsupported:
+    text = source.strip().replace("\n", "\\n")
+    return FakeUnsupported(f"the inline shell does not model {what} (script line {line}: {text!r}); {hint}")
+
+
+class _Tokenizer:
+    """Splits a script into simple commands of words, the way sh does for the modelled subset."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+        self.line = 1
+        self.commands: list[ScriptCommand] = []
+        self.words: list[Word] = []
+        self.word: list[Part] | None = None
+        self.command_start = 0
+        self.command_line = 1
+
+    def fail(self, what: str) -> FakeUnsupported:
+        end = self.text.find("\n", self.i)
+        source = self.text[self.command_start: end if end >= 0 else len(self.text)]
+        return _unsupported(what, self.command_line, source)
+
+    def add(self, part: Part) -> None:
+        if self.word is None:
+            self.word = []
+        if isinstance(part, str) and self.word and isinstance(self.word[-1], str):
+            self.word[-1] += part
+        else:
+            self.word.append(part)
+
+    def end_word(self) -> None:
+        if self.word is not None:
+            self.words.append(tuple(self.word))
+            self.word = None
+
+    def end_command(self) -> None:
+        self.end_word()
+        if self.words:
+            source = self.text[self.command_start: self.i]
+            self.commands.append(ScriptCommand(tuple(self.words), self.command_line, source))
+        self.words = []
+
+    def begin_if_new(self) -> None:
+        if not self.words and self.word is None:
+            self.command_start = self.i
+            self.command_line = self.line
+
+    def variable(self, quoted: bool) -> None:
+        """At a ``$``: a plain ``$NAME`` or ``${NAME}``, or something not modelled."""
+        text, i = self.text, self.i + 1
+        if i < len(text) and text[i] == "{":
+            close = text.find("}", i)
+            name = text[i + 1: close] if close >= 0 else ""
+            if not _NAME.fullmatch(name):
+                raise self.fail("parameter expansion other than ${NAME}")
+            self.add(Var(name, quoted))
+            self.i = close + 1
+            return
+        match = _NAME.match(text, i)
+        if match:
+            self.add(Var(match.group(), quoted))
+            self.i = match.end()
+            return
+        if i >= len(text) or text[i] in " \t\n\"'":
+            self.add("$")  # a lone dollar sign is literal
+            self.i = i
+            return
+        raise self.fail(f"the special parameter or substitution ${text[i]}")
+
+    def single_quoted(self) -> None:
+        close = self.text.find("'", self.i + 1)
+        if close < 0:
+            raise self.fail("an unterminated quoted string (sh: Syntax error)")
+        chunk = self.text[self.i + 1: close]
+        self.add(chunk)
+        self.line += chunk.count("\n")
+        self.i = close + 1
+
+    def double_quoted(self) -> None:
+        text = self.text
+        self.add("")  # "" is an empty word, not no word
+        self.i += 1
+        while True:
+            if self.i >= len(text):
+                raise self.fail("an unterminated quoted string (sh: Syntax error)")
+            c = text[self.i]
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\" and self.i + 1 < len(text) and text[self.i + 1] in '$`"\\\n':
+                if text[self.i + 1] == "\n":
+                    self.line += 1  # backslash-newline inside double quotes disappears
+                else:
+                    self.add(text[self.i + 1])
+                self.i += 2
+            elif c == "$":
+                self.variable(quoted=True)
+            elif c == "`":
+                raise self.fail("command substitution")
+            else:
+                if c == "\n":
+                    self.line += 1
+                self.add(c)
+                self.i += 1
+
+    def run(self) -> list[ScriptCommand]:
+        text = self.text
+        while self.i < len(text):
+            c = text[self.i]
+            if c == "\n":
+                self.end_command()
+                self.i += 1
+                self.line += 1
+                continue
+            if c in " \t":
+                self.end_word()
+                self.i += 1
+                continue
+            if c == "#" and self.word is None:
+                end = text.find("\n", self.i)
+                self.i = end if end >= 0 else len(text)
+                continue
+            self.begin_if_new()
+            if c == "\\":
+                if self.i + 1 < len(text) and text[self.i + 1] == "\n":
+                    self.line += 1  # line continuation
+                elif self.i + 1 < len(text):
+                    self.add(text[self.i + 1])
+                self.i += 2
+            elif c == "'":
+                self.single_quoted()
+            elif c == '"':
+                self.double_quoted()
+            elif c == "$":
+                self.variable(quoted=False)
+            elif c in "|&;<>()":
+                raise self.fail(f"the shell operator {c!r} (pipes, lists, redirections, subshells)")
+            elif c == "`":
+                raise self.fail("command substitution")
+            elif c in "*?[":
+                raise self.fail(f"pathname expansion (unquoted {c!r})")
+            elif c in "{}":
+                raise self.fail(f"braces (unquoted {c!r})")
+            elif c == "~" and self.word is None:
+                raise self.fail("tilde expansion")
+            else:
+                self.add(c)
+                self.i += 1
+        self.end_command()
+        return self.commands
+
+
+def tokenize(text: str) -> list[ScriptCommand]:
+    """The simple commands of a script (comments and blank lines dropped)."""
+    return _Tokenizer(text).run()
+
+
+def _sleep_seconds(args: Sequence[str]) -> float | None:
+    """GNU sleep's operands: NUMBER[smhd], added up; None when one is not valid."""
+    if not args:
+        return None
+    total = 0.0
+    for arg in args:
+        match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)", arg)
+        if not match:
+            return None
+        total += float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return total
+
+
+def _set_flags(args: Sequence[str]) -> str | None:
+    """The flags a ``set`` line turns on (e.g. ``"eu"``), or None when it asks for more than modelled."""
+    flags = ""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-") and len(arg) > 1 and arg != "-o":
+            letters = arg[1:]
+            if "o" in letters:
+                # `set -euo pipefail`: the option name follows
+                if not letters.endswith("o") or i + 1 >= len(args):
+                    return None
+                letters = letters[:-1]
+                option = _SET_OPTIONS.get(args[i + 1])
+                if option is None:
+                    return None
+                flags += option
+                i += 1
+            if not set(letters) <= _SET_FLAGS:
+                return None
+            flags += letters
+        elif arg == "-o" and i + 1 < len(args) and args[i + 1] in _SET_OPTIONS:
+            flags += _SET_OPTIONS[args[i + 1]]
+            i += 1
+        else:
+            return None
+        i += 1
+    return flags
+
+
+def _is_python(name: str) -> bool:
+    return os.path.basename(name).startswith("python")
+
+
+def _worker_args(argv: Sequence[str]) -> list[str] | None:
+    """For ``PYTHON [harmless flags] -m cfut.remote ARGS``, the ARGS; None for any other python use."""
+    i = 1
+    while i < len(argv) and argv[i] in _HARMLESS_PYTHON_FLAGS:
+        i += 1
+    if argv[i: i + 2] == ["-m", "cfut.remote"]:
+        return list(argv[i + 2:])
+    return None
+
+
+@dataclass(frozen=True)
+class InlineScript:
+    """A batch script checked to be within the modelled subset, ready to run at the job's end."""
+
+    text: str
+    commands: tuple[ScriptCommand, ...]
+    errexit: bool
+
+    @property
+    def sleep_seconds(self) -> float:
+        """How long the script's ``sleep`` commands take (they run back to back)."""
+        total = 0.0
+        for command in self.commands:
+            args = [command.literal(i) or "" for i in range(len(command.words))]
+            if args and args[0] == "exec":
+                args = args[1:]
+            if args and args[0] == "sleep":
+                total += _sleep_seconds(args[1:]) or 0.0
+        return total
+
+
+def _check_shebang(text: str) -> bool:
+    """The script's interpreter is a POSIX shell; returns whether it runs with -e."""
+    first = text.split("\n", 1)[0]
+    words = first[2:].split()
+    if words and os.path.basename(words[0]) == "env":
+        words = words[1:]
+    if not words or os.path.basename(words[0]) not in _SHELLS:
+        raise FakeUnsupported(
+            f"the inline interpreter runs shell scripts only, not {first!r}; {_SUBPROCESS_HINT}"
+        )
+    flags = _set_flags(words[1:])
+    if flags is None:
+        raise FakeUnsupported(f"the shebang options in {first!r} are not modelled; {_SUBPROCESS_HINT}")
+    return "e" in flags
+
+
+def _check_command(command: ScriptCommand) -> None:
+    """Refuse, at submission, any command the interpreter could not run faithfully."""
+    words = [command.literal(i) for i in range(len(command.words))]
+    if words[0] == "exec":
+        words = words[1:]
+        if not words:
+            raise _unsupported("exec without a command (redirections of the shell)", command.line, command.source)
+    name = words[0]
+    if name is None:
+        raise _unsupported("a command name taken from a variable", command.line, command.source)
+    if name in _BUILTINS:
+        args = words[1:]
+        if name in ("sleep", "exit", "set") and any(a is None for a in args):
+            raise _unsupported(f"a variable in the arguments of {name}", command.line, command.source)
+        if name == "sleep" and _sleep_seconds([a or "" for a in args]) is None:
+            raise _unsupported("sleep without valid NUMBER[smhd] operands", command.line, command.source)
+        if name == "exit" and (len(args) > 1 or (args and not (args[0] or "").isdigit())):
+            raise _unsupported("exit with a non-numeric or extra operand", command.line, command.source)
+        if name == "set" and _set_flags([a or "" for a in args]) is None:
+            raise _unsupported("set options other than -e, -u, -o pipefail", command.line, command.source,
+                               "use only those, or run it with execution=\"subprocess\"")
+        if name == "echo" and args and args[0] in ("-e", "-E"):
+            raise _unsupported("echo -e/-E (sh and bash differ)", command.line, command.source)
+        if name == "echo" and any(a is not None and "\\" in a for a in args):
+            raise _unsupported("echo with a backslash (sh and bash differ)", command.line, command.source)
+        return
+    if _is_python(name):
+        if any(w is None for w in words[:3]) or _worker_args([w or "" for w in words]) is None:
+            raise _unsupported("python other than `PYTHON -m cfut.remote ARGS...`", command.line, command.source)
+        return
+    if name in ("export", "cd", "source", ".", "unset", "umask", "ulimit", "trap", "wait"):
+        raise _unsupported(f"the shell builtin {name!r}", command.line, command.source)
+    raise _unsupported(f"the program {name!r}", command.line, command.source)
+
+
+def parse_inline(text: str) -> InlineScript:
+    """Check a batch script against the modelled subset; raise :class:`FakeUnsupported` if outside it."""
+    if not text.startswith("#!"):
+        raise FakeUnsupported("a batch script must start with #! (sbatch refuses it before this point)")
+    errexit = _check_shebang(text)
+    commands = tuple(tokenize(text))
+    for command in commands:
+        _check_command(command)
+    return InlineScript(text, commands, errexit)
+
+
+class _ScriptError(Exception):
+    """The shell itself failed (e.g. an unset variable under ``set -u``): exit with ``status``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _expand(command: ScriptCommand, env: Mapping[str, str], nounset: bool, script_name: str) -> list[str]:
+    argv: list[str] = []
+    for word in command.words:
+        text = ""
+        for part in word:
+            if isinstance(part, str):
+                text += part
+                continue
+            if part.name not in env and nounset:
+                # dash's wording; bash says "NAME: unbound variable"
+                raise _ScriptError(2, f"{script_name}: {command.line}: {part.name}: parameter not set\n")
+            value = env.get(part.name, "")
+            if not part.quoted and (not value or any(c in value for c in " \t\n*?[")):
+                raise _unsupported(f"an unquoted ${part.name} that is empty or needs field splitting",
+                                   command.line, command.source, "quote it, or use execution=\"subprocess\"")
+            text += value
+        argv.append(text)
+    return argv
+
+
+def run_inline(
+    script: InlineScript,
+    *,
+    env: Mapping[str, str],
+    out: TextIO,
+    err: TextIO,
+    run_worker: Callable[[list[str]], int],
+    script_name: str = "/bin/sh",
+) -> int:
+    """Run the script's commands now; return its exit status as the shell would."""
+    status = 0
+    errexit, nounset = script.errexit, False
+    for command in script.commands:
+        try:
+            argv = _expand(command, env, nounset, script_name)
+        except _ScriptError as exc:
+            err.write(str(exc))
+            return exc.status
+        replace = argv[0] == "exec"
+        if replace:
+            argv = argv[1:]
+        name, args = argv[0], argv[1:]
+        if name in (":", "true", "sleep"):
+            status = 0
+        elif name == "false":
+            status = 1
+        elif name == "echo":
+            newline = not (args and args[0] == "-n")
+            if not newline:
+                args = args[1:]
+            if any("\\" in a for a in args):
+                raise _unsupported("echo with a backslash (sh and bash differ)", command.line, command.source)
+            out.write(" ".join(args) + ("\n" if newline else ""))
+            status = 0
+        elif name == "exit":
+            return int(args[0]) & 0xFF if args else status
+        elif name == "set":
+            flags = _set_flags(args) or ""
+            errexit = errexit or "e" in flags
+            nounset = nounset or "u" in flags
+            status = 0
+        else:
+            worker_args = _worker_args(argv)
+            assert worker_args is not None  # checked at submission
+            status = run_worker(worker_args) & 0xFF
+        if replace or (errexit and status != 0):
+            return status
+    return status

@@ -1,0 +1,214 @@
+"""What FakeSlurm remembers about jobs: submissions, their tasks, and snapshots for tests.
+
+A *submission* is one sbatch: its script and options. It has one *task* for a plain job and one per
+index for an array. A task is what Slurm schedules: it waits, runs on a node and ends. Array tasks
+have no job id of their own until they start, exactly as in Slurm, where the pending tasks share the
+array's record: a task that starts gets the next free id, except the last one to start, which takes
+over the array's own id (observed on Slurm 22.05: ``74_0`` ran as job 76, the last task as job 74).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from .slurm_values import ArraySpec
+
+if TYPE_CHECKING:
+    from .process import BatchProcess
+    from .shell import InlineScript
+
+# squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
+STATE_CODES: Mapping[str, str] = MappingProxyType({
+    "PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING": "CG", "COMPLETED": "CD",
+    "CONFIGURING": "CF", "CANCELLED": "CA", "FAILED": "F", "TIMEOUT": "TO", "PREEMPTED": "PR",
+    "NODE_FAIL": "NF", "BOOT_FAIL": "BF", "DEADLINE": "DL", "OUT_OF_MEMORY": "OOM", "SPECIAL_EXIT": "SE",
+    "REQUEUED": "RQ", "REQUEUE_HOLD": "RH", "REQUEUE_FED": "RF", "RESIZING": "RS", "REVOKED": "RV",
+    "SIGNALING": "SI", "STAGE_OUT": "SO", "STOPPED": "ST", "RESV_DEL_HOLD": "RD",
+})
+
+# The order squeue's error message lists valid states in (squeue --states=foo).
+SQUEUE_STATE_ORDER = (
+    "PENDING,RUNNING,SUSPENDED,COMPLETED,CANCELLED,FAILED,TIMEOUT,NODE_FAIL,PREEMPTED,BOOT_FAIL,DEADLINE,"
+    "OUT_OF_MEMORY,COMPLETING,CONFIGURING,RESIZING,RESV_DEL_HOLD,REQUEUED,REQUEUE_FED,REQUEUE_HOLD,REVOKED,"
+    "SIGNALING,SPECIAL_EXIT,STAGE_OUT,STOPPED"
+)
+
+# States a job can be made to end in (end_job / set_outcome), with Slurm's exit code, signal and
+# reason for each when nothing else is said: e.g. OUT_OF_MEMORY is "0:125", TIMEOUT "0:0 TimeLimit".
+END_DEFAULTS: Mapping[str, tuple[int, int, str]] = MappingProxyType({
+    "COMPLETED": (0, 0, "None"),
+    "FAILED": (1, 0, "NonZeroExitCode"),
+    "CANCELLED": (0, 15, "None"),
+    "TIMEOUT": (0, 0, "TimeLimit"),
+    "OUT_OF_MEMORY": (0, 125, "OutOfMemory"),
+    "NODE_FAIL": (0, 0, "NodeDown"),
+    "PREEMPTED": (0, 0, "None"),
+    "BOOT_FAIL": (0, 0, "NodeDown"),
+    "DEADLINE": (0, 0, "DeadLine"),
+})
+FINAL_STATES = frozenset(END_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ends when it is made to (rather than by running its script)."""
+
+    state: str
+    exit_code: int
+    signal: int
+    reason: str
+
+
+@dataclass
+class Submission:
+    """One sbatch: everything its tasks share."""
+
+    seq: int
+    job_id: int
+    script: str
+    script_args: tuple[str, ...]
+    command: str | None  # the script's path, None for --wrap or a script on stdin
+    name: str
+    workdir: str
+    submit_dir: str
+    output: str | None
+    error: str | None
+    open_mode: str
+    time_limit: int | None  # minutes; None: none given (the partition's, UNLIMITED)
+    explicit_time: bool
+    cpus_per_task: int | None
+    ntasks: int | None
+    node_count: int
+    partition: str
+    mem_mb: int | None
+    comment: str | None
+    mail_type: str | None
+    mail_user: str | None
+    env: dict[str, str]  # what the job's environment starts from (after --export)
+    array: ArraySpec | None
+    submit_time: float
+    argv: tuple[str, ...]
+    inline: InlineScript | None
+
+    @property
+    def tasks_per_node(self) -> int:
+        return -(-(self.ntasks or 1) // self.node_count)
+
+    @property
+    def cpus_per_node(self) -> int:
+        return self.tasks_per_node * (self.cpus_per_task or 1)
+
+
+@dataclass(eq=False)
+class Task:
+    """One schedulable unit: a plain job or one array task, and all that happens to it."""
+
+    sub: Submission
+    index: int | None
+    job_id: int | None  # own id: a plain job's from the start, an array task's once it starts
+    eligible: float
+    state: str = "PENDING"
+    reason: str = "Priority"
+    exit_code: int = 0
+    signal: int = 0
+    woken: bool = False  # the scheduler has seen it at or after its eligible time
+    start: float | None = None
+    end: float | None = None
+    nodes: tuple[str, ...] = ()
+    due_end: float | None = None  # when an inline (or outcome) job ends by itself
+    times_out: bool = False  # ... and whether that end is its time limit
+    outcome: Outcome | None = None
+    proc: BatchProcess | None = None
+    completing: bool = False  # final state known, processes still being killed
+    term_at: float | None = None  # subprocess: SIGTERM at the time limit
+    kill_at: float | None = None  # subprocess: SIGKILL after KillWait
+    cancelled_by: int | None = None
+    output_path: str | None = None
+    error_path: str | None = None
+    env: dict[str, str] | None = None
+    hide_for: float | None = None
+    batch_step: tuple[str, int, int] | None = None  # sacct's <id>.batch: state, exit code, signal
+    last_sched: float | None = None
+
+    @property
+    def array_job_id(self) -> int | None:
+        return self.sub.job_id if self.sub.array is not None else None
+
+    @property
+    def display_id(self) -> str:
+        """``12`` or ``12_3``: how squeue and sacct name it."""
+        if self.index is None:
+            return str(self.job_id)
+        return f"{self.sub.job_id}_{self.index}"
+
+    @property
+    def raw_id(self) -> int:
+        """Its own job id, or the array's while it pends inside the array record."""
+        return self.job_id if self.job_id is not None else self.sub.job_id
+
+    @property
+    def pending(self) -> bool:
+        return self.state == "PENDING"
+
+    @property
+    def running(self) -> bool:
+        return self.state == "RUNNING"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def shown_state(self) -> str:
+        """squeue/scontrol say COMPLETING while a killed job's processes are still going."""
+        return "COMPLETING" if self.completing else self.state
+
+    @property
+    def cpus(self) -> int:
+        return self.sub.cpus_per_node * self.sub.node_count
+
+    @property
+    def time_limit(self) -> int | None:
+        return self.sub.time_limit
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A read-only view of one job (or array task) for tests: ``fake.job("12_3")``.
+
+    ``job_id`` is how squeue names it (``12`` or ``12_3``); ``raw_job_id`` its own number (the
+    array's while a task still pends). Times are on the fake's clock (``fake.clock()``).
+    """
+
+    job_id: str
+    raw_job_id: int
+    array_job_id: int | None
+    array_task_id: int | None
+    state: str
+    reason: str
+    exit_code: int
+    signal: int
+    name: str
+    script: str
+    output_path: str
+    error_path: str
+    workdir: str
+    submit_time: float
+    eligible_time: float
+    start_time: float | None
+    end_time: float | None
+    time_limit: int | None
+    nodes: tuple[str, ...]
+    cpus: int
+    partition: str
+    comment: str | None
+    argv: tuple[str, ...]
+    env: Mapping[str, str] | None = field(default=None)
+
+    @property
+    def exit_code_text(self) -> str:
+        """``N:S`` as sacct and scontrol print it."""
+        return f"{self.exit_code}:{self.signal}"

@@ -1,0 +1,478 @@
+"""How squeue, sacct and scontrol print jobs, byte for byte as Slurm 22.05 does.
+
+Rows are built from :class:`~cfut.fakes.slurm_model.Task` objects; the pending tasks of an array are
+one row (``12_[3-9%2]``) unless the command expands them, as the real commands do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .slurm_model import STATE_CODES, Task
+from .slurm_values import (
+    NO_VAL,
+    compress_hostlist,
+    expand_filename,
+    hms_duration,
+    hms_limit,
+    index_ranges,
+    memory_text,
+    slurm_date,
+    squeue_duration,
+    squeue_limit,
+)
+from .unsupported import FakeUnsupported
+
+DEF_MEM_PER_CPU_MB = 1024  # DefMemPerCPU of the CI cluster; shown as MinMemoryCPU=1G and in TRES
+PRIORITY_BASE = 4294901760  # slurmctld's first priority/basic priority; each job gets one less
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rendering needs besides the jobs: the time, the clock's dates, and who we are."""
+
+    now: float
+    wall: Callable[[float], float]
+    user: str
+    uid: int
+    group: str
+    gid: int
+    account: str
+    cluster: str
+    alloc_node: str
+
+    def date(self, t: float | None, missing: str = "Unknown") -> str:
+        return slurm_date(None if t is None else self.wall(t), missing)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of squeue/sacct output: a task, or the pending tasks of one array together."""
+
+    tasks: tuple[Task, ...]
+    collapsed: bool
+
+    @property
+    def task(self) -> Task:
+        return self.tasks[0]
+
+    def job_id(self) -> str:
+        task = self.task
+        if self.collapsed:
+            return f"{task.sub.job_id}_[{self.task_field()}]"
+        return task.display_id
+
+    def task_field(self) -> str:
+        """squeue %K: the task index, the pending indices of a collapsed array, or N/A."""
+        task = self.task
+        if task.index is None:
+            return "N/A"
+        if not self.collapsed:
+            return str(task.index)
+        throttle = task.sub.array.throttle if task.sub.array else None
+        ranges = index_ranges(t.index for t in self.tasks if t.index is not None)
+        return ranges + (f"%{throttle}" if throttle else "")
+
+
+def rows(tasks: Sequence[Task], *, expand_pending: bool) -> list[Row]:
+    """Tasks as output rows: pending array tasks collapse per array unless ``expand_pending``."""
+    result: list[Row] = []
+    pending_arrays: dict[int, list[Task]] = {}
+    for task in tasks:
+        if task.pending and task.index is not None and not expand_pending:
+            group = pending_arrays.setdefault(task.sub.job_id, [])
+            if not group:
+                result.append(Row((task,), True))  # placeholder, filled below
+            group.append(task)
+        else:
+            result.append(Row((task,), False))
+    return [Row(tuple(pending_arrays[r.task.sub.job_id]), True) if r.collapsed else r for r in result]
+
+
+def nodelist(task: Task) -> str:
+    return compress_hostlist(task.nodes) if task.nodes else ""
+
+
+def elapsed(task: Task, now: float) -> float:
+    if task.start is None:
+        return 0.0
+    return max(0.0, (task.end if task.end is not None else now) - task.start)
+
+
+def std_paths(task: Task, user: str) -> tuple[str, str]:
+    """StdOut and StdErr as scontrol shows them (expanded with the array's id while pending)."""
+    if task.output_path is not None:
+        out = task.output_path
+        return out, task.error_path or out
+    sub = task.sub
+    default = "slurm-%A_%a.out" if sub.array is not None else "slurm-%j.out"
+
+    def expand(pattern: str) -> str:
+        path = expand_filename(
+            pattern, job_id=task.raw_id, array_job_id=sub.job_id if sub.array is not None else None,
+            task_id=task.index if task.job_id is not None else (None if sub.array is None else NO_VAL),
+            name=sub.name, user=user, node=None,
+        )
+        return path if path.startswith("/") else f"{sub.workdir.rstrip('/')}/{path}"
+
+    out = expand(sub.output or default)
+    return out, expand(sub.error) if sub.error else out
+
+
+# ------------------------------------------------------------------ squeue
+
+SQUEUE_DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+
+# Slurm 22.05 squeue(1) prints the reason rather than the nodes for these (and for pending jobs).
+_REASON_STATES = frozenset({"PENDING", "TIMEOUT", "OUT_OF_MEMORY", "DEADLINE", "FAILED"})
+
+
+def _squeue_field(token: str, row: Row, ctx: Context) -> str:
+    task = row.task
+    sub = task.sub
+    state = task.shown_state
+    if token == "i":
+        return row.job_id()
+    if token == "A":
+        return str(task.raw_id)
+    if token == "a":
+        return ctx.account
+    if token == "F":
+        return str(sub.job_id if sub.array is not None else task.raw_id)
+    if token == "K":
+        return row.task_field()
+    if token == "j":
+        return sub.name
+    if token == "T":
+        return state
+    if token == "t":
+        return STATE_CODES[state]
+    if token == "r":
+        return task.reason
+    if token == "R":
+        return f"({task.reason})" if task.state in _REASON_STATES else nodelist(task)
+    if token == "u":
+        return ctx.user
+    if token == "M":
+        return squeue_duration(elapsed(task, ctx.now))
+    if token == "l":
+        return squeue_limit(task.time_limit)
+    if token == "N":
+        return nodelist(task)
+    if token == "P":
+        return sub.partition
+    if token == "D":
+        return str(sub.node_count)
+    if token == "C":
+        return str(task.cpus)
+    if token == "V":
+        return ctx.date(sub.submit_time)
+    if token == "S":
+        return ctx.date(task.start, "N/A")
+    if token == "e":
+        return ctx.date(task.end, "N/A")
+    if token == "Z":
+        return sub.workdir
+    if token == "k":
+        return sub.comment or "(null)"
+    if token == "U":
+        return str(ctx.uid)
+    if token == "g":
+        return ctx.group
+    if token == "G":
+        return str(ctx.gid)
+    raise AssertionError(token)
+
+
+SQUEUE_HEADERS = {
+    "i": "JOBID", "A": "JOBID", "a": "ACCOUNT", "F": "ARRAY_JOB_ID", "K": "ARRAY_TASK_ID", "j": "NAME",
+    "T": "STATE", "t": "ST", "r": "REASON", "R": "NODELIST(REASON)", "u": "USER", "M": "TIME",
+    "l": "TIME_LIMIT", "N": "NODELIST", "P": "PARTITION", "D": "NODES", "C": "CPUS", "V": "SUBMIT_TIME",
+    "S": "START_TIME", "e": "END_TIME", "Z": "WORK_DIR", "k": "COMMENT", "U": "UID", "g": "GROUP",
+    "G": "GID",
+}
+
+
+@dataclass(frozen=True)
+class _Token:
+    letter: str
+    width: int | None
+    right: bool
+
+
+def parse_squeue_format(fmt: str) -> list[str | _Token]:
+    """``%[.][width]letter`` tokens and the literal text between them."""
+    parts: list[str | _Token] = []
+    pos = 0
+    for match in re.finditer(r"%(\.?)(-?)(\d*)(.?)", fmt):
+        if match.start() > pos:
+            parts.append(fmt[pos: match.start()])
+        pos = match.end()
+        dot, minus, width, letter = match.groups()
+        if minus:
+            # Real squeue 22.05 prints "squeue: error: Invalid job format specification: -" and
+            # then the format text itself: not worth reproducing.
+            raise FakeUnsupported(f"squeue --format {fmt!r}: a '-' flag is not valid in squeue 22.05")
+        if letter == "%":
+            raise FakeUnsupported(f"squeue --format {fmt!r}: squeue 22.05 has no literal %% (it prints odd text)")
+        if letter not in SQUEUE_HEADERS:
+            raise FakeUnsupported(f"squeue --format token %{letter!s} (in {fmt!r}) is not modelled")
+        parts.append(_Token(letter, int(width) if width else None, bool(dot)))
+    if pos < len(fmt):
+        parts.append(fmt[pos:])
+    return parts
+
+
+def _fit(value: str, token: _Token) -> str:
+    if token.width is None:
+        return value
+    value = value[: token.width]
+    return value.rjust(token.width) if token.right else value.ljust(token.width)
+
+
+def squeue_lines(fmt: list[str | _Token], table: Sequence[Row], ctx: Context, header: bool) -> str:
+    lines = []
+    if header:
+        lines.append("".join(p if isinstance(p, str) else _fit(SQUEUE_HEADERS[p.letter], p) for p in fmt))
+    for row in table:
+        lines.append("".join(p if isinstance(p, str) else _fit(_squeue_field(p.letter, row, ctx), p)
+                             for p in fmt))
+    return "".join(line + "\n" for line in lines)
+
+
+def squeue_sort_key(row: Row) -> tuple[str, str, int, int]:
+    """squeue's default sort "P,t,-p": partition, compact state, then priority (submission order)."""
+    task = row.task
+    return (task.sub.partition, STATE_CODES[task.shown_state], task.sub.seq,
+            -1 if task.index is None else task.index)
+
+
+# ------------------------------------------------------------------ sacct
+
+
+@dataclass(frozen=True)
+class SacctField:
+    name: str
+    width: int
+    left: bool = False
+
+
+# Default widths and justification of `sacct --format`, as measured on Slurm 22.05.
+SACCT_FIELDS = {f.name.lower(): f for f in (
+    SacctField("JobID", 12, True), SacctField("JobIDRaw", 12, True), SacctField("JobName", 10),
+    SacctField("State", 10), SacctField("ExitCode", 8), SacctField("DerivedExitCode", 15),
+    SacctField("Reason", 22), SacctField("Start", 19), SacctField("End", 19), SacctField("Elapsed", 10),
+    SacctField("ElapsedRaw", 10), SacctField("Submit", 19), SacctField("Eligible", 19),
+    SacctField("NodeList", 15), SacctField("Partition", 10), SacctField("User", 9),
+    SacctField("Timelimit", 10), SacctField("AllocCPUS", 10), SacctField("Account", 10),
+    SacctField("NNodes", 8), SacctField("NCPUS", 10), SacctField("Comment", 14),
+    SacctField("WorkDir", 20), SacctField("UID", 6), SacctField("Group", 9), SacctField("GID", 6),
+    SacctField("Cluster", 10), SacctField("ReqCPUS", 8), SacctField("ReqNodes", 8),
+    SacctField("AllocNodes", 10), SacctField("QOS", 10),
+)}
+# Every field sacct --helpformat lists; those not above are refused as not modelled.
+SACCT_ALL_FIELDS = frozenset(name.lower() for name in """
+Account AdminComment AllocCPUS AllocNodes AllocTRES AssocID AveCPU AveCPUFreq AveDiskRead AveDiskWrite
+AvePages AveRSS AveVMSize BlockID Cluster Comment Constraints ConsumedEnergy ConsumedEnergyRaw Container
+CPUTime CPUTimeRAW DBIndex DerivedExitCode Elapsed ElapsedRaw Eligible End ExitCode Flags GID Group JobID
+JobIDRaw JobName Layout MaxDiskRead MaxDiskReadNode MaxDiskReadTask MaxDiskWrite MaxDiskWriteNode
+MaxDiskWriteTask MaxPages MaxPagesNode MaxPagesTask MaxRSS MaxRSSNode MaxRSSTask MaxVMSize MaxVMSizeNode
+MaxVMSizeTask McsLabel MinCPU MinCPUNode MinCPUTask NCPUS NNodes NodeList NTasks Partition Priority QOS
+QOSRAW Reason ReqCPUFreq ReqCPUFreqGov ReqCPUFreqMax ReqCPUFreqMin ReqCPUS ReqMem ReqNodes ReqTRES
+Reservation ReservationId Reserved ResvCPU ResvCPURAW Start State Submit SubmitLine Suspended
+SystemComment SystemCPU Timelimit TimelimitRaw TotalCPU TRESUsageInAve TRESUsageInMax TRESUsageInMaxNode
+TRESUsageInMaxTask TRESUsageInMin TRESUsageInMinNode TRESUsageInMinTask TRESUsageInTot TRESUsageOutAve
+TRESUsageOutMax TRESUsageOutMaxNode TRESUsageOutMaxTask TRESUsageOutMin TRESUsageOutMinNode
+TRESUsageOutMinTask TRESUsageOutTot UID User UserCPU WCKey WCKeyID WorkDir
+""".split())
+SACCT_DEFAULT_FORMAT = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode"
+
+
+@dataclass(frozen=True)
+class SacctLine:
+    """A job row, or one of its steps (``step`` = "batch"/"extern")."""
+
+    row: Row
+    step: str | None = None
+
+
+def step_state(task: Task, step: str) -> tuple[str, int, int]:
+    if step == "batch":
+        if task.running or task.batch_step is None:
+            return ("RUNNING", 0, 0)
+        return task.batch_step
+    if task.running:
+        return ("RUNNING", 0, 0)
+    if task.state in ("CANCELLED", "NODE_FAIL", "BOOT_FAIL"):
+        return (task.state, 0, 0)
+    return ("COMPLETED", 0, 0)
+
+
+def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
+    row, step = line.row, line.step
+    task = row.task
+    sub = task.sub
+    started = task.start is not None and not row.collapsed
+    if name == "jobid":
+        return row.job_id() + (f".{step}" if step else "")
+    if name == "jobidraw":
+        return str(task.raw_id) + (f".{step}" if step else "")
+    if name == "jobname":
+        return step or sub.name
+    if name == "state":
+        if step:
+            return step_state(task, step)[0]
+        if task.state == "CANCELLED" and task.cancelled_by is not None:
+            return f"CANCELLED by {task.cancelled_by}"
+        return task.state
+    if name == "exitcode":
+        if step:
+            _, code, sig = step_state(task, step)
+            return f"{code}:{sig}"
+        return f"{task.exit_code}:{task.signal}"
+    if name == "derivedexitcode":
+        return "" if step else "0:0"
+    if name == "reason":
+        return "" if step else "None"
+    if name == "start":
+        if started:
+            return ctx.date(task.start)
+        return "None" if task.finished else "Unknown"
+    if name == "end":
+        return ctx.date(task.end) if task.end is not None else "Unknown"
+    if name == "elapsed":
+        return hms_duration(elapsed(task, ctx.now))
+    if name == "elapsedraw":
+        return str(int(elapsed(task, ctx.now)))
+    if name == "submit":
+        return ctx.date(task.start if step else sub.submit_time)
+    if name == "eligible":
+        return ctx.date(task.eligible if not step else task.start)
+    if name == "nodelist":
+        return nodelist(task) if started else "None assigned"
+    if name == "timelimit":
+        if step:
+            return ""
+        if started or sub.explicit_time:
+            return hms_limit(task.time_limit)
+        return "Partition_Limit"
+    if name in ("alloccpus", "ncpus", "reqcpus"):
+        return str(task.cpus)
+    if name in ("nnodes", "allocnodes", "reqnodes"):
+        return str(sub.node_count)
+    if name == "account":
+        return ctx.account
+    if name == "cluster":
+        return ctx.cluster
+    if step:
+        return ""
+    return {
+        "partition": sub.partition, "user": ctx.user, "uid": str(ctx.uid), "group": ctx.group,
+        "gid": str(ctx.gid), "comment": sub.comment or "", "workdir": sub.workdir, "qos": "normal",
+    }[name]
+
+
+def sacct_text(fields: Sequence[tuple[SacctField, int | None]], lines: Sequence[SacctLine], ctx: Context, *,
+               header: bool, delimiter: str | None, trailing: bool) -> str:
+    """Fixed-width columns (``delimiter`` None) or ``-p``/``-P`` delimited output."""
+    table = [[sacct_value(f.name.lower(), line, ctx) for f, _ in fields] for line in lines]
+    out: list[str] = []
+    if delimiter is not None:
+        names = [f.name for f, _ in fields]
+        for values in ([names] if header else []) + table:
+            out.append(delimiter.join(values) + (delimiter if trailing else ""))
+        return "".join(line + "\n" for line in out)
+
+    def cell(value: str, field: SacctField, width: int | None) -> str:
+        size = abs(width) if width is not None else field.width
+        left = width < 0 if width is not None else field.left
+        if len(value) > size:
+            value = value[: size - 1] + "+"
+        return value.ljust(size) if left else value.rjust(size)
+
+    if header:
+        out.append("".join(cell(f.name, f, w) + " " for f, w in fields))
+        out.append("".join("-" * (abs(w) if w is not None else f.width) + " " for f, w in fields))
+    for values in table:
+        out.append("".join(cell(v, f, w) + " " for v, (f, w) in zip(values, fields)))
+    return "".join(line + "\n" for line in out)
+
+
+# ------------------------------------------------------------------ scontrol
+
+
+def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
+    """The lines of fields of ``scontrol show job`` for one record, in Slurm 22.05's order."""
+    task = row.task
+    sub = task.sub
+    started = task.start is not None and not row.collapsed
+    first = [f"JobId={task.raw_id}"]
+    if sub.array is not None:
+        first += [f"ArrayJobId={sub.job_id}", f"ArrayTaskId={row.task_field() if row.collapsed else task.index}"]
+        if sub.array.throttle:
+            first.append(f"ArrayTaskThrottle={sub.array.throttle}")
+    first.append(f"JobName={sub.name}")
+    if task.running:
+        end_time = ctx.date(None if task.time_limit is None else (task.start or 0) + task.time_limit * 60)
+    elif task.finished:
+        end_time = ctx.date(task.end)
+    else:
+        end_time = "Unknown"
+    start_time = ctx.date(task.start if started else (task.end if task.finished else None))
+    memory = sub.mem_mb * sub.node_count if sub.mem_mb else DEF_MEM_PER_CPU_MB * task.cpus
+    out, err = std_paths(task, ctx.user)
+    lines = [
+        first,
+        [f"UserId={ctx.user}({ctx.uid})", f"GroupId={ctx.group}({ctx.gid})", "MCS_label=N/A"],
+        [f"Priority={PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
+        [f"JobState={task.shown_state}", f"Reason={task.reason}", "Dependency=(null)"],
+        ["Requeue=1", "Restarts=0", "BatchFlag=1", "Reboot=0", f"ExitCode={task.exit_code}:{task.signal}"],
+        [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",
+         "TimeMin=N/A"],
+        [f"SubmitTime={ctx.date(sub.submit_time)}", f"EligibleTime={ctx.date(task.eligible)}"],
+        [f"AccrueTime={ctx.date(task.eligible)}"],
+        [f"StartTime={start_time}", f"EndTime={end_time}", "Deadline=N/A"],
+        ["SuspendTime=None", "SecsPreSuspend=0",
+         f"LastSchedEval={ctx.date(task.last_sched if task.last_sched is not None else sub.submit_time)}",
+         "Scheduler=Main"],
+        [f"Partition={sub.partition}", f"AllocNode:Sid={ctx.alloc_node}"],
+        ["ReqNodeList=(null)", "ExcNodeList=(null)"],
+        [f"NodeList={nodelist(task) if started else ''}"],
+    ]
+    if started:
+        lines.append([f"BatchHost={task.nodes[0]}"])
+    never_ran = task.finished and not started
+    min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb
+                  else f"MinMemoryCPU={memory_text(DEF_MEM_PER_CPU_MB)}")
+    lines += [
+        [f"NumNodes={sub.node_count}", f"NumCPUs={task.cpus}",
+         f"NumTasks={'N/A' if never_ran else sub.ntasks or 1}", f"CPUs/Task={sub.cpus_per_task or 1}",
+         "ReqB:S:C:T=0:0:*:*"],
+        [f"TRES=cpu={task.cpus},mem={memory_text(memory)},node={sub.node_count},billing={task.cpus}"],
+        ["Socks/Node=*", "NtasksPerN:B:S:C=0:0:*:*", "CoreSpec=*"],
+        [f"MinCPUsNode={sub.cpus_per_task or 1}", min_memory, "MinTmpDiskNode=0"],
+        ["Features=(null)", "DelayBoot=00:00:00"],
+        ["OverSubscribe=OK", "Contiguous=0", "Licenses=(null)", "Network=(null)"],
+        [f"Command={sub.command or '(null)'}"],
+        [f"WorkDir={sub.workdir}"],
+    ]
+    if sub.comment:
+        lines.append([f"Comment={sub.comment} "])  # sic: scontrol prints a space after the comment
+    lines += [[f"StdErr={err}"], ["StdIn=/dev/null"], [f"StdOut={out}"], ["Power="]]
+    if sub.mail_type:
+        lines.append([f"MailUser={sub.mail_user or ctx.user}", f"MailType={sub.mail_type}"])
+    return lines
+
+
+def scontrol_text(records: Sequence[list[list[str]]], oneliner: bool) -> str:
+    """Multi-line: continuation lines indented by 3 spaces, an empty indented line and a blank line
+    after each job. One-liner: the same with every line break and indent turned into one space."""
+    chunks = []
+    for lines in records:
+        text = " ".join(lines[0]) + "".join("\n   " + " ".join(line) for line in lines[1:]) + "\n   \n\n"
+        if oneliner:
+            text = text.replace("\n   ", " ")[:-1]
+        chunks.append(text)
+    return "".join(chunks)

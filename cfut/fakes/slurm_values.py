@@ -1,0 +1,332 @@
+"""Slurm's little languages, parsed and printed as Slurm 22.05 does: time limits and durations,
+job array specs, hostlists, output file patterns, memory sizes, dates, signals and job ids.
+
+Each function cites the behaviour it reproduces; anything a real Slurm accepts but these do not
+model raises :class:`FakeUnsupported` rather than being guessed at.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .unsupported import FakeUnsupported
+
+# Slurm's NO_VAL: what %a expands to in a job that is not an array task (slurm-12_4294967294.out).
+NO_VAL = 4294967294
+
+# sbatch(1) --time: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
+# "days-hours:minutes" and "days-hours:minutes:seconds", each with the seconds every field is worth.
+_TIME_FORMS: tuple[tuple[re.Pattern[str], tuple[int, ...]], ...] = (
+    (re.compile(r"(\d+)"), (60,)),
+    (re.compile(r"(\d+):(\d+)"), (60, 1)),
+    (re.compile(r"(\d+):(\d+):(\d+)"), (3600, 60, 1)),
+    (re.compile(r"(\d+)-(\d+)"), (86400, 3600)),
+    (re.compile(r"(\d+)-(\d+):(\d+)"), (86400, 3600, 60)),
+    (re.compile(r"(\d+)-(\d+):(\d+):(\d+)"), (86400, 3600, 60, 1)),
+)
+
+
+def parse_time_limit(text: str) -> int | None:
+    """sbatch --time as whole minutes (seconds round up, as slurm's time_str2mins); None = no limit.
+
+    ``UNLIMITED``/``INFINITE`` (and ``-1``) mean no limit, and so does 0 ("a time limit of zero
+    requests that no time limit be imposed", sbatch(1)). Raises ValueError for anything else.
+    """
+    text = text.strip()
+    if text.upper() in ("UNLIMITED", "INFINITE", "-1"):
+        return None
+    for pattern, weights in _TIME_FORMS:
+        match = pattern.fullmatch(text)
+        if match:
+            seconds = sum(int(number) * weight for number, weight in zip(match.groups(), weights))
+            return math.ceil(seconds / 60) or None
+    raise ValueError(f"invalid time limit {text!r}")
+
+
+def _split_dhms(seconds: int) -> tuple[int, int, int, int]:
+    days, rest = divmod(max(0, int(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return days, hours, minutes, secs
+
+
+def squeue_duration(seconds: float) -> str:
+    """squeue's TIME and TIME_LIMIT: ``M:SS``, ``H:MM:SS`` or ``D-HH:MM:SS`` (secs2time_str)."""
+    days, hours, minutes, secs = _split_dhms(int(seconds))
+    if days:
+        return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def hms_duration(seconds: float) -> str:
+    """scontrol's RunTime/TimeLimit and sacct's Elapsed/Timelimit: ``HH:MM:SS`` or ``D-HH:MM:SS``."""
+    days, hours, minutes, secs = _split_dhms(int(seconds))
+    if days:
+        return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def squeue_limit(minutes: int | None) -> str:
+    return "UNLIMITED" if minutes is None else squeue_duration(minutes * 60)
+
+
+def hms_limit(minutes: int | None) -> str:
+    return "UNLIMITED" if minutes is None else hms_duration(minutes * 60)
+
+
+def slurm_date(epoch: float | None, missing: str = "Unknown") -> str:
+    """Local time as Slurm prints it: ``2026-11-25T12:43:23``."""
+    if epoch is None:
+        return missing
+    return _dt.datetime.fromtimestamp(int(epoch)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# ------------------------------------------------------------------ job arrays
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """A parsed ``--array``: the task indices in order, and the ``%N`` throttle (None: unlimited)."""
+
+    indices: tuple[int, ...]
+    throttle: int | None
+    text: str
+
+
+def parse_array(text: str, max_array_size: int) -> ArraySpec | None:
+    """sbatch --array: ``0-9``, ``1,3,5``, ``0-9:2``, combinations, and an optional ``%N``.
+
+    Returns None for an empty spec (sbatch then submits a plain job). Raises ValueError for what
+    slurmctld rejects as "Invalid job array specification": malformed text, descending ranges, steps
+    of 0, or an index not below MaxArraySize.
+    """
+    spec = text.strip()
+    if not spec:
+        return None
+    throttle: int | None = None
+    if "%" in spec:
+        spec, _, limit = spec.partition("%")
+        if not limit.isdigit():
+            raise ValueError(f"invalid array throttle in {text!r}")
+        throttle = int(limit)
+        if throttle == 0:
+            raise FakeUnsupported(f"--array throttle %0 ({text!r}) is not modelled")
+    indices: set[int] = set()
+    for part in spec.split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if not match:
+            raise ValueError(f"invalid array range {part!r}")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        step = int(match.group(3)) if match.group(3) is not None else 1
+        if last < first or step < 1 or last >= max_array_size:
+            raise ValueError(f"invalid array range {part!r}")
+        indices.update(range(first, last + 1, step))
+    return ArraySpec(tuple(sorted(indices)), throttle, text.strip())
+
+
+def index_ranges(indices: Iterable[int]) -> str:
+    """``0,2,4`` / ``1-3,7``: how Slurm prints a set of array indices (bit_fmt, no steps)."""
+    ordered = sorted(set(indices))
+    runs: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(runs)
+
+
+# ------------------------------------------------------------------ hostlists
+
+
+def compress_hostlist(names: Iterable[str]) -> str:
+    """``node[1-3,5]`` from node1,node2,node3,node5; a single node stays ``node1``."""
+    groups: dict[str, list[int]] = {}
+    plain: list[str] = []
+    for name in names:
+        match = re.fullmatch(r"(.*?)(\d+)", name)
+        if match:
+            groups.setdefault(match.group(1), []).append(int(match.group(2)))
+        else:
+            plain.append(name)
+    parts = list(plain)
+    for prefix, numbers in groups.items():
+        if len(numbers) == 1:
+            parts.append(f"{prefix}{numbers[0]}")
+        else:
+            parts.append(f"{prefix}[{index_ranges(numbers)}]")
+    return ",".join(parts)
+
+
+# ------------------------------------------------------------------ output file names
+
+
+def expand_filename(
+    pattern: str,
+    *,
+    job_id: int,
+    array_job_id: int | None,
+    task_id: int | None,
+    name: str,
+    user: str,
+    node: str | None,
+) -> str:
+    """sbatch's filename pattern (sbatch(1) "filename pattern"): %A %a %j %x %u %N %n %t %%.
+
+    A number after ``%`` zero-pads (``%3a`` → ``007``). A backslash anywhere turns replacement off.
+    """
+    if "\\" in pattern:
+        return pattern.replace("\\", "")
+
+    def number(value: int, width: str) -> str:
+        return str(value).zfill(int(width)) if width else str(value)
+
+    def replace(match: re.Match[str]) -> str:
+        width, token = match.group(1), match.group(2)
+        if token == "%":
+            return "%"
+        if token == "A":
+            return number(array_job_id if array_job_id is not None else job_id, width)
+        if token == "a":
+            return number(task_id if task_id is not None else NO_VAL, width)
+        if token == "j":
+            return number(job_id, width)
+        if token == "x":
+            return name
+        if token == "u":
+            return user
+        if token == "N":
+            return node or ""
+        if token in "nt":
+            return number(0, width)
+        raise FakeUnsupported(f"the filename pattern token %{token} in {pattern!r} is not modelled")
+
+    return re.sub(r"%(\d*)(.)", replace, pattern)
+
+
+# ------------------------------------------------------------------ memory, signals, dates
+
+
+def parse_memory_mb(text: str) -> int:
+    """``--mem`` sizes: a number with an optional K/M/G/T suffix (default megabytes)."""
+    match = re.fullmatch(r"(\d+)([KMGT]?)B?", text.strip().upper())
+    if not match:
+        raise ValueError(f"invalid memory size {text!r}")
+    value = int(match.group(1))
+    return {"K": max(1, value // 1024) if value else 0, "": value, "M": value,
+            "G": value * 1024, "T": value * 1024 * 1024}[match.group(2)]
+
+
+def memory_text(mb: int) -> str:
+    """How scontrol prints a memory size: ``500M``, ``1G``."""
+    if mb and mb % (1024 * 1024) == 0:
+        return f"{mb // (1024 * 1024)}T"
+    if mb and mb % 1024 == 0:
+        return f"{mb // 1024}G"
+    return f"{mb}M"
+
+
+def parse_signal(text: str) -> int | None:
+    """A signal by number, name or SIG-name (``10``, ``USR1``, ``SIGUSR1``); None if unknown."""
+    text = text.strip()
+    if text.isdigit():
+        number = int(text)
+        return number if 0 < number < signal.NSIG else None
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        return None
+
+
+def signal_description(signum: int) -> str:
+    try:
+        return signal.strsignal(signum) or f"Signal {signum}"
+    except ValueError:
+        return f"Signal {signum}"
+
+
+_UNITS = {"": 1, "second": 1, "seconds": 1, "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600,
+          "day": 86400, "days": 86400, "week": 604800, "weeks": 604800}
+
+
+def parse_slurm_date(text: str, now: float) -> float:
+    """A date as sbatch --begin and sacct -S/-E take it; seconds since the epoch.
+
+    Modelled: ``now``, ``now[+-]N[seconds|minutes|hours|days|weeks]``, ``today``, ``tomorrow``,
+    ``midnight``, ``YYYY-MM-DD[THH:MM[:SS]]``, ``HH:MM[:SS]`` (today), ``MM/DD[/YY]``, ``MMDD[YY]``.
+    Anything else raises :class:`FakeUnsupported`.
+    """
+    text = text.strip()
+    base = _dt.datetime.fromtimestamp(now)
+    midnight = base.replace(hour=0, minute=0, second=0, microsecond=0)
+    lowered = text.lower()
+    match = re.fullmatch(r"now(?:([+-])(\d+)([a-z]*))?", lowered)
+    if match:
+        if not match.group(1):
+            return now
+        unit = _UNITS.get(match.group(3))
+        if unit is None:
+            raise FakeUnsupported(f"the time unit in {text!r} is not modelled")
+        sign = 1 if match.group(1) == "+" else -1
+        return now + sign * int(match.group(2)) * unit
+    if lowered in ("today", "midnight"):
+        return midnight.timestamp() + (86400 if lowered == "midnight" and midnight < base else 0)
+    if lowered == "tomorrow":
+        return (midnight + _dt.timedelta(days=1)).timestamp()
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?", text)
+    if match:
+        y, mo, d = (int(g) for g in match.groups()[:3])
+        h, mi, s = (int(g) if g else 0 for g in match.groups()[3:])
+        return _dt.datetime(y, mo, d, h, mi, s).timestamp()
+    match = re.fullmatch(r"(\d\d?):(\d\d)(?::(\d\d))?", text)
+    if match:
+        h, mi, s = (int(g) if g else 0 for g in match.groups())
+        return midnight.replace(hour=h, minute=mi, second=s).timestamp()
+    match = re.fullmatch(r"(\d\d)/(\d\d)(?:/(\d\d))?|(\d\d)(\d\d)(\d\d)?", text)
+    if match:
+        groups = match.groups()
+        month, day, yy = groups[0:3] if groups[0] else groups[3:6]
+        year = 2000 + int(yy) if yy else base.year
+        return _dt.datetime(year, int(month), int(day)).timestamp()
+    raise FakeUnsupported(f"the date {text!r} is in a form the fake does not model")
+
+
+# ------------------------------------------------------------------ job ids on the command line
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A job named on a command line: ``12`` (a job, or every task of array 12), ``12_3``, or
+    ``12_[1-3,5]``; ``tasks`` is None when no task was named."""
+
+    job_id: int
+    tasks: frozenset[int] | None
+    text: str
+
+
+def parse_job_ref(text: str) -> JobRef:
+    """Raises ValueError for text that is not a job id."""
+    match = re.fullmatch(r"(\d+)(?:_(\d+|\[([\d,\-:]+)\]))?", text.strip())
+    if not match:
+        raise ValueError(f"invalid job id {text!r}")
+    job_id = int(match.group(1))
+    if match.group(2) is None:
+        return JobRef(job_id, None, text)
+    if match.group(3) is None:
+        return JobRef(job_id, frozenset({int(match.group(2))}), text)
+    spec = parse_array(match.group(3), max_array_size=2**31)
+    assert spec is not None
+    return JobRef(job_id, frozenset(spec.indices), text)
