@@ -75,7 +75,7 @@ check_mode() {
 # packages
 
 packages_for_mode() {
-    echo slurm-wlm munge
+    echo slurm-wlm munge procps
     if [ "$1" = dbd ]; then echo slurmdbd mariadb-server; fi
 }
 
@@ -359,11 +359,12 @@ start_mariadb() {
         fi
         log "starting MariaDB"
         # Only local clients; durability does not matter for test data.
+        # No native AIO: io_uring/libaio are often blocked in containers.
         setsid -f /usr/sbin/mariadbd --user=mysql --datadir=/var/lib/mysql \
             --pid-file="$MARIADB_PID" --socket=/run/mysqld/mysqld.sock \
             --bind-address=127.0.0.1 --log-error="$MARIADB_LOG" \
             --innodb-flush-log-at-trx-commit=0 --innodb-lock-wait-timeout=900 \
-            --innodb-buffer-pool-size=256M \
+            --innodb-buffer-pool-size=1024M --innodb-use-native-aio=0 \
             </dev/null >/dev/null 2>&1
         touch "$STATE_DIR/mariadb.ours"
         for ((i = 0; i < 300; i++)); do
