@@ -1,0 +1,294 @@
+"""The submit description language, as far as the fake HTCondor models it.
+
+Modelled (``condor_submit(1)``, reference section 1.3): ``key = value`` lines with case-insensitive
+keys, ``#`` comments, ``\\`` continuation lines, ``+Attr = expr`` / ``MY.Attr = expr``, macros
+(``$(Cluster)``/``$(ClusterId)``, ``$(Process)``/``$(ProcId)``, ``$(JobId)``, ``$(Step)``,
+``$(ItemIndex)``/``$(Row)``, ``$(Item)``, ``$(DOLLAR)``, loop variables and any user-defined
+``name = value``; ``$$(...)`` is left for match time), ``queue`` statements (``queue [N]``,
+``queue [N] [vars] in (...)``, ``queue [N] [vars] from (...)`` or a file; several statements, a new
+``executable`` starting a new cluster), and both argument syntaxes. Keys whose behaviour the fake does
+not model (``periodic_remove``, ``transfer_input_files``, ``max_retries``, ...) raise
+:class:`FakeUnsupported` rather than being silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .unsupported import FakeUnsupported
+
+
+class SubmitError(Exception):
+    """A description condor_submit rejects; ``message`` is its stderr text without the ERROR prefix."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+#: Keys that change behaviour the fake does not model: refused, so a test cannot pass by accident.
+UNMODELLED_KEYS = frozenset({
+    "periodic_remove", "periodic_hold", "periodic_release", "periodic_vacate", "on_exit_remove", "on_exit_hold",
+    "max_retries", "retry_until", "success_exit_code", "leave_in_queue", "transfer_input_files",
+    "transfer_output_files", "transfer_executable", "transfer_output_remaps", "log_xml", "docker_image",
+    "container_image", "max_materialize", "max_idle", "deferral_time", "cron_minute", "allowed_job_duration",
+    "allowed_execute_duration", "input", "stream_output", "stream_error", "job_max_vacate_time", "kill_sig",
+    "noop_job", "coresize", "nice_user", "next_job_start_delay", "job_lease_duration",
+})
+_UNIVERSES = frozenset({"standard", "vanilla", "scheduler", "local", "grid", "java", "vm", "parallel", "docker",
+                        "container"})
+
+
+@dataclass
+class QueueStatement:
+    count: int
+    variables: tuple[str, ...]
+    items: list[tuple[str, ...]] | None  # None: plain "queue N"
+    line: int
+    #: The key = value assignments in force at this statement (later ones do not apply to it).
+    settings: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Description:
+    queues: list[QueueStatement]
+
+
+_MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)\)")
+_QUEUE = re.compile(r"queue\b(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        out.append((start, pending + line))
+        pending = ""
+    if pending:
+        out.append((start, pending))
+    return out
+
+
+def _split_items(body: str) -> list[str]:
+    """Items of ``in (a, b, c)`` (commas and whitespace) or lines of ``from ( ... )``."""
+    return [part.strip() for part in re.split(r"[,\s]+", body.strip()) if part.strip()]
+
+
+def parse_description(text: str, read_file: object = None) -> Description:
+    """Parse a description; a file for ``queue ... from FILE`` is read with ``read_file(name)``."""
+    lines = _logical_lines(text)
+    settings: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    queues: list[QueueStatement] = []
+    i = 0
+    while i < len(lines):
+        number, line = lines[i]
+        i += 1
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        queue = _QUEUE.fullmatch(stripped)
+        if queue and not re.match(r"queue\s*=", stripped, re.IGNORECASE):
+            rest = queue.group(1).strip()
+            if rest.endswith("(") or ("(" in rest and ")" not in rest):
+                collected = [rest]
+                while i < len(lines) and ")" not in lines[i][1]:
+                    collected.append(lines[i][1])
+                    i += 1
+                if i < len(lines):
+                    collected.append(lines[i][1])
+                    i += 1
+                rest = "\n".join(collected)
+            queues.append(_parse_queue(rest, number, settings, attributes, read_file))
+            continue
+        match = re.fullmatch(r"(\+|MY\.)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)", stripped, re.IGNORECASE | re.DOTALL)
+        if not match:
+            raise SubmitError(f"Failed to parse command file (line {number}).", number)
+        plus, key, value = match.groups()
+        if plus:
+            attributes[key] = value.strip()
+            continue
+        lower = key.lower()
+        if lower in UNMODELLED_KEYS:
+            raise FakeUnsupported(f"the fake condor_submit does not model {key!r} (line {number})")
+        settings[lower] = value.strip()
+    return Description(queues)
+
+
+def _parse_queue(rest: str, number: int, settings: dict[str, str], attributes: dict[str, str],
+                 read_file: object) -> QueueStatement:
+    snapshot = dict(settings), dict(attributes)
+    count = 1
+    match = re.match(r"(\d+)\s*(.*)", rest, re.DOTALL)
+    if match:
+        count, rest = int(match.group(1)), match.group(2).strip()
+    if not rest:
+        return QueueStatement(count, (), None, number, *snapshot)
+    match = re.match(r"(?:([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)\s+)?(in|from|matching)\b\s*(.*)",
+                     rest, re.IGNORECASE | re.DOTALL)
+    if not match:
+        raise SubmitError(f"Failed to parse command file (line {number}).", number)
+    names, mode, source = match.groups()
+    variables = tuple(v.strip() for v in (names or "Item").split(","))
+    mode = mode.lower()
+    if mode == "matching":
+        raise FakeUnsupported(f"the fake condor_submit does not model 'queue ... matching' (line {number})")
+    if source.startswith("["):
+        raise FakeUnsupported(f"the fake condor_submit does not model queue slices (line {number})")
+    if source.startswith("("):
+        if not source.rstrip().endswith(")"):
+            raise SubmitError(f"Failed to parse command file (line {number}).", number)
+        body = source.strip()[1:-1]
+        raw_items = _split_items(body) if mode == "in" else [ln.strip() for ln in body.splitlines() if ln.strip()]
+    elif mode == "from":
+        if source.endswith("|"):
+            raise FakeUnsupported(f"the fake condor_submit does not run programs for 'queue from' (line {number})")
+        if not callable(read_file):
+            raise SubmitError(f"Failed to open command file ({source}) (No such file or directory)", number)
+        raw_items = [ln.strip() for ln in read_file(source.strip()).splitlines() if ln.strip()]
+    else:
+        raw_items = _split_items(source)
+    items: list[tuple[str, ...]] = []
+    for raw in raw_items:
+        if len(variables) == 1:
+            items.append((raw,))
+        else:
+            parts = [p.strip() for p in re.split(r"[,\s]+", raw, maxsplit=len(variables) - 1)]
+            parts += [""] * (len(variables) - len(parts))
+            items.append(tuple(parts))
+    return QueueStatement(count, variables, items, number, *snapshot)
+
+
+def expand(value: str, macros: dict[str, str], depth: int = 0) -> str:
+    """Expand ``$(name)`` macros (names case-insensitive); undefined ones become empty, as in
+    condor_submit. ``$$(...)`` is kept for match time; ``$(DOLLAR)`` is a literal ``$``."""
+    if depth > 20:
+        raise SubmitError(f"Macro expansion too deep in {value!r}")
+    out = []
+    pos = 0
+    while pos < len(value):
+        if value.startswith("$$(", pos):
+            close = value.find(")", pos)
+            out.append(value[pos: close + 1] if close >= 0 else value[pos:])
+            pos = close + 1 if close >= 0 else len(value)
+            continue
+        match = _MACRO.match(value, pos)
+        if match:
+            name = match.group(1).lower()
+            if name == "dollar":
+                out.append("\0DOLLAR\0")
+            else:
+                raw = macros.get(name, "")
+                out.append(expand(raw, macros, depth + 1))
+            pos = match.end()
+            continue
+        if value.startswith("$(", pos):
+            raise FakeUnsupported(f"the fake condor_submit does not model the macro form in {value[pos:]!r}")
+        out.append(value[pos])
+        pos += 1
+    text = "".join(out)
+    return text.replace("\0DOLLAR\0", "$") if depth == 0 else text
+
+
+def split_new_syntax(value: str) -> list[str]:
+    """Arguments (or environment entries) in the new syntax, the value without its outer quotes:
+    whitespace separates, ``'...'`` groups, ``''`` inside quotes is ``'``, ``""`` is ``"``."""
+    args: list[str] = []
+    current: list[str] | None = None
+    i = 0
+    quoted = False
+    while i < len(value):
+        c = value[i]
+        if c == '"':
+            if value[i + 1: i + 2] == '"':
+                current = (current or []) + ['"']
+                i += 2
+                continue
+            raise SubmitError(f'Found illegal unescaped double-quote: {value}')
+        if quoted:
+            if c == "'":
+                if value[i + 1: i + 2] == "'":
+                    current = (current or []) + ["'"]
+                    i += 2
+                    continue
+                quoted = False
+            else:
+                current = (current or []) + [c]
+        elif c == "'":
+            quoted = True
+            current = current or []
+        elif c in " \t":
+            if current is not None:
+                args.append("".join(current))
+                current = None
+        else:
+            current = (current or []) + [c]
+        i += 1
+    if quoted:
+        raise SubmitError(f"Unbalanced single quote starting here: {value}")
+    if current is not None:
+        args.append("".join(current))
+    return args
+
+
+def split_arguments(value: str) -> tuple[list[str], bool]:
+    """(arguments, new syntax?) for the value of ``arguments``."""
+    stripped = value.strip()
+    if stripped.startswith('"'):
+        if not stripped.endswith('"') or len(stripped) < 2:
+            raise SubmitError(f"Unterminated double-quote in arguments: {stripped}")
+        return split_new_syntax(stripped[1:-1]), True
+    # Old syntax: whitespace separates, \" is a literal double quote.
+    return [part.replace('\\"', '"') for part in stripped.split()], False
+
+
+def split_environment(value: str) -> dict[str, str]:
+    stripped = value.strip()
+    if stripped.startswith('"'):
+        entries = split_new_syntax(stripped[1:-1])
+    else:
+        entries = [e for e in stripped.split(";") if e.strip()]
+    env = {}
+    for entry in entries:
+        name, sep, val = entry.partition("=")
+        if not sep:
+            raise SubmitError(f"Invalid environment entry: {entry!r}")
+        env[name.strip()] = val
+    return env
+
+
+def check_universe(value: str) -> None:
+    universe = value.strip().lower() or "vanilla"
+    if universe not in _UNIVERSES:
+        raise SubmitError(f"I don't know about the '{value.strip()}' universe.")
+    if universe != "vanilla":
+        raise FakeUnsupported(f"the fake HTCondor runs vanilla universe jobs only, not {value.strip()!r}")
+
+
+def parse_memory_mb(value: str) -> int:
+    """request_memory: a number in MB, or with a unit (K, M, G, T, optional B)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", value, re.IGNORECASE)
+    if not match:
+        raise FakeUnsupported(f"request_memory expression {value!r} (only numbers with K/M/G/T units)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    factor = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}[unit]
+    return int(number * factor + 0.999999)
+
+
+def parse_disk_kb(value: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", value, re.IGNORECASE)
+    if not match:
+        raise FakeUnsupported(f"request_disk expression {value!r} (only numbers with K/M/G/T units)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    factor = {"": 1, "K": 1, "M": 1024, "G": 1024 * 1024, "T": 1024 ** 3}[unit]
+    return int(number * factor + 0.999999)
