@@ -569,6 +569,9 @@ cmd_status() {
     if [ -n "${CFUT_SLURM_ACCOUNTING:-}" ] && [ "$CFUT_SLURM_ACCOUNTING" != "$mode" ]; then
         echo "cluster is configured for accounting '$mode', not '$CFUT_SLURM_ACCOUNTING'"; return 1
     fi
+    if [ -z "$(list_daemons slurmctld slurmd slurmdbd munged)" ]; then
+        echo "Slurm is not running (configured accounting: $mode)"; return 1
+    fi
     if problem=$(healthy "$mode"); then
         echo "Slurm cluster '$CLUSTER_NAME' healthy on $(node_name) (accounting: $mode)"
     else
