@@ -7,6 +7,14 @@ set -euo pipefail
 
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 
+# Containers often get an open-files limit of 2^20 or more.  Daemons that
+# close every possible descriptor when they fork (Slurm's do, per job step)
+# then spend noticeable time on it, so cap the limit at a generous 65536.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then
+    ulimit -n 65536
+fi
+
 if ! "$here/start-slurm.sh" start; then
     "$here/start-slurm.sh" diagnose >&2 || true
     exit 1
