@@ -551,10 +551,11 @@ class CondorExecutor(ClusterExecutor):
         #: The job event log every job of this executor writes to.
         self.event_log = files.in_dir(self.workdir, f"{self._key}.events{files.LOG_SUFFIX}")
         self._reader = EventLogReader(self.event_log)
-        self._log_status: dict[str, JobStatus] = {}  # what the event log last said, by job id
+        self._log_status: dict[str, JobStatus] = {}  # last status the log (or condor_q) gave, by job id
         self._heard: dict[str, float] = {}  # when the log (or condor_q) last told us about a job
         self._log_broken = False
         self._keep_event_log = False
+        self._held_to_remove: set[str] = set()  # held jobs whose condor_rm failed: retried each poll
 
     # -- submission
 
@@ -667,6 +668,9 @@ class CondorExecutor(ClusterExecutor):
             for job_id in stale:
                 if job_id in found:
                     statuses[job_id] = found[job_id]
+                    # Remembered until the log says something newer, so that the next poll, within
+                    # log_silence, does not fall back to "SUBMITTED".
+                    self._log_status[job_id] = found[job_id]
                     self._heard[job_id] = now
                 # Not listed: it left the queue. Leaving it out sends it to _lookup (condor_history).
         return statuses
@@ -718,7 +722,22 @@ class CondorExecutor(ClusterExecutor):
             log.info("leaving held jobs %s in the queue (remove_held=False)", ", ".join(held))
             return
         if not self._cancel_jobs(held):
-            log.warning("could not remove held jobs %s; remove them with condor_rm", ", ".join(held))
+            log.warning("could not remove held jobs %s yet; will retry", ", ".join(held))
+            with self._lock:
+                self._held_to_remove.update(held)
+
+    def _poll(self, *, query: bool) -> bool:
+        changed = super()._poll(query=query)
+        with self._lock:
+            retry = sorted(self._held_to_remove)
+        if retry and self._cancel_jobs(retry):
+            with self._lock:
+                self._held_to_remove.difference_update(retry)
+        return changed
+
+    def _has_work(self) -> bool:
+        with self._lock:
+            return super()._has_work() or bool(self._held_to_remove)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait, cancel_futures=cancel_futures)
