@@ -40,14 +40,15 @@ from .errors import (
     SerializationError,
     SubmissionError,
 )
-from .files import CFUT_DIR_ENV, default_workdir
+from .files import CFUT_DIR_ENV
+from .files import default_workdir as _default_workdir
 from .runner import CommandResult, CommandRunner, SubprocessRunner
 from .slurm import SlurmExecutor
 
 __version__ = "0.6.0.dev0"
 
 #: The work directory as clusterfutures 0.5 named it: ``$CFUT_DIR`` or ``.cfut``.
-CFUT_DIR = default_workdir()
+CFUT_DIR = _default_workdir()
 
 
 def map(executor: concurrent.futures.Executor, func: Callable[..., Any], args: Iterable[Any],

@@ -655,6 +655,8 @@ class ClusterExecutor(concurrent.futures.Executor):
             if status is None:
                 if sid not in missing:
                     continue
+                if task.status is not None and task.status.phase is Phase.FINISHED:
+                    continue  # purged after we saw how it ended: keep what we know
                 status = UNKNOWN_STATUS
             if status != task.status:
                 changed = True

@@ -65,6 +65,9 @@ def start_process(
 #: For ``stderr=`` of :func:`start_process`: send it where stdout goes.
 STDOUT = subprocess.STDOUT
 
+#: Raised by ``Popen.wait(timeout)`` of a process from :func:`start_process`.
+WaitTimeout = subprocess.TimeoutExpired
+
 
 class SubprocessRunner:
     """Runs real commands with :func:`subprocess.run`.

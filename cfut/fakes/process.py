@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess  # noqa: TID251 - a fake compute node runs batch scripts as real processes
 from collections.abc import Mapping, Sequence
 from typing import IO
+
+from ..runner import STDOUT, WaitTimeout, start_process
 
 
 def interpreter(script: str) -> list[str]:
@@ -40,16 +41,9 @@ class BatchProcess:
         with os.fdopen(fd, "w") as handle:
             handle.write(script)
         argv = [*interpreter(script), self.path, *script_args]
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr if stderr is not None else subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+        # cfut.runner is the one module that imports subprocess; it starts the process for us.
+        self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
+                                  stderr=stderr if stderr is not None else STDOUT)
         self.pid = self.proc.pid
 
     def poll(self) -> int | None:
@@ -59,7 +53,7 @@ class BatchProcess:
         """Wait for the process to exit; None if it is still running after ``timeout`` seconds."""
         try:
             return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except WaitTimeout:
             return None
 
     def signal_group(self, signum: int) -> None:
