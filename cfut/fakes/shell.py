@@ -1,8 +1,8 @@
 """A tiny interpreter for the batch scripts fakes run in-process (``execution="inline"``).
 
-It knows just enough POSIX shell for the scripts cfut writes and for small test scripts: comments
-and blank lines, ``set -e``/``-u``/``-o pipefail``, ``:``/``true``/``false``, ``echo``, ``sleep``,
-``exit``, an ``exec`` prefix, ``$NAME``/``${NAME}`` from the job's environment, and the cfut worker
+It knows just enough POSIX shell for the scripts cfut writes and for small test scripts: comments,
+blank lines and ``;`` between commands, ``set -e``/``-u``/``-o pipefail``, ``:``/``true``/``false``,
+``echo``, ``sleep``, ``exit``, an ``exec`` prefix, ``$NAME``/``${NAME}`` from the job's environment, and the cfut worker
 ``PYTHON -m cfut.remote ARGS...``, which runs in this process. Quoting follows the shell: single
 quotes are literal, double quotes expand variables, a backslash escapes, and a quoted word may span
 lines. Everything else - pipes, redirections, ``cd``, ``export``, command substitution, globbing,
@@ -201,6 +201,9 @@ class _Tokenizer:
                 self.double_quoted()
             elif c == "$":
                 self.variable(quoted=False)
+            elif c == ";" and text[self.i + 1: self.i + 2] != ";":
+                self.end_command()  # `a; b` runs like two lines
+                self.i += 1
             elif c in "|&;<>()":
                 raise self.fail(f"the shell operator {c!r} (pipes, lists, redirections, subshells)")
             elif c == "`":

@@ -468,6 +468,11 @@ class FakeSlurm:
             started += 1
             if task.index is not None:
                 running[task.sub.job_id] += 1
+        # The tasks still pending share the array's one job record, and so its one reason.
+        shared: dict[int, str] = {}
+        for task in self._tasks:
+            if task.pending and task.woken and task.index is not None:
+                task.reason = shared.setdefault(task.sub.job_id, task.reason)
         return started
 
     def _assign_id(self, task: Task) -> None:

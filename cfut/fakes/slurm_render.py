@@ -393,7 +393,8 @@ def sacct_text(fields: Sequence[tuple[SacctField, int | None]], lines: Sequence[
         return value.ljust(size) if left else value.rjust(size)
 
     if header:
-        out.append("".join(cell(f.name, f, w) + " " for f, w in fields))
+        # headers are cut short without the "+" that marks a truncated value
+        out.append("".join(cell(f.name[: abs(w) if w is not None else f.width], f, w) + " " for f, w in fields))
         out.append("".join("-" * (abs(w) if w is not None else f.width) + " " for f, w in fields))
     for values in table:
         out.append("".join(cell(v, f, w) + " " for v, (f, w) in zip(values, fields)))

@@ -1,0 +1,888 @@
+"""FakeSlurm on its own: every command form cfut issues, byte for byte as Slurm 22.05 prints it, and
+the clock, scheduling, execution and fault-injection model behind them.
+
+Expected outputs were taken from a real Slurm 22.05 cluster (the CI one). No test waits for wall-clock
+time: virtual clocks are driven with ``advance()``, real processes with ``join()``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cloudpickle
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cfut import remote, serialize
+from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
+from cfut.fakes.shell import parse_inline
+from cfut.fakes.slurm_values import (
+    compress_hostlist,
+    hms_duration,
+    index_ranges,
+    parse_array,
+    parse_time_limit,
+    squeue_duration,
+)
+from cfut.runner import CommandResult, CommandRunner
+
+pytestmark = pytest.mark.fake
+
+STATUS = ("squeue", "--noheader", "--states=all", "--array")
+
+
+def run(fake: FakeSlurm, *argv: str, **kwargs: object) -> CommandResult:
+    return fake.run(argv, **kwargs)  # type: ignore[arg-type]
+
+
+def submit(fake: FakeSlurm, *options: str, wrap: str = "true", cwd: Path | None = None) -> str:
+    result = run(fake, "sbatch", "--parsable", *options, f"--wrap={wrap}", cwd=str(cwd) if cwd else None)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def status(fake: FakeSlurm, *ids: str) -> dict[str, str]:
+    """The executor's squeue: id → STATE|REASON."""
+    result = run(fake, *STATUS, f"--jobs={','.join(ids)}", "--format=%i|%T|%r")
+    assert result.returncode == 0, result.stderr
+    return {line.split("|")[0]: line.split("|", 1)[1] for line in result.stdout.splitlines()}
+
+
+@pytest.fixture
+def manual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlurm]:
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual") as fake:
+        yield fake
+
+
+# ------------------------------------------------------------------ the runner protocol
+
+
+def test_is_a_command_runner_and_dispatches_on_basename(manual: FakeSlurm) -> None:
+    assert isinstance(manual, CommandRunner)
+    assert run(manual, "/usr/bin/sbatch", "--parsable", "--wrap=true").stdout == "1\n"
+    assert run(manual, "squeue", "-h", "-o", "%i").stdout == "1\n"
+    with pytest.raises(FakeUnsupported, match="sinfo"):
+        run(manual, "sinfo")
+    assert manual.calls == [("/usr/bin/sbatch", "--parsable", "--wrap=true"), ("squeue", "-h", "-o", "%i")]
+    assert manual.command_counts == {"sbatch": 1, "squeue": 1}
+
+
+def test_bad_constructor_arguments() -> None:
+    with pytest.raises(ValueError, match="progression"):
+        FakeSlurm(progression="sometimes")
+    with pytest.raises(ValueError, match="execution"):
+        FakeSlurm(execution="remote")
+    with pytest.raises(ValueError, match="min_job_age"):
+        FakeSlurm(min_job_age=-1)
+
+
+# ------------------------------------------------------------------ sbatch
+
+
+def test_sbatch_forms_of_output(manual: FakeSlurm) -> None:
+    assert run(manual, "sbatch", "--parsable", "--wrap=true").stdout == "1\n"
+    assert run(manual, "sbatch", "--wrap=true").stdout == "Submitted batch job 2\n"
+    assert run(manual, "sbatch", "-Q", "--wrap=true").stdout == ""
+    assert manual.queue() == ["1", "2", "3"]
+
+
+def test_sbatch_executor_form_with_script_file(manual: FakeSlurm, tmp_path: Path) -> None:
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    result = run(manual, "sbatch", "--parsable", "--job-name=cfut.abc", f"--output={tmp_path}/log.txt",
+                 "--array=0-2", str(script))
+    assert result == CommandResult(result.argv, 0, "1\n", "")
+    job = manual.job("1_2")
+    assert (job.name, job.output_path, job.array_job_id, job.array_task_id) == (
+        "cfut.abc", f"{tmp_path}/log.txt", 1, 2)
+    assert job.script == "#!/bin/sh\necho hi\n"
+
+
+def test_sbatch_wrap_stdin_and_relative_script(manual: FakeSlurm, tmp_path: Path) -> None:
+    submit(manual, wrap="echo x")
+    assert manual.job("1").script == "#!/bin/sh\n# This script was created by sbatch --wrap.\n\necho x\n"
+    assert manual.job("1").name == "wrap"
+    run(manual, "sbatch", input="#!/bin/sh\ntrue\n")
+    assert (manual.job("2").script, manual.job("2").name) == ("#!/bin/sh\ntrue\n", "sbatch")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "s.sh").write_text("#!/bin/bash\ntrue\n")
+    assert run(manual, "sbatch", "s.sh", cwd=str(sub)).returncode == 0
+    job = manual.job("3")
+    assert (job.name, job.workdir, job.output_path) == ("s.sh", str(sub), f"{sub}/slurm-3.out")
+
+
+def test_sbatch_directives_and_command_line_override(manual: FakeSlurm, tmp_path: Path) -> None:
+    script = (
+        "#!/bin/sh\n"
+        "#SBATCH --job-name=from-script\n"
+        "#SBATCH -t 5  # a comment\n"
+        "\n"
+        "# SBATCH --partition=ignored (not a directive)\n"
+        "#SBATCH --output=%x-%j.log --comment='two words'\n"
+        "true\n"
+        "#SBATCH --time=99 (after the first command: ignored)\n"
+    )
+    run(manual, "sbatch", "-J", "from-cli", input=script)
+    job = manual.job("1")
+    assert (job.name, job.time_limit, job.comment) == ("from-cli", 5, "two words")
+    assert job.output_path == f"{tmp_path}/from-cli-1.log"
+
+
+def test_sbatch_option_spellings(manual: FakeSlurm) -> None:
+    submit(manual, "-t5", "-c", "2", "--ntasks", "1", "--job=abbreviated", "-p", "debug", "--mem=2G",
+           "--open-mode=append")
+    job = manual.job("1")
+    assert (job.time_limit, job.cpus, job.name, job.partition) == (5, 2, "abbreviated", "debug")
+
+
+@pytest.mark.parametrize("spec, minutes, shown", [
+    ("5", 5, "5:00"), ("0:30", 1, "1:00"), ("0:61", 2, "2:00"), ("1:00:01", 61, "1:01:00"),
+    ("2-3", 3060, "2-03:00:00"), ("1-0:5", 1445, "1-00:05:00"), ("1-0:0:1", 1441, "1-00:01:00"),
+    ("UNLIMITED", None, "UNLIMITED"), ("infinite", None, "UNLIMITED"),
+])
+def test_time_limits_round_seconds_up_to_minutes(manual: FakeSlurm, spec: str, minutes: int | None,
+                                                 shown: str) -> None:
+    job_id = submit(manual, f"--time={spec}")
+    assert manual.job(job_id).time_limit == minutes
+    assert run(manual, "squeue", "-h", "-o", "%l").stdout == shown + "\n"
+
+
+@pytest.mark.parametrize("argv, returncode, stderr", [
+    (["--time=abc"], 255, "sbatch: error: Invalid --time specification\n"),
+    (["--foo"], 255, "sbatch: unrecognized option '--foo'\nTry \"sbatch --help\" for more information\n"),
+    (["--foo=1"], 255, "sbatch: unrecognized option '--foo=1'\nTry \"sbatch --help\" for more information\n"),
+    (["-y"], 255, "sbatch: invalid option -- 'y'\nTry \"sbatch --help\" for more information\n"),
+    (["--par"], 255, "sbatch: option '--par' is ambiguous; possibilities: '--parsable' '--partition'\n"
+                     "Try \"sbatch --help\" for more information\n"),
+    (["--parsable=x"], 255, "sbatch: option '--parsable' doesn't allow an argument\n"
+                            "Try \"sbatch --help\" for more information\n"),
+    (["-p", "nope"], 1, "sbatch: error: invalid partition specified: nope\n"
+                        "sbatch: error: Batch job submission failed: Invalid partition name specified\n"),
+    (["--array=5-1"], 1, "sbatch: error: Batch job submission failed: Invalid job array specification\n"),
+    (["--array=0-1001"], 1, "sbatch: error: Batch job submission failed: Invalid job array specification\n"),
+    (["--array=x"], 1, "sbatch: error: Batch job submission failed: Invalid job array specification\n"),
+    (["-c", "abc"], 1, 'sbatch: error: Invalid numeric value "abc" for --cpus-per-task.\n'),
+    (["-n", "0"], 1, 'sbatch: error: Invalid numeric value "0" for --ntasks.\n'),
+    (["-N", "abc"], 255, 'sbatch: error: "abc" is not a valid node count\n'),
+    (["--mem=abc"], 255, "sbatch: error: Invalid --mem specification\n"),
+    (["--open-mode=bad"], 255, "sbatch: error: Invalid --open-mode specification\n"),
+    (["-c", "5"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
+    (["-N", "2"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
+])
+def test_sbatch_rejections_quote_slurm(manual: FakeSlurm, argv: list[str], returncode: int, stderr: str) -> None:
+    result = run(manual, "sbatch", *argv, "--wrap=true")
+    assert (result.returncode, result.stdout, result.stderr) == (returncode, "", stderr)
+    assert manual.jobs() == []
+
+
+def test_sbatch_rejects_scripts_as_sbatch_does(manual: FakeSlurm, tmp_path: Path) -> None:
+    result = run(manual, "sbatch", input="echo hi\n")
+    assert (result.returncode, result.stderr) == (1, (
+        "sbatch: error: This does not look like a batch script.  The first\n"
+        "sbatch: error: line must start with #! followed by the path to an interpreter.\n"
+        "sbatch: error: For instance: #!/bin/sh\n"))
+    assert run(manual, "sbatch").stderr == "sbatch: error: Batch script is empty!\n"
+    assert run(manual, "sbatch", "missing.sh").stderr == "sbatch: error: Unable to open file missing.sh\n"
+    assert run(manual, "sbatch", "--wrap=true", "x.sh").stderr == (
+        "sbatch: error: Script arguments not permitted with --wrap option\n")
+    assert run(manual, "sbatch", input="#!/bin/sh\r\ntrue\r\n").stderr == (
+        "sbatch: error: Batch script contains DOS line breaks (\\r\\n)\n"
+        "sbatch: error: instead of expected UNIX line breaks (\\n).\n")
+    result = run(manual, "sbatch", "-t")
+    assert (result.returncode, result.stderr) == (
+        255, "sbatch: option requires an argument -- 't'\nTry \"sbatch --help\" for more information\n")
+    assert manual.jobs() == []
+
+
+def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
+    with pytest.raises(FakeUnsupported, match="--dependency"):
+        run(manual, "sbatch", "--dependency=afterok:1", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="'-H'"):
+        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -H\ntrue\n")
+    with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
+        run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
+    with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
+        run(manual, "sbatch", input="#!/bin/sh\ncd /tmp\n")
+    with pytest.raises(FakeUnsupported, match=r"operator '\|'"):
+        submit(manual, wrap="echo a | cat")
+    with pytest.raises(FakeUnsupported, match="shell scripts only"):
+        run(manual, "sbatch", input="#!/usr/bin/env python3\nprint(1)\n")
+    assert manual.jobs() == []
+
+
+# ------------------------------------------------------------------ the inline shell
+
+
+def test_inline_shell_subset(manual: FakeSlurm, tmp_path: Path) -> None:
+    script = (
+        "#!/bin/bash\n"
+        "set -euo pipefail\n"
+        ": nothing; true\n"
+        "echo 'single $quoted'   \"job $SLURM_JOB_ID\" ${SLURM_JOB_NAME}\n"
+        "echo -n \"a multi\n"
+        "line argument\"\n"
+        "echo\n"
+        "sleep 2 0.5s\n"
+        "exit 7\n"
+        "echo never\n"
+    )
+    run(manual, "sbatch", "-J", "named", input=script)
+    manual.advance(1 + 2.5 - 0.001)
+    assert manual.job("1").state == "RUNNING", "job_duration plus the sleeps"
+    manual.advance(0.002)
+    job = manual.job("1")
+    assert (job.state, job.exit_code, job.reason) == ("FAILED", 7, "NonZeroExitCode")
+    assert (tmp_path / "slurm-1.out").read_text() == "single $quoted job 1 named\na multi\nline argument\n"
+
+
+def test_inline_errexit_and_exit_status(manual: FakeSlurm) -> None:
+    submit(manual, wrap="false\ntrue")  # without -e the last command decides
+    submit(manual, wrap="set -e\nfalse\ntrue")
+    run(manual, "sbatch", input="#!/bin/sh -e\nfalse\ntrue\n")
+    submit(manual, wrap="set -u\necho $UNSET_VARIABLE_OF_THE_FAKE")
+    manual.advance(2)
+    assert [(j.state, j.exit_code) for j in manual.jobs()] == [
+        ("COMPLETED", 0), ("FAILED", 1), ("FAILED", 1), ("FAILED", 2)]
+
+
+def test_inline_quoted_path_across_lines_and_unsupported_expansions() -> None:
+    script = parse_inline(
+        "#!/bin/sh\nexec /opt/py/bin/python3.11 -u -m cfut.remote '/a\nb/c.in' --import-path \"x y\"\n")
+    assert [w for w in script.commands[0].words] == [
+        ("exec",), ("/opt/py/bin/python3.11",), ("-u",), ("-m",), ("cfut.remote",), ("/a\nb/c.in",),
+        ("--import-path",), ("x y",)]
+    for line, what in [("echo $(date)", "substitution"), ("echo `date`", "command substitution"),
+                       ("echo ${A:-b}", "parameter expansion"), ("ls *.py", "pathname"),
+                       ("python3 script.py", "python other than"), ("export A=1", "builtin 'export'"),
+                       ("echo 'open", "unterminated"), ("echo a > f", "operator"), ("set -x", "set options")]:
+        with pytest.raises(FakeUnsupported, match=what):
+            parse_inline(f"#!/bin/sh\n{line}\n")
+
+
+def test_inline_worker_round_trip(manual: FakeSlurm, tmp_path: Path) -> None:
+    payload = tmp_path / "task.in"
+    calls = [("call1", cloudpickle.dumps((pow, (2, 10), {}))), ("call2", cloudpickle.dumps((int, ("x",), {})))]
+    serialize.write_private(str(payload), serialize.dumps(calls))
+    script = f"#!/bin/sh\nexec {sys.executable} -m cfut.remote {payload}\n"
+    run(manual, "sbatch", "--parsable", f"--output={tmp_path}/task.log", input=script)
+    manual.advance(0.5)
+    assert not (tmp_path / "task.started").exists(), "inline jobs run their script when they end"
+    manual.advance(1)
+    assert manual.job("1").state == "COMPLETED"
+    ok, value, _, _ = remote.decode_result(serialize.read(str(tmp_path / "call1.out")))
+    assert ok and value is not None and serialize.loads(value) == 1024
+    ok, value, tb, type_name = remote.decode_result(serialize.read(str(tmp_path / "call2.out")))
+    assert not ok and type_name == "builtins.ValueError" and "invalid literal" in tb
+    log = (tmp_path / "task.log").read_text()
+    assert f"cfut worker: wrote result {tmp_path}/call1.out" in log and "call call2 raised" in log
+    assert (tmp_path / "task.started").exists()
+
+
+def test_inline_worker_that_cannot_read_its_payload_fails_the_job(manual: FakeSlurm, tmp_path: Path) -> None:
+    run(manual, "sbatch", input=f"#!/bin/sh\nexec python -m cfut.remote {tmp_path}/missing.in\n")
+    manual.advance(2)
+    job = manual.job("1")
+    assert (job.state, job.exit_code) == ("FAILED", 2)
+    assert "cannot read payload" in Path(job.output_path).read_text()
+
+
+# ------------------------------------------------------------------ progression
+
+
+def test_manual_progression(manual: FakeSlurm) -> None:
+    assert manual.clock() == 0.0
+    job_id = submit(manual)
+    assert status(manual, job_id) == {"1": "PENDING|Priority"}, "nothing happens until time moves"
+    manual.advance(0.5)
+    assert status(manual, job_id) == {"1": "RUNNING|None"}
+    assert manual.job(job_id).start_time == 0.0
+    manual.advance(0.5)
+    assert status(manual, job_id) == {"1": "COMPLETED|None"}
+    assert manual.job(job_id).end_time == 1.0 and manual.clock() == 1.0
+    manual.sleep(2)
+    assert manual.clock() == 3.0
+
+
+def test_immediate_progression_follows_the_polls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(idle_tick=5)
+    job_id = submit(fake, wrap="sleep 10")
+    assert status(fake, job_id) == {"1": "RUNNING|None"}
+    assert status(fake, job_id) == {"1": "COMPLETED|None"}
+    assert 11 <= fake.clock() < 12, "jumped to the job's end"
+    before = fake.clock()
+    status(fake, job_id)
+    assert 5 <= fake.clock() - before < 6, "nothing scheduled: one idle tick"
+    fake.sleep(100)
+    assert fake.clock() - before >= 105
+
+
+def test_immediate_jumps_to_a_delayed_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(start_delay=60)
+    job_id = submit(fake)
+    assert fake.job(job_id).reason == "BeginTime"
+    assert status(fake, job_id) == {"1": "RUNNING|None"}, "nothing was due: the poll skipped to the start"
+    assert fake.job(job_id).start_time == pytest.approx(fake.job(job_id).submit_time + 60)
+
+
+def test_realtime_progression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(progression="realtime", job_duration=0)
+    first = fake.clock()
+    job_id = submit(fake)
+    assert status(fake, job_id) == {"1": "COMPLETED|None"}
+    assert fake.clock() > first
+    with pytest.raises(RuntimeError, match="virtual"):
+        fake.advance(1)
+
+
+def test_fifo_scheduling_on_nodes_and_cpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(progression="manual", nodes=2, cpus_per_node=2, first_job_id=100)
+    ids = [submit(fake, "-c", "2"), submit(fake, "-c", "1"), submit(fake, "-c", "2"), submit(fake, "-c", "1")]
+    assert ids == ["100", "101", "102", "103"]
+    fake.advance(0.1)
+    assert status(fake, *ids) == {"100": "RUNNING|None", "101": "RUNNING|None", "102": "PENDING|Resources",
+                                  "103": "PENDING|Priority"}, "strict FIFO: 103 waits behind 102"
+    assert [fake.job(i).nodes for i in ids[:2]] == [("node1",), ("node2",)]
+    fake.advance(1)
+    assert status(fake, *ids)["102"] == "RUNNING|None" and status(fake, *ids)["103"] == "RUNNING|None"
+    assert fake.job("102").start_time == pytest.approx(1.0)
+
+
+def test_finished_jobs_are_purged_after_min_job_age(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(progression="manual", min_job_age=30)
+    job_id = submit(fake)
+    fake.advance(30.9)
+    assert status(fake, job_id) == {"1": "COMPLETED|None"}
+    assert run(fake, "scontrol", "-o", "show", "job", job_id).returncode == 0
+    fake.advance(0.2)
+    result = run(fake, *STATUS, f"--jobs={job_id}", "--format=%i|%T|%r")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "slurm_load_jobs error: Invalid job id specified\n")
+    assert run(fake, "scontrol", "-o", "show", "job", job_id).stderr == (
+        "slurm_load_jobs error: Invalid job id specified\n")
+    assert run(fake, "scontrol", "show", "job").stdout == "No jobs in the system\n"
+    sacct = run(fake, "sacct", "-n", "-P", "-X", f"--jobs={job_id}", "--format=JobID,State,ExitCode")
+    assert sacct.stdout == "1|COMPLETED|0:0\n"
+
+
+def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_path: Path) -> None:
+    job_id = submit(manual, "-t", "0:30", wrap="echo ran\nsleep 100")
+    manual.advance(59.9)
+    assert status(manual, job_id)[job_id] == "RUNNING|None", "0:30 rounds up to one minute"
+    manual.advance(0.2)
+    job = manual.job(job_id)
+    assert (job.state, job.exit_code, job.signal, job.reason, job.end_time) == ("TIMEOUT", 0, 0, "TimeLimit", 60)
+    log = (tmp_path / "slurm-1.out").read_text()
+    assert "ran" not in log and "*** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
+    assert run(manual, "sacct", "-P", "-n", "-j", job_id, "-o", "JobID,State,ExitCode").stdout == (
+        "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n1.extern|COMPLETED|0:0\n")
+
+
+# ------------------------------------------------------------------ arrays
+
+
+def test_array_ids_and_output_names(manual: FakeSlurm, tmp_path: Path) -> None:
+    array = submit(manual, "--array=1,3,5", "-J", "arr")
+    other = submit(manual)
+    assert manual.queue() == ["1_1", "1_3", "1_5", "2"]
+    manual.advance(0.1)
+    snapshots = [manual.job(f"1_{i}") for i in (1, 3, 5)]
+    assert [j.raw_job_id for j in snapshots] == [3, 4, 1], "new ids as tasks start; the last keeps the array's"
+    assert [j.output_path for j in snapshots] == [f"{tmp_path}/slurm-1_{i}.out" for i in (1, 3, 5)]
+    assert all(Path(j.output_path).exists() for j in snapshots), "created when the job starts"
+    assert (array, other) == ("1", "2")
+    submit(manual, "-o", "%A.%a.%j.%x.%u.%N.%%.%3a.out", "--array=7", "-J", "pat")
+    manual.advance(1)
+    user = manual.cluster.user
+    assert manual.job("5_7").output_path == f"{tmp_path}/5.7.5.pat.{user}.node1.%.007.out"
+
+
+def test_pending_array_collapses_unless_expanded(manual: FakeSlurm) -> None:
+    fake = FakeSlurm(progression="manual", cpus_per_node=1)
+    submit(fake, "--array=0-4%2")
+    submit(fake)
+    fake.advance(0.1)
+    fmt = "--format=%i|%A|%F|%K|%T|%R"
+    assert run(fake, "squeue", "-h", fmt).stdout == (
+        "1_[1-4%2]|1|1|1-4%2|PENDING|(Resources)\n"
+        "2|2|2|N/A|PENDING|(Priority)\n"
+        "1_0|3|1|0|RUNNING|node1\n")
+    assert run(fake, "squeue", "-h", "-r", fmt).stdout.splitlines()[:4] == [
+        "1_1|1|1|1|PENDING|(Resources)", "1_2|1|1|2|PENDING|(Resources)",
+        "1_3|1|1|3|PENDING|(Resources)", "1_4|1|1|4|PENDING|(Resources)"]
+    big = FakeSlurm(progression="manual", cpus_per_node=8)
+    submit(big, "--array=0-9:2%2")
+    big.advance(0.1)
+    assert run(big, "squeue", "-h", "-o", "%i %r").stdout == "1_[4,6,8%2] JobArrayTaskLimit\n1_0 None\n1_2 None\n"
+    assert run(big, "sacct", "-n", "-X", "-P", "-o", "JobID,JobIDRaw,State").stdout == (
+        "1_0|2|RUNNING\n1_2|3|RUNNING\n1_[4,6,8%2]|1|PENDING\n")
+
+
+# ------------------------------------------------------------------ squeue
+
+
+def test_squeue_default_format_and_header(manual: FakeSlurm) -> None:
+    submit(manual, "-J", "a-very-long-job-name")
+    submit(manual, "-J", "short")
+    manual.advance(65)
+    submit(manual, "-J", "late", "--array=0-1")
+    user = manual.cluster.user
+    assert run(manual, "squeue", "-t", "all").stdout == (
+        "             JOBID PARTITION     NAME     USER ST       TIME  NODES NODELIST(REASON)\n"
+        f"                 1     debug a-very-l {user[:8]:>8} CD       0:01      1 node1\n"
+        f"                 2     debug    short {user[:8]:>8} CD       0:01      1 node1\n"
+        f"           3_[0-1]     debug     late {user[:8]:>8} PD       0:00      1 (Priority)\n")
+
+
+def test_squeue_format_widths_and_tokens(manual: FakeSlurm) -> None:
+    submit(manual, "-J", "name", "-t", "90", wrap="sleep 3724")
+    manual.advance(3725)
+    result = run(manual, "squeue", "-h", "-t", "all", "-o", "x%5i|%.5i|%.1T|%2j|%M|%l|%D|%C|%P|%N|%t|%r")
+    assert result.stdout == "x1    |    1|C|na|1:02:05|1:30:00|1|1|debug|node1|CD|None\n"
+    for bad, match in [("%-5i", "'-' flag"), ("%%", "literal"), ("%z", "token %z")]:
+        with pytest.raises(FakeUnsupported, match=match):
+            run(manual, "squeue", "-o", bad)
+
+
+def test_squeue_job_selection_and_errors(manual: FakeSlurm) -> None:
+    submit(manual, "-J", "one")
+    submit(manual, "-J", "two")
+    manual.advance(0.5)
+    fmt = "--format=%i"
+    assert run(manual, "squeue", "-h", "--jobs=2,99", fmt).stdout == "2\n"
+    result = run(manual, "squeue", "-h", "--jobs=99", fmt)
+    assert (result.returncode, result.stderr) == (1, "slurm_load_jobs error: Invalid job id specified\n")
+    assert run(manual, "squeue", "-j", "abc").stderr == "squeue: error: Invalid job id: abc\n"
+    result = run(manual, "squeue", "-t", "foo")
+    assert result.returncode == 1 and result.stderr.startswith(
+        "squeue: error: Invalid job state specified: foo\nsqueue: error: Valid job states include: PENDING,")
+    assert run(manual, "squeue", "-h", "-n", "two", fmt).stdout == "2\n"
+    assert run(manual, "squeue", "-h", "--me", fmt).stdout == "1\n2\n"
+    assert run(manual, "squeue", "-h", "-u", "somebody-else", fmt).stdout == ""
+    assert run(manual, "squeue", "-h", "-t", "PD,CD", fmt).stdout == ""
+    assert run(manual, "squeue", "-h", "-t", "r", fmt).stdout == "1\n2\n"
+    manual.advance(1)
+    assert run(manual, "squeue", "-h", fmt).stdout == "", "finished jobs need --states"
+    assert run(manual, "squeue", "-h", "-j", "1", fmt).stdout == "", "even when named"
+    result = run(manual, "squeue", "--bogus")
+    assert (result.returncode, result.stderr) == (
+        1, "squeue: unrecognized option '--bogus'\nTry \"squeue --help\" for more information\n")
+    with pytest.raises(FakeUnsupported, match="--sort"):
+        run(manual, "squeue", "--sort=i")
+
+
+# ------------------------------------------------------------------ sacct
+
+
+def test_sacct_executor_form_and_steps(manual: FakeSlurm) -> None:
+    _, _, cancelled, pending = submit(manual), submit(manual, wrap="exit 3"), submit(manual), submit(manual)
+    manual.delay_start(pending, 1000)
+    manual.advance(0.5)
+    run(manual, "scancel", cancelled)
+    manual.advance(1)
+    executor_form = ("sacct", "--noheader", "--parsable2", "--allocations", "--jobs=1,2,3,4",
+                     "--format=JobID,State,ExitCode")
+    uid = os.getuid()
+    assert run(manual, *executor_form).stdout == (
+        f"1|COMPLETED|0:0\n2|FAILED|3:0\n3|CANCELLED by {uid}|0:15\n4|PENDING|0:0\n")
+    assert run(manual, "sacct", "-n", "-p", "-j", "2,4", "-o", "JobID,State,ExitCode,Timelimit").stdout == (
+        "2|FAILED|3:0|UNLIMITED|\n2.batch|FAILED|3:0||\n2.extern|COMPLETED|0:0||\n"
+        "4|PENDING|0:0|Partition_Limit|\n")
+    assert run(manual, "sacct", "-j", "3", "-o", "JobID,State%12,ExitCode,JobName%-6").stdout == (
+        "JobID               State ExitCode JobNam \n"
+        "------------ ------------ -------- ------ \n"
+        "3            CANCELLED b+     0:15 wrap   \n"
+        "3.batch         CANCELLED     0:15 batch  \n"
+        "3.extern        CANCELLED      0:0 extern \n")
+    default = run(manual, "sacct", "-j", "3", "-X").stdout.splitlines()
+    assert default[0] == "JobID           JobName  Partition    Account  AllocCPUS      State ExitCode "
+    assert default[2].endswith("CANCELLED+     0:15 ")
+
+
+def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
+    submit(manual, "-J", "fields", "-t", "2")
+    manual.advance(2)
+    fields = ("JobID,JobIDRaw,JobName,State,ExitCode,DerivedExitCode,Reason,Elapsed,NodeList,Partition,User,"
+              "Timelimit,AllocCPUS,NNodes,WorkDir,UID")
+    line = run(manual, "sacct", "-n", "-P", "-X", "-j", "1", "-o", fields).stdout
+    user = manual.cluster.user
+    assert line == (f"1|1|fields|COMPLETED|0:0|0:0|None|00:00:01|node1|debug|{user}|00:02:00|1|1|{tmp_path}"
+                    f"|{os.getuid()}\n")
+    assert run(manual, "sacct", "-n", "-X", "-P", "-o", "JobID", "-S", "now-1hour", "-E", "now").stdout == "1\n"
+    assert run(manual, "sacct", "-o", "Bogus").stderr == 'sacct: error: Invalid field requested: "Bogus"\n'
+    assert run(manual, "sacct", "-j", "abc").stderr == "sacct: fatal: Bad job/step specified: abc\n"
+    assert run(manual, "sacct", "--foo").stderr == "sacct: unrecognized option '--foo'\n"
+    with pytest.raises(FakeUnsupported, match="MaxRSS"):
+        run(manual, "sacct", "-o", "MaxRSS")
+    manual.set_accounting(False)
+    result = run(manual, "sacct", "-j", "1")
+    assert (result.returncode, result.stderr) == (1, "Slurm accounting storage is disabled\n")
+    off = FakeSlurm(accounting=False)
+    assert run(off, "sacct").stderr == "Slurm accounting storage is disabled\n"
+
+
+# ------------------------------------------------------------------ scontrol
+
+
+def test_scontrol_oneliner_fields_in_slurm_order(manual: FakeSlurm, tmp_path: Path) -> None:
+    submit(manual, "-J", "sc", "-t", "1", "--array=0-1")
+    manual.advance(0.5)
+    result = run(manual, "scontrol", "--oneliner", "show", "job")
+    lines = result.stdout.splitlines(keepends=True)
+    assert len(lines) == 2 and all(line.endswith(" Power= \n") for line in lines)
+    keys = [field.split("=")[0] for field in lines[0].split()]
+    assert keys[:6] == ["JobId", "ArrayJobId", "ArrayTaskId", "JobName", "UserId", "GroupId"]
+    assert keys.index("JobState") < keys.index("Reason") < keys.index("ExitCode") < keys.index("StdOut")
+    assert lines[0].startswith("JobId=2 ArrayJobId=1 ArrayTaskId=0 JobName=sc ")
+    assert lines[1].startswith("JobId=1 ArrayJobId=1 ArrayTaskId=1 JobName=sc ")
+    assert " JobState=RUNNING Reason=None Dependency=(null) " in lines[0]
+    assert f" StdOut={tmp_path}/slurm-1_0.out " in lines[0]
+    assert " TimeLimit=00:01:00 " in lines[0] and " ExitCode=0:0 " in lines[0]
+    assert run(manual, "scontrol", "-o", "show", "job", "1_1").stdout == lines[1]
+
+
+def test_scontrol_multiline_form(manual: FakeSlurm) -> None:
+    submit(manual, "--comment=hello world", "--mail-type=END")
+    submit(manual)
+    text = run(manual, "scontrol", "show", "job").stdout
+    jobs = text.split("\n   \n\n")
+    assert len(jobs) == 3 and jobs[2] == ""
+    first = jobs[0].split("\n")
+    assert first[0] == "JobId=1 JobName=wrap"
+    assert all(line.startswith("   ") for line in first[1:])
+    assert "   JobState=PENDING Reason=Priority Dependency=(null)" in first
+    assert "   Comment=hello world " in first, "scontrol prints a space after the comment"
+    assert first[-2:] == ["   Power=", f"   MailUser={manual.cluster.user} MailType=END"]
+
+
+def test_scontrol_errors(manual: FakeSlurm) -> None:
+    assert run(manual, "scontrol", "show", "job").stdout == "No jobs in the system\n"
+    result = run(manual, "scontrol", "show", "job", "5")
+    assert (result.returncode, result.stderr) == (1, "slurm_load_jobs error: Invalid job id specified\n")
+    assert run(manual, "scontrol", "show", "job", "abc").stderr == (
+        "scontrol_print_job error: Invalid job id specified\n")
+    with pytest.raises(FakeUnsupported, match="show node"):
+        run(manual, "scontrol", "show", "node")
+
+
+# ------------------------------------------------------------------ scancel
+
+
+def test_scancel_pending_running_unknown(manual: FakeSlurm) -> None:
+    running, pending = submit(manual), submit(manual)
+    manual.delay_start(pending, 100)
+    manual.advance(0.5)
+    result = run(manual, "scancel", running, pending, "999")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert [(j.state, j.exit_code, j.signal) for j in manual.jobs()] == [("CANCELLED", 0, 15), ("CANCELLED", 0, 0)]
+    assert manual.job(pending).start_time is None
+    assert run(manual, "scancel", running).returncode == 0, "finished: still silent"
+    assert manual.queue() == []
+
+
+def test_scancel_array_forms(manual: FakeSlurm) -> None:
+    submit(manual, "--array=0-5")
+    run(manual, "scancel", "1_0")
+    run(manual, "scancel", "1_[2-3]")
+    assert manual.queue() == ["1_1", "1_4", "1_5"]
+    run(manual, "scancel", "1")
+    assert manual.queue() == []
+    assert run(manual, "scancel").stderr == "scancel: error: No job identification provided\n"
+
+
+def test_scancel_signal_errors(manual: FakeSlurm) -> None:
+    done = submit(manual)
+    manual.advance(2)
+    result = run(manual, "scancel", "-s", "USR1", done)
+    assert (result.returncode, result.stderr) == (
+        1, f"scancel: error: Kill job error on job id {done}: Invalid job id specified\n")
+    result = run(manual, "scancel", "--signal=FOO", done)
+    assert (result.returncode, result.stderr) == (1, "Unknown job signal: FOO\n")
+    running = submit(manual)
+    manual.advance(0.5)
+    assert run(manual, "scancel", "-s", "USR1", running).returncode == 0
+    assert manual.job(running).state == "RUNNING", "without --full the batch shell gets no signal"
+    run(manual, "scancel", "-f", "-s", "TERM", running)
+    job = manual.job(running)
+    assert (job.state, job.exit_code, job.signal) == ("FAILED", 0, 15)
+
+
+# ------------------------------------------------------------------ subprocess execution
+
+
+@pytest.fixture
+def subprocess_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlurm]:
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution="subprocess", cluster_name="testcl", kill_wait=5) as fake:
+        yield fake
+
+
+def test_subprocess_environment(subprocess_fake: FakeSlurm, tmp_path: Path) -> None:
+    fake = subprocess_fake
+    names = ["SLURM_JOB_ID", "SLURM_JOBID", "SLURM_JOB_NAME", "SLURM_SUBMIT_DIR", "SLURM_JOB_NODELIST",
+             "SLURMD_NODENAME", "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE", "SLURM_CPUS_PER_TASK",
+             "SLURM_JOB_PARTITION", "SLURM_CLUSTER_NAME", "SLURM_JOB_NUM_NODES", "SLURM_ARRAY_JOB_ID",
+             "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+             "SLURM_JOB_UID", "FROM_SBATCH"]
+    script = "#!/bin/sh\n" + "".join(f'echo "{n}=${n}"\n' for n in names) + "pwd\n"
+    run(fake, "sbatch", "-J", "envjob", "-c", "2", "--array=3-4", input=script, env={"FROM_SBATCH": "yes"})
+    fake.advance(0.1)
+    assert fake.join(timeout=30)
+    values = dict(line.split("=", 1) for line in (tmp_path / "slurm-1_3.out").read_text().splitlines()[:-1])
+    assert values == {
+        "SLURM_JOB_ID": "2", "SLURM_JOBID": "2", "SLURM_JOB_NAME": "envjob", "SLURM_SUBMIT_DIR": str(tmp_path),
+        "SLURM_JOB_NODELIST": "node1", "SLURMD_NODENAME": "node1", "SLURM_CPUS_ON_NODE": "2",
+        "SLURM_JOB_CPUS_PER_NODE": "2", "SLURM_CPUS_PER_TASK": "2", "SLURM_JOB_PARTITION": "debug",
+        "SLURM_CLUSTER_NAME": "testcl", "SLURM_JOB_NUM_NODES": "1", "SLURM_ARRAY_JOB_ID": "1",
+        "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "3",
+        "SLURM_ARRAY_TASK_MAX": "4", "SLURM_JOB_UID": str(os.getuid()), "FROM_SBATCH": "yes"}
+    assert (tmp_path / "slurm-1_3.out").read_text().splitlines()[-1] == str(tmp_path)
+    env = fake.job("1_3").env
+    assert env is not None and env["SLURM_JOB_ID"] == "2"
+    assert [(j.state, j.exit_code) for j in fake.jobs()] == [("COMPLETED", 0)] * 2
+
+
+def test_subprocess_exit_codes_and_signals(subprocess_fake: FakeSlurm) -> None:
+    fake = subprocess_fake
+    ids = [submit(fake, wrap="exit 3"), submit(fake, wrap="kill -9 $$"), submit(fake, wrap="true")]
+    fake.advance(0.1)
+    assert fake.join(timeout=30)
+    assert status(fake, *ids) == {"1": "FAILED|NonZeroExitCode", "2": "FAILED|JobLaunchFailure",
+                                  "3": "COMPLETED|None"}
+    assert run(fake, "sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", "1,2").stdout == (
+        "1|FAILED|3:0\n1.batch|FAILED|3:0\n1.extern|COMPLETED|0:0\n"
+        "2|FAILED|0:9\n2.batch|CANCELLED|0:9\n2.extern|COMPLETED|0:0\n")
+
+
+def test_subprocess_cancel_terminates_the_job(subprocess_fake: FakeSlurm) -> None:
+    fake = subprocess_fake
+    job_id = submit(fake, wrap="sleep 1000")
+    fake.advance(0.1)
+    assert not fake.join(timeout=0.01)
+    run(fake, "scancel", job_id)
+    assert status(fake, job_id)[job_id] in ("COMPLETING|None", "CANCELLED|None")
+    assert fake.join(timeout=30)
+    job = fake.job(job_id)
+    assert (job.state, job.exit_code, job.signal, job.end_time) == ("CANCELLED", 0, 15, 0.1)
+    assert "CANCELLED AT" in Path(job.output_path).read_text()
+
+
+def test_subprocess_time_limit_sigterm_then_sigkill(subprocess_fake: FakeSlurm, tmp_path: Path) -> None:
+    fake = subprocess_fake
+    stubborn = "trap 'echo got TERM' TERM\nsleep 1000 &\nwait\nsleep 1000 &\nwait"
+    job_id = submit(fake, "-t", "1", "-o", "limited.out", wrap=stubborn)
+    fake.advance(59.9)
+    assert status(fake, job_id) == {job_id: "RUNNING|None"}
+    fake.advance(0.1)
+    assert fake.job(job_id).state == "COMPLETING", "the script outlives SIGTERM"
+    assert run(fake, "sacct", "-n", "-P", "-X", "-o", "State").stdout == "TIMEOUT\n"
+    fake.advance(5)  # KillWait later: SIGKILL
+    assert fake.join(timeout=30)
+    job = fake.job(job_id)
+    assert (job.state, job.exit_code, job.reason, job.end_time) == ("TIMEOUT", 0, "TimeLimit", 60.0)
+    assert "DUE TO TIME LIMIT" in (tmp_path / "limited.out").read_text()
+
+
+def test_subprocess_spool_is_private_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(progression="manual", execution="subprocess")
+    submit(fake, wrap="sleep 1000")
+    fake.advance(0.1)
+    spool = fake._spool[0]
+    assert stat.S_IMODE(os.stat(spool).st_mode) == 0o700
+    fake.close()
+    assert not os.path.exists(spool)
+
+
+# ------------------------------------------------------------------ fault injection
+
+
+@pytest.mark.parametrize("command, argv, stderr", [
+    ("sbatch", ["--wrap=true"],
+     "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n"),
+    ("squeue", [], "slurm_load_jobs error: Socket timed out on send/recv operation\n"),
+    ("scontrol", ["show", "job"], "slurm_load_jobs error: Socket timed out on send/recv operation\n"),
+    ("sacct", [], "sacct: error: Problem talking to the database: Connection refused\n"),
+    ("scancel", ["7"], "scancel: error: Kill job error on job id 7: Socket timed out on send/recv operation\n"),
+])
+def test_fail_next_uses_slurms_words(manual: FakeSlurm, command: str, argv: list[str], stderr: str) -> None:
+    manual.fail_next(command, times=2)
+    for _ in range(2):
+        assert run(manual, command, *argv) == CommandResult((command, *argv), 1, "", stderr)
+    assert run(manual, command, *argv).returncode == 0
+    assert manual.command_counts[command] == 3
+
+
+def test_fail_next_options(manual: FakeSlurm) -> None:
+    manual.fail_next("sbatch", submitted=True)
+    assert run(manual, "sbatch", "--parsable", "--wrap=true").returncode == 1
+    assert manual.queue() == ["1"], "the reply was lost, the job was not"
+    manual.fail_next("squeue", stderr="custom\n", returncode=7)
+    assert run(manual, "squeue") == CommandResult(("squeue",), 7, "", "custom\n")
+    with pytest.raises(ValueError):
+        manual.fail_next("sinfo")
+    with pytest.raises(ValueError):
+        manual.fail_next("squeue", submitted=True)
+
+
+@pytest.mark.parametrize("state, exit_code, sig, reason", [
+    ("FAILED", 1, 0, "NonZeroExitCode"), ("TIMEOUT", 0, 0, "TimeLimit"), ("OUT_OF_MEMORY", 0, 125, "OutOfMemory"),
+    ("CANCELLED", 0, 15, "None"), ("NODE_FAIL", 0, 0, "NodeDown"), ("PREEMPTED", 0, 0, "None"),
+    ("BOOT_FAIL", 0, 0, "NodeDown"), ("COMPLETED", 0, 0, "None"), ("DEADLINE", 0, 0, "DeadLine"),
+])
+def test_end_job_defaults(manual: FakeSlurm, state: str, exit_code: int, sig: int, reason: str) -> None:
+    job_id = submit(manual, wrap="echo never")
+    manual.advance(0.5)
+    manual.end_job(job_id, state)
+    job = manual.job(job_id)
+    assert (job.state, job.exit_code, job.signal, job.reason) == (state, exit_code, sig, reason)
+    assert Path(job.output_path).read_text() == ""
+    line = run(manual, "sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State,ExitCode").stdout
+    shown = f"CANCELLED by {os.getuid()}" if state == "CANCELLED" else state
+    assert line == f"{shown}|{exit_code}:{sig}\n"
+
+
+def test_end_job_pending_and_explicit_values(manual: FakeSlurm) -> None:
+    submit(manual, "--array=0-2")
+    manual.end_job("1_1", "FAILED", exit_code=2, signal=0, reason="Custom")
+    job = manual.job("1_1")
+    assert (job.state, job.exit_code, job.reason, job.start_time) == ("FAILED", 2, "Custom", None)
+    manual.end_job(1, "NODE_FAIL")
+    assert manual.queue() == []
+    with pytest.raises(ValueError, match="already ended"):
+        manual.end_job("1_0", "FAILED")
+    with pytest.raises(ValueError, match="state must be"):
+        submit(manual)
+        manual.end_job("2", "EXPLODED")
+    with pytest.raises(KeyError):
+        manual.job("42")
+
+
+def test_end_job_kills_a_subprocess_job(subprocess_fake: FakeSlurm) -> None:
+    job_id = submit(subprocess_fake, wrap="sleep 1000")
+    subprocess_fake.advance(0.1)
+    subprocess_fake.end_job(job_id, "OUT_OF_MEMORY")
+    assert subprocess_fake.join(timeout=5)
+    assert subprocess_fake.job(job_id).state == "OUT_OF_MEMORY"
+
+
+def test_set_outcome_takes_effect_at_the_end(manual: FakeSlurm) -> None:
+    job_id = submit(manual, wrap="echo ran")
+    manual.set_outcome(job_id, "TIMEOUT")
+    manual.advance(0.5)
+    assert manual.job(job_id).state == "RUNNING"
+    manual.advance(1)
+    job = manual.job(job_id)
+    assert (job.state, job.reason, job.end_time) == ("TIMEOUT", "TimeLimit", 1.0)
+    assert Path(job.output_path).read_text() == "", "its script never ran"
+
+
+def test_delay_start(manual: FakeSlurm) -> None:
+    job_id = submit(manual)
+    manual.delay_start(job_id, 30)
+    manual.advance(29)
+    assert status(manual, job_id) == {job_id: "PENDING|BeginTime"}
+    assert run(manual, "squeue", "-h", "-o", "%R").stdout == "(BeginTime)\n"
+    manual.advance(1)
+    assert manual.job(job_id).start_time == 30
+    delayed = FakeSlurm(progression="manual", start_delay=10)
+    submit(delayed)
+    delayed.advance(9)
+    assert delayed.job("1").state == "PENDING"
+    late = submit(delayed, "--begin=now+100")
+    assert delayed.job(late).eligible_time == pytest.approx(9 + 100, abs=1)
+
+
+def test_hide_results_until_the_filesystem_catches_up(manual: FakeSlurm, tmp_path: Path) -> None:
+    payload = tmp_path / "t.in"
+    serialize.write_private(str(payload), serialize.dumps([("c", cloudpickle.dumps((abs, (-3,), {})))]))
+    job_id = submit(manual, wrap=f"exec python3 -m cfut.remote {payload}")
+    manual.hide_results(job_id, 6)
+    manual.advance(1)
+    assert manual.job(job_id).state == "COMPLETED"
+    assert not (tmp_path / "c.out").exists()
+    manual.advance(5.9)
+    assert not (tmp_path / "c.out").exists()
+    manual.advance(0.1)
+    assert remote.decode_result(serialize.read(str(tmp_path / "c.out")))[0] is True
+
+
+# ------------------------------------------------------------------ concurrency and sharing
+
+
+def test_two_threads_issue_commands_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeSlurm(cpus_per_node=64)
+    errors: list[BaseException] = []
+    submitted: list[str] = []
+
+    def submitter() -> None:
+        try:
+            for _ in range(40):
+                submitted.append(submit(fake))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def poller() -> None:
+        try:
+            for _ in range(40):
+                assert run(fake, "squeue", "-h", "-t", "all", "-o", "%i|%T").returncode == 0
+                run(fake, "sacct", "-n", "-P", "-X")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submitter), threading.Thread(target=poller)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(submitted, key=int) == [str(i) for i in range(1, 41)]
+    assert fake.command_counts["sbatch"] == 40 and len(fake.calls) == 40 + 80
+
+
+def test_cluster_can_be_shared() -> None:
+    cluster = FakeCluster(nodes=2, cpus_per_node=1, progression="manual", name="shared")
+    one, two = FakeSlurm(cluster=cluster), FakeSlurm(cluster=cluster)
+    assert one.clock is not None and one.cluster is two.cluster
+    assert cluster.allocate(1, 2) == ("node1", "node2") and cluster.allocate(1) is None
+
+
+# ------------------------------------------------------------------ the little languages
+
+
+@given(st.integers(0, 5000), st.integers(0, 59))
+def test_time_limit_minutes_and_seconds(minutes: int, seconds: int) -> None:
+    total = minutes * 60 + seconds
+    expected = -(-total // 60) or None
+    assert parse_time_limit(f"{minutes}:{seconds}") == expected
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    assert parse_time_limit(f"{days}-{hours}:{rest // 60}:{rest % 60}") == expected
+
+
+@given(st.sets(st.integers(0, 1000), min_size=1))
+def test_array_spec_round_trips_through_slurms_range_notation(indices: set[int]) -> None:
+    spec = parse_array(index_ranges(indices), max_array_size=1001)
+    assert spec is not None and spec.indices == tuple(sorted(indices))
+
+
+def test_formats_of_durations_and_hostlists() -> None:
+    assert [squeue_duration(s) for s in (0, 61, 3600, 90061)] == ["0:00", "1:01", "1:00:00", "1-01:01:01"]
+    assert [hms_duration(s) for s in (0, 3661, 90061)] == ["00:00:00", "01:01:01", "1-01:01:01"]
+    assert compress_hostlist(["node1", "node2", "node3", "node7"]) == "node[1-3,7]"
+    assert parse_array("0-9:3%2", 1001) is not None and parse_array("", 1001) is None
+    with pytest.raises(FakeUnsupported):
+        parse_array("1-3%0", 1001)
