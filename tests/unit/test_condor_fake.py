@@ -1,0 +1,116 @@
+"""FakeCondor's command outputs against the reference's formats and odd behaviours, with ``classad2``
+parsing its ``-long`` output and htcondor2 reading its logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from condor_checks import check_fake, classad2
+
+from cfut.fakes import FakeCondor, FakeUnsupported
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeCondor:
+    fake = FakeCondor(progression="manual")
+    yield fake
+    check_fake(fake)
+
+
+def script(tmp_path: Path) -> str:
+    path = tmp_path / "job.sh"
+    path.write_text("#!/bin/sh\necho hello\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def submit(fake: FakeCondor, tmp_path: Path, body: str, *flags: str) -> tuple[int, str, str]:
+    text = f"executable = {script(tmp_path)}\nlog = {tmp_path}/e.log\n{body}"
+    result = fake.run(["condor_submit", *flags, "-"] if "-file" not in flags else ["condor_submit"], input=text)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_default_terse_and_verbose_shapes(fake: FakeCondor, tmp_path: Path) -> None:
+    sub = tmp_path / "a.sub"
+    sub.write_text(f"executable = {script(tmp_path)}\nqueue 2\n")
+    default = fake.run(["condor_submit", str(sub)])
+    assert default.stdout == "Submitting job(s)..\n2 job(s) submitted to cluster 1.\n"
+    assert submit(fake, tmp_path, "queue 3\n", "-terse")[1] == "2.0 - 2.2\n"
+    code, out, _ = submit(fake, tmp_path, "queue 1\n")  # "-" implies -v, without the leading line
+    assert code == 0 and out.startswith("\n** Proc 3.0:\n") and "job(s) submitted" not in out
+
+
+def test_queue_forms_and_macros(tmp_path: Path) -> None:
+    fake = FakeCondor(progression="manual", execution="subprocess")  # scripts with arguments
+    body = "arguments = \"$(Item) $(Process) $(ClusterId) 'it''s' 'a b' \"\"q\"\"\"\nqueue 2 in (x, y)\n"
+    code, out, err = submit(fake, tmp_path, body, "-terse")
+    assert (code, out, err) == (0, "1.0 - 1.3\n", "")
+    args = [fake.job(f"1.{p}").ad["Arguments"] for p in range(4)]
+    assert args[0] == shlex.join(["x", "0", "1", "it's", "a b", '"q"'])
+    assert args[3] == shlex.join(["y", "3", "1", "it's", "a b", '"q"'])
+    check_fake(fake)
+
+
+def test_submit_errors_are_verbatim(fake: FakeCondor, tmp_path: Path) -> None:
+    result = fake.run(["condor_submit"], input=f"executable = {script(tmp_path)}\n")
+    assert result.returncode == 1
+    assert result.stderr == '\nERROR: "(stdin)" doesn\'t contain any "queue" commands -- no jobs queued\n'
+    result = fake.run(["condor_submit", "-"], input="executable = /no/x\nqueue\n")
+    assert result.stderr == "\nERROR: Executable file /no/x does not exist\n" and result.returncode == 1
+    with pytest.raises(FakeUnsupported, match="periodic_remove"):
+        fake.run(["condor_submit", "-"], input="executable = /bin/sh\nperiodic_remove = true\nqueue\n")
+
+
+def test_condor_q_and_history_json_differ_on_no_match(fake: FakeCondor) -> None:
+    assert fake.run(["condor_q", "99.0", "-json"]).stdout == ""
+    assert fake.run(["condor_q", "99.0", "-af:j", "JobStatus"]) .stdout == ""
+    assert fake.run(["condor_history", "99.0", "-json"]).stdout == "[\n]\n"
+    assert fake.run(["condor_q", "99.0", "-af", "JobStatus"]).returncode == 0, "unknown ids are not errors"
+
+
+def test_long_and_json_are_parseable(fake: FakeCondor, tmp_path: Path) -> None:
+    submit(fake, tmp_path, 'requirements = OpSys == "LINUX"\n+Project = "p x"\nqueue 2\n', "-terse")
+    long_text = fake.run(["condor_q", "-long"]).stdout
+    assert long_text.endswith("\n\n")
+    if classad2 is not None:
+        ads = list(classad2.parseAds(long_text))
+        assert [ad["ProcId"] for ad in ads] == [0, 1] and ads[0]["Project"] == "p x"
+    data = json.loads(fake.run(["condor_q", "-json"]).stdout)
+    assert [ad["ProcId"] for ad in data] == [0, 1]
+    assert data[0]["Requirements"] == '/Expr(OpSys == "LINUX")/'
+    fmt = fake.run(["condor_q", "-format", "%d.", "ClusterId", "-format", "%d\n", "ProcId", "-format", "%s",
+                    "Missing"]).stdout
+    assert fmt == "1.0\n1.1\n"
+    only = fake.run(["condor_q", "-constraint", 'Project == "P X" && ProcId == 1', "-af", "ProcId"]).stdout
+    assert only == "1\n", "== on strings ignores case"
+    bad = fake.run(["condor_q", "-constraint", "ProcId ==", "-af", "ProcId"])
+    assert bad.returncode == 1 and bad.stderr == '\n-- Parse error in constraint expression "ProcId =="\n'
+
+
+def test_completed_jobs_leave_the_queue_for_history(fake: FakeCondor, tmp_path: Path) -> None:
+    submit(fake, tmp_path, "queue 1\n", "-terse")
+    fake.advance(0)
+    assert fake.run(["condor_q", "-af:j", "JobStatus"]).stdout == "1.0 2\n"
+    fake.advance(5)
+    assert fake.run(["condor_q", "-af:j", "JobStatus"]).stdout == ""
+    assert fake.run(["condor_history", "1.0", "-af:j", "JobStatus", "ExitCode"]).stdout == "1.0 4 0\n"
+    assert (tmp_path / "e.log").exists()
+
+
+def test_condor_rm_outcomes_and_exit_codes(fake: FakeCondor, tmp_path: Path) -> None:
+    empty = fake.run(["condor_rm", "7"])
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "condor_rm:0:There are no jobs in the queue\n")
+    submit(fake, tmp_path, "queue 2\n", "-terse")
+    result = fake.run(["condor_rm", "1.0", "1.5"])
+    assert result.returncode == 1 and result.stdout == "Job 1.0 marked for removal\n"
+    assert result.stderr == "\nJob 1.5 not found\n"
+    cluster = fake.run(["condor_rm", "9"])
+    assert cluster.returncode == 1 and cluster.stderr == "\nCouldn't find/remove all jobs in cluster 9\n"
+    whole = fake.run(["condor_rm", "1"])
+    assert whole.stdout == "All jobs in cluster 1 have been marked for removal\n" and whole.returncode == 0
+    assert fake.queue() == [] and fake.history() == ["1.0", "1.1"]
+    assert os.path.exists(tmp_path / "e.log")
