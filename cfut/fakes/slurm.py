@@ -869,7 +869,7 @@ class FakeSlurm:
         refs: list[JobRef] | None = None
         if opts.get("jobs") is not None:
             refs = []
-            for text in (opts["jobs"] or "").split(","):
+            for text in _split_ids(opts["jobs"] or ""):
                 try:
                     refs.append(parse_job_ref(text))
                 except ValueError:
@@ -877,7 +877,7 @@ class FakeSlurm:
         self._refresh()
         visible = [t for t in self._tasks if self._in_controller(t)]
         if refs is not None:
-            if len(refs) == 1 and not self._match(visible, refs):
+            if len(refs) == 1 and "[" not in refs[0].text and not self._match(visible, refs):
                 # squeue with one job id asks slurmctld for that job alone, which fails when unknown
                 return CommandResult(argv, 1, "", INVALID_JOB_ID)
             visible = self._match(visible, refs)
@@ -944,7 +944,7 @@ class FakeSlurm:
         refs: list[JobRef] | None = None
         if opts.get("jobs") is not None:
             refs = []
-            for text in (opts["jobs"] or "").split(","):
+            for text in _split_ids(opts["jobs"] or ""):
                 if "." in text and text.split(".")[0].replace("_", "").isdigit():
                     raise FakeUnsupported(f"sacct --jobs with a step id ({text!r}) is not modelled")
                 try:
@@ -1036,7 +1036,7 @@ class FakeSlurm:
             if signum is None:
                 return CommandResult(argv, 1, "", f"Unknown job signal: {opts['signal']}\n")
         refs = []
-        for text in positionals:
+        for text in (t for word in positionals for t in _split_ids(word)):
             try:
                 refs.append(parse_job_ref(text))
             except ValueError:
@@ -1258,6 +1258,19 @@ def _exported(spec: str | None, env: Mapping[str, str], given: bool) -> dict[str
         elif name in env:
             result[name] = env[name]
     return result
+
+
+def _split_ids(word: str) -> list[str]:
+    """``12,13_[1,2]`` → ``12``, ``13_[1,2]``: commas outside brackets separate job ids."""
+    ids, depth, current = [], 0, ""
+    for char in word:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            ids.append(current)
+            current = ""
+        else:
+            current += char
+    return [*ids, current]
 
 
 def _state_name(text: str) -> str | None:

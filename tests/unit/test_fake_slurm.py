@@ -243,6 +243,20 @@ def test_inline_shell_subset(manual: FakeSlurm, tmp_path: Path) -> None:
     assert (tmp_path / "slurm-1.out").read_text() == "single $quoted job 1 named\na multi\nline argument\n"
 
 
+def test_output_and_error_files_open_mode(manual: FakeSlurm, tmp_path: Path) -> None:
+    (tmp_path / "kept.out").write_text("before\n")
+    (tmp_path / "cut.out").write_text("before\n")
+    submit(manual, "-o", "kept.out", "--open-mode=append", wrap="echo appended")
+    submit(manual, "-o", "cut.out", wrap="echo alone")
+    submit(manual, "-o", "split.out", "-e", "split.err", "-t", "1", wrap="echo out\nsleep 100")
+    manual.advance(61)
+    assert (tmp_path / "kept.out").read_text() == "before\nappended\n"
+    assert (tmp_path / "cut.out").read_text() == "alone\n"
+    assert (tmp_path / "split.out").read_text() == ""
+    assert "DUE TO TIME LIMIT" in (tmp_path / "split.err").read_text()
+    assert manual.job("3").error_path == f"{tmp_path}/split.err"
+
+
 def test_inline_errexit_and_exit_status(manual: FakeSlurm) -> None:
     submit(manual, wrap="false\ntrue")  # without -e the last command decides
     submit(manual, wrap="set -e\nfalse\ntrue")
@@ -284,6 +298,22 @@ def test_inline_worker_round_trip(manual: FakeSlurm, tmp_path: Path) -> None:
     log = (tmp_path / "task.log").read_text()
     assert f"cfut worker: wrote result {tmp_path}/call1.out" in log and "call call2 raised" in log
     assert (tmp_path / "task.started").exists()
+
+
+def test_inline_worker_leaves_the_test_process_as_it_was(manual: FakeSlurm, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    payload = tmp_path / "p.in"
+    serialize.write_private(str(payload), serialize.dumps([("c", cloudpickle.dumps((print, ("from the job",), {})))]))
+    path_before, umask_before = list(sys.path), os.umask(0o022)
+    os.umask(umask_before)
+    try:
+        submit(manual, wrap=f"python -m cfut.remote {payload} --import-path /nonexistent/extra")
+        manual.advance(2)
+        assert (list(sys.path), os.umask(umask_before)) == (path_before, umask_before)
+    finally:
+        os.umask(umask_before)
+    assert "from the job" in Path(manual.job("1").output_path).read_text(), "prints land in the job's log"
+    assert capsys.readouterr().out == ""
 
 
 def test_inline_worker_that_cannot_read_its_payload_fails_the_job(manual: FakeSlurm, tmp_path: Path) -> None:
@@ -602,6 +632,23 @@ def test_scancel_array_forms(manual: FakeSlurm) -> None:
     assert run(manual, "scancel").stderr == "scancel: error: No job identification provided\n"
 
 
+def test_scancel_comma_lists_and_bad_ids(manual: FakeSlurm) -> None:
+    submit(manual)
+    submit(manual, "--array=1-3")
+    run(manual, "scancel", "1,2_[1,3]")
+    assert manual.queue() == ["2_2"]
+    assert run(manual, "scancel", "abc").stderr == "scancel: error: Invalid job id abc\n"
+
+
+def test_launch_failures_end_in_0_53(manual: FakeSlurm, tmp_path: Path) -> None:
+    bad_dir = submit(manual, "-D", str(tmp_path / "missing"))
+    bad_out = submit(manual, "-o", str(tmp_path / "missing" / "x.out"))
+    manual.advance(0.5)
+    for job_id in (bad_dir, bad_out):
+        job = manual.job(job_id)
+        assert (job.state, job.exit_code, job.signal, job.reason) == ("FAILED", 0, 53, "JobLaunchFailure")
+
+
 def test_scancel_signal_errors(manual: FakeSlurm) -> None:
     done = submit(manual)
     manual.advance(2)
@@ -652,6 +699,20 @@ def test_subprocess_environment(subprocess_fake: FakeSlurm, tmp_path: Path) -> N
     env = fake.job("1_3").env
     assert env is not None and env["SLURM_JOB_ID"] == "2"
     assert [(j.state, j.exit_code) for j in fake.jobs()] == [("COMPLETED", 0)] * 2
+
+
+def test_subprocess_export_none_and_list(subprocess_fake: FakeSlurm, tmp_path: Path) -> None:
+    fake = subprocess_fake
+    script = '#!/bin/sh\necho "A=$A B=$B HOME=$HOME ID=$SLURM_JOB_ID"\n'
+    run(fake, "sbatch", "--export=NONE", "-o", "none.out", input=script, env={"A": "1"})
+    run(fake, "sbatch", "--export=A,B=2", "-o", "list.out", input=script, env={"A": "1"})
+    run(fake, "sbatch", "--export=ALL,B=3", "-o", "all.out", input=script, env={"A": "1"})
+    fake.advance(0.1)
+    assert fake.join(timeout=30)
+    home = os.environ.get("HOME", "")
+    assert (tmp_path / "none.out").read_text() == "A= B= HOME= ID=1\n"
+    assert (tmp_path / "list.out").read_text() == "A=1 B=2 HOME= ID=2\n"
+    assert (tmp_path / "all.out").read_text() == f"A=1 B=3 HOME={home} ID=3\n"
 
 
 def test_subprocess_exit_codes_and_signals(subprocess_fake: FakeSlurm) -> None:
