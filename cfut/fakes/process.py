@@ -74,6 +74,15 @@ class BatchProcess:
         except ProcessLookupError:
             pass
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL what the script left behind (``sleep 100 &``): slurmstepd ends every process of a
+        job when its batch script exits. The group outlives its leader while it has members, so its
+        id cannot have been reused."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def kill_and_reap(self) -> int:
         """SIGKILL the whole job and wait for the shell (``end_job``: the node took it away)."""
         self.signal_group(signal.SIGKILL)

@@ -649,6 +649,7 @@ class FakeSlurm:
             if status is None:
                 continue
             reaped += 1
+            task.proc.kill_leftovers()
             t = max(self._sim_time, task.start or 0.0)
             if task.completing:
                 self._release(task)
@@ -695,14 +696,14 @@ class FakeSlurm:
 
     def _cancel(self, task: Task, t: float) -> None:
         """scancel of one task: pending jobs end CANCELLED 0:0, running ones CANCELLED 0:15."""
+        task.cancelled_by = self.cluster.uid
         if task.pending:
-            task.cancelled_by = self.cluster.uid
+            # it keeps the reason it was pending for (scontrol shows Reason=Priority on it)
             self._finish(task, t, "CANCELLED", 0, 0, task.reason, None)
-        elif task.running:
-            task.cancelled_by = self.cluster.uid
+        else:
             self._stepd_message(task, t, "")
             self._finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
-            self._sched_requests.append(t)
+        self._sched_requests.append(t)  # what it held or blocked may start
 
     # ------------------------------------------------------------------ sbatch
 

@@ -756,6 +756,27 @@ def test_subprocess_time_limit_sigterm_then_sigkill(subprocess_fake: FakeSlurm, 
     assert "DUE TO TIME LIMIT" in (tmp_path / "limited.out").read_text()
 
 
+def test_subprocess_leftover_processes_are_killed_with_the_job(subprocess_fake: FakeSlurm,
+                                                               tmp_path: Path) -> None:
+    submit(subprocess_fake, wrap=f"sleep 1000 &\necho $! > {tmp_path}/pid")
+    subprocess_fake.advance(0.1)
+    assert subprocess_fake.join(timeout=30)
+    pid = int((tmp_path / "pid").read_text())
+
+    def dead() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state in ("Z", "X")
+
+    for _ in range(100_000):  # SIGKILL lands within moments; no clock involved
+        if dead():
+            break
+        os.sched_yield()
+    assert dead(), "the background sleep outlived its job"
+
+
 def test_subprocess_spool_is_private_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     fake = FakeSlurm(progression="manual", execution="subprocess")
