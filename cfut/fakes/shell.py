@@ -269,11 +269,12 @@ def _set_flags(args: Sequence[str]) -> str | None:
     return flags
 
 
-def _is_python(name: str) -> bool:
+def is_python(name: str) -> bool:
+    """Whether a command name is a python interpreter (any path whose basename starts with python)."""
     return os.path.basename(name).startswith("python")
 
 
-def _worker_args(argv: Sequence[str]) -> list[str] | None:
+def worker_args(argv: Sequence[str]) -> list[str] | None:
     """For ``PYTHON [harmless flags] -m cfut.remote ARGS``, the ARGS; None for any other python use."""
     i = 1
     while i < len(argv) and argv[i] in _HARMLESS_PYTHON_FLAGS:
@@ -281,6 +282,11 @@ def _worker_args(argv: Sequence[str]) -> list[str] | None:
     if argv[i: i + 2] == ["-m", "cfut.remote"]:
         return list(argv[i + 2:])
     return None
+
+
+# The names FakeCondor imported first; kept so that it need not change in step.
+_is_python = is_python
+_worker_args = worker_args
 
 
 @dataclass(frozen=True)
@@ -346,8 +352,8 @@ def _check_command(command: ScriptCommand) -> None:
         if name == "echo" and any(a is not None and "\\" in a for a in args):
             raise _unsupported("echo with a backslash (sh and bash differ)", command.line, command.source)
         return
-    if _is_python(name):
-        if any(w is None for w in words[:3]) or _worker_args([w or "" for w in words]) is None:
+    if is_python(name):
+        if any(w is None for w in words[:3]) or worker_args([w or "" for w in words]) is None:
             raise _unsupported("python other than `PYTHON -m cfut.remote ARGS...`", command.line, command.source)
         return
     if name in ("export", "cd", "source", ".", "unset", "umask", "ulimit", "trap", "wait"):
@@ -436,9 +442,9 @@ def run_inline(
             nounset = nounset or "u" in flags
             status = 0
         else:
-            worker_args = _worker_args(argv)
-            assert worker_args is not None  # checked at submission
-            status = run_worker(worker_args) & 0xFF
+            args_of_worker = worker_args(argv)
+            assert args_of_worker is not None  # checked at submission
+            status = run_worker(args_of_worker) & 0xFF
         if replace or (errexit and status != 0):
             return status
     return status
