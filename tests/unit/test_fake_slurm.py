@@ -439,6 +439,16 @@ def test_array_ids_and_output_names(manual: FakeSlurm, tmp_path: Path) -> None:
     assert manual.job("5_7").output_path == f"{tmp_path}/5.7.5.pat.{user}.node1.%.007.out"
 
 
+def test_job_snapshots_name_one_task(manual: FakeSlurm) -> None:
+    submit(manual, "--array=0-1")
+    with pytest.raises(ValueError, match="names 2 array tasks"):
+        manual.job("1")
+    assert manual.job("1_1").job_id == "1_1" and manual.job("1_1").raw_job_id == 1
+    assert [j.job_id for j in manual.jobs()] == ["1_0", "1_1"]
+    with pytest.raises(KeyError):
+        manual.job("abc")
+
+
 def test_pending_array_collapses_unless_expanded(manual: FakeSlurm) -> None:
     fake = FakeSlurm(progression="manual", cpus_per_node=1)
     submit(fake, "--array=0-4%2")
@@ -561,6 +571,23 @@ def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (1, "Slurm accounting storage is disabled\n")
     off = FakeSlurm(accounting=False)
     assert run(off, "sacct").stderr == "Slurm accounting storage is disabled\n"
+
+
+def test_sacct_selection(manual: FakeSlurm) -> None:
+    submit(manual, "-J", "early")
+    manual.advance(7200)
+    submit(manual, "-J", "late", wrap="exit 1")
+    manual.advance(2)
+    fmt = ("-n", "-P", "-X", "-o", "JobName")
+    assert run(manual, "sacct", *fmt).stdout == "early\nlate\n"
+    assert run(manual, "sacct", *fmt, "-S", "now-1hour").stdout == "late\n"
+    assert run(manual, "sacct", *fmt, "-E", "now-1hour").stdout == "early\n"
+    assert run(manual, "sacct", *fmt, "-s", "F").stdout == "late\n"
+    assert run(manual, "sacct", *fmt, "--name=early").stdout == "early\n"
+    assert run(manual, "sacct", *fmt, "-u", "somebody-else").stdout == ""
+    assert run(manual, "sacct", *fmt, "-b").stdout == "early\nlate\n"
+    assert run(manual, "sacct", "-n", "-X", "-b", "-p", "--delimiter=;").stdout == (
+        "1;COMPLETED;0:0;\n2;FAILED;1:0;\n")
 
 
 # ------------------------------------------------------------------ scontrol
