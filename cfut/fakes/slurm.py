@@ -671,7 +671,8 @@ class FakeSlurm:
             return
         when = slurm_date(self._clock.wall(t))
         with contextlib.suppress(OSError), open(path, "a") as handle:
-            handle.write(f"slurmstepd: error: *** JOB {task.job_id} ON {task.nodes[0]} CANCELLED AT {when}{why} ***\n")
+            node = task.nodes[0]
+            handle.write(f"slurmstepd-{node}: error: *** JOB {task.job_id} ON {node} CANCELLED AT {when}{why} ***\n")
 
     def _hide_results(self, task: Task, t: float) -> None:
         """Rename the results the worker says it wrote, to be put back ``hide_for`` seconds later."""
@@ -703,6 +704,9 @@ class FakeSlurm:
         else:
             self._stepd_message(task, t, "")
             self._finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
+            # slurmdbd records the job as it is cancelled, before the script's SIGTERM status comes
+            # back: sacct shows 0:0 where scontrol shows 0:15 (observed on Slurm 22.05).
+            task.accounted_exit = (0, 0)
         self._sched_requests.append(t)  # what it held or blocked may start
 
     # ------------------------------------------------------------------ sbatch
@@ -1121,6 +1125,8 @@ class FakeSlurm:
                     task.proc.kill_and_reap()
                 if outcome.state == "CANCELLED":
                     task.cancelled_by = self.cluster.uid
+                    if task.running and exit_code is None and signal is None:
+                        task.accounted_exit = (0, 0)  # as scancel's (see _cancel)
                 self._finish(task, now, outcome.state, outcome.exit_code, outcome.signal, outcome.reason,
                              _batch_step(outcome.state, outcome.exit_code, outcome.signal))
             self._sched_requests.append(now)

@@ -131,6 +131,7 @@ class Task:
     env: dict[str, str] | None = None
     hide_for: float | None = None
     batch_step: tuple[str, int, int] | None = None  # sacct's <id>.batch: state, exit code, signal
+    accounted_exit: tuple[int, int] | None = None  # sacct's ExitCode when it differs from scontrol's
     last_sched: float | None = None
 
     @property

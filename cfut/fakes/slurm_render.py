@@ -331,7 +331,8 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
         if step:
             _, code, sig = step_state(task, step)
             return f"{code}:{sig}"
-        return f"{task.exit_code}:{task.signal}"
+        code, sig = task.accounted_exit or (task.exit_code, task.signal)
+        return f"{code}:{sig}"
     if name == "derivedexitcode":
         return "" if step else "0:0"
     if name == "reason":

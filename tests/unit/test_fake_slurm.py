@@ -415,7 +415,7 @@ def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_
     job = manual.job(job_id)
     assert (job.state, job.exit_code, job.signal, job.reason, job.end_time) == ("TIMEOUT", 0, 0, "TimeLimit", 60)
     log = (tmp_path / "slurm-1.out").read_text()
-    assert "ran" not in log and "*** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
+    assert "ran" not in log and "slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
     assert run(manual, "sacct", "-P", "-n", "-j", job_id, "-o", "JobID,State,ExitCode").stdout == (
         "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n1.extern|COMPLETED|0:0\n")
 
@@ -536,19 +536,20 @@ def test_sacct_executor_form_and_steps(manual: FakeSlurm) -> None:
                      "--format=JobID,State,ExitCode")
     uid = os.getuid()
     assert run(manual, *executor_form).stdout == (
-        f"1|COMPLETED|0:0\n2|FAILED|3:0\n3|CANCELLED by {uid}|0:15\n4|PENDING|0:0\n")
+        f"1|COMPLETED|0:0\n2|FAILED|3:0\n3|CANCELLED by {uid}|0:0\n4|PENDING|0:0\n")
     assert run(manual, "sacct", "-n", "-p", "-j", "2,4", "-o", "JobID,State,ExitCode,Timelimit").stdout == (
         "2|FAILED|3:0|UNLIMITED|\n2.batch|FAILED|3:0||\n2.extern|COMPLETED|0:0||\n"
         "4|PENDING|0:0|Partition_Limit|\n")
     assert run(manual, "sacct", "-j", "3", "-o", "JobID,State%12,ExitCode,JobName%-6").stdout == (
         "JobID               State ExitCode JobNam \n"
         "------------ ------------ -------- ------ \n"
-        "3            CANCELLED b+     0:15 wrap   \n"
+        "3            CANCELLED b+      0:0 wrap   \n"
         "3.batch         CANCELLED     0:15 batch  \n"
         "3.extern        CANCELLED      0:0 extern \n")
     default = run(manual, "sacct", "-j", "3", "-X").stdout.splitlines()
     assert default[0] == "JobID           JobName  Partition    Account  AllocCPUS      State ExitCode "
-    assert default[2].endswith("CANCELLED+     0:15 ")
+    assert default[2].endswith("CANCELLED+      0:0 "), "sacct records the cancel before the SIGTERM status"
+    assert " ExitCode=0:15 " in run(manual, "scontrol", "-o", "show", "job", cancelled).stdout
 
 
 def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
@@ -859,8 +860,10 @@ def test_end_job_defaults(manual: FakeSlurm, state: str, exit_code: int, sig: in
     assert (job.state, job.exit_code, job.signal, job.reason) == (state, exit_code, sig, reason)
     assert Path(job.output_path).read_text() == ""
     line = run(manual, "sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State,ExitCode").stdout
-    shown = f"CANCELLED by {os.getuid()}" if state == "CANCELLED" else state
-    assert line == f"{shown}|{exit_code}:{sig}\n"
+    if state == "CANCELLED":
+        assert line == f"CANCELLED by {os.getuid()}|0:0\n", "as for scancel: recorded before the SIGTERM status"
+    else:
+        assert line == f"{state}|{exit_code}:{sig}\n"
 
 
 def test_end_job_pending_and_explicit_values(manual: FakeSlurm) -> None:
