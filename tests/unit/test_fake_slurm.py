@@ -415,7 +415,8 @@ def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_
     job = manual.job(job_id)
     assert (job.state, job.exit_code, job.signal, job.reason, job.end_time) == ("TIMEOUT", 0, 0, "TimeLimit", 60)
     log = (tmp_path / "slurm-1.out").read_text()
-    assert "ran" not in log and "slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
+    assert "ran" not in log
+    assert "slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
     assert run(manual, "sacct", "-P", "-n", "-j", job_id, "-o", "JobID,State,ExitCode").stdout == (
         "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n1.extern|COMPLETED|0:0\n")
 
