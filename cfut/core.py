@@ -45,7 +45,7 @@ from .errors import (
     SchedulerError,
     SerializationError,
 )
-from .runner import CommandResult, CommandRunner, SubprocessRunner
+from .runner import CommandResult, CommandRunner, default_runner
 
 log = logging.getLogger("cfut")
 
@@ -249,7 +249,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.additional_setup_lines = _check_setup_lines(additional_setup_lines, "additional_setup_lines")
         self.additional_import_paths = _check_paths(additional_import_paths, "additional_import_paths")
         if runner is None:
-            runner = SubprocessRunner()
+            runner = default_runner(self.scheduler_name)  # SubprocessRunner(), unless a fake stands in
         elif not isinstance(runner, CommandRunner):
             raise InvalidArgumentError(
                 f"runner must have a run(argv, *, input, env, cwd, timeout) method, got {runner!r}"
@@ -432,6 +432,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                     call.future._cfut_executor = weakref.ref(self)
                     call.future._cfut_call = call
                 self._tasks[task.key] = task
+            _BUSY.add(self)
             self._counters.submitted_jobs += 1
             self._counters.submitted_tasks += len(batch.tasks)
             self._interval = self._poll_interval
@@ -771,6 +772,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                 return
             batch_done = all(not t.outstanding for t in task.batch.tasks)
             if not self._tasks and not self._inflight and not self._cancel_queue:
+                _BUSY.discard(self)
                 self._idle.notify_all()
         self._remove_task_files(task, keep_log=keep_log)
         if batch_done and not self.keep_logs and not keep_log:
@@ -803,6 +805,10 @@ class _TransientSubmitError(Exception):
         self.error = error
 
 
+#: Executors with outstanding jobs: kept alive until their futures resolve (see _monitor).
+_BUSY: set[ClusterExecutor] = set()
+
+
 def _unlink(path: str) -> None:
     if not path:
         return
@@ -815,7 +821,12 @@ def _unlink(path: str) -> None:
 
 
 def _monitor(ref: weakref.ref[ClusterExecutor], wakeup: threading.Event, stop: threading.Event) -> None:
-    """The monitor thread: poll until shut down and idle, or until the executor is collected."""
+    """The monitor thread: poll until shut down and idle, or until the executor is collected.
+
+    The thread holds its executor weakly; while jobs are outstanding, ``_BUSY`` holds it, so that
+    ``SlurmExecutor().submit(f)`` without a name for the executor still resolves its future. An idle
+    executor can be collected, and the thread ends soon after.
+    """
     while True:
         executor = ref()
         if executor is None:

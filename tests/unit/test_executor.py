@@ -7,6 +7,7 @@ executor's ``poll_once()`` with ``background_polling=False``; none waits for tim
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import logging
 import os
 import stat
@@ -290,6 +291,23 @@ def test_shutdown_cancel_futures_spares_running_jobs(fake: FakeSlurm, tmp_path: 
     assert queued.cancelled() and not running.cancelled()
     settle(ex, fake, [running])
     assert running.result() == 4
+
+
+def test_future_resolves_when_nobody_holds_the_executor(tmp_path: Path) -> None:
+    future = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=tmp_path, poll_interval=0.01).submit(square, 7)
+    gc.collect()
+    assert future.result(timeout=60) == 49
+
+
+def test_idle_executor_is_collected_and_its_thread_ends(tmp_path: Path) -> None:
+    ex = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=tmp_path, poll_interval=0.01)
+    assert ex.submit(square, 2).result(timeout=60) == 4
+    thread = ex._thread
+    assert thread is not None
+    del ex
+    gc.collect()
+    thread.join(timeout=30)  # it wakes at least once a second and finds the executor gone
+    assert not thread.is_alive()
 
 
 def test_shutdown_wait_with_background_thread(tmp_path: Path) -> None:
