@@ -38,7 +38,8 @@ def demo(items: Sequence[int], force_fake: bool) -> int:
         from .fakes import FakeSlurm
 
         runner = FakeSlurm(execution="subprocess", progression="realtime")
-        where = "the embedded FakeSlurm (no Slurm cluster answered), jobs as real subprocesses"
+        why = "as asked" if force_fake else "no Slurm cluster answered"
+        where = f"the embedded FakeSlurm ({why}), jobs as real subprocesses"
     print(f"cfut demo: mapping square over {list(items)} on {where}", flush=True)
     started = time.monotonic()
     with SlurmExecutor(runner=runner, poll_interval=0.2) as executor:
