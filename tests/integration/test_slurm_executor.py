@@ -195,8 +195,8 @@ def test_additional_import_paths(workdir: Path, tmp_path: Path) -> None:
         sys.modules.pop("cfut_itest_module", None)
 
 
-def test_work_directory_with_spaces_and_quotes(tmp_path: Path, slurm_cluster: None) -> None:
-    odd = tmp_path / "it's a \"work\" 100% dir"
+def test_work_directory_with_spaces_quotes_percent_and_newline(tmp_path: Path, slurm_cluster: None) -> None:
+    odd = tmp_path / "it's a \"work\" 100% dir\nwith a newline $HOME"
     with cfut.SlurmExecutor(workdir=odd, **FAST) as executor:
         assert executor.submit(square, 9).result(timeout=120) == 81
         with pytest.raises(ZeroDivisionError):
