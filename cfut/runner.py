@@ -4,16 +4,32 @@ Everything cfut asks a scheduler goes through :class:`CommandRunner.run`: an arg
 and the two output streams out. Production uses :class:`SubprocessRunner`, the only module of cfut
 that imports :mod:`subprocess`; tests pass an in-process fake (:class:`cfut.fakes.FakeSlurm`) as the
 executor's ``runner=`` argument instead. Nothing is monkeypatched.
+
+Two small, explicit hooks serve the pytest plugin (:mod:`cfut.pytest_plugin`) and anyone else who
+wants a fake to stand in for a whole block of code:
+
+* :func:`use_default_runner` pushes the runner an executor of one scheduler uses when it is created
+  without ``runner=`` (``SlurmExecutor()`` inside a ``fake_slurm`` test uses the fake);
+  :func:`default_runner` is what :class:`cfut.core.ClusterExecutor` consults.
+* :func:`refuse_real_commands` makes :class:`SubprocessRunner` refuse to run scheduler commands
+  (raising :class:`RealCommandRefused`) unless they resolve into an allowed directory, such as the
+  fake commands' own ``bin`` directory.
+
+Both are process-wide (an executor may be made in any thread) and nest as a stack.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, runtime_checkable
 
-from .errors import CommandNotFoundError, CommandTimeoutError, InvalidArgumentError
+from .errors import CfutError, CommandNotFoundError, CommandTimeoutError, InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,97 @@ STDOUT = subprocess.STDOUT
 WaitTimeout = subprocess.TimeoutExpired
 
 
+class RealCommandRefused(CfutError):
+    """A real scheduler command was about to run while a fake scheduler stands in for it
+    (inside a ``fake_slurm`` or ``fake_condor`` test, or any :func:`refuse_real_commands` block)."""
+
+    def __init__(self, argv: Sequence[str], reason: str) -> None:
+        self.argv = tuple(argv)
+        self.reason = reason
+        super().__init__(f"refusing to run the real {self.argv[0]!r} ({reason})")
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    names: frozenset[str]
+    prefixes: tuple[str, ...]
+    allowed_dirs: tuple[str, ...]
+    reason: str
+    on_refuse: Callable[[tuple[str, ...]], None] | None
+
+    def refuses(self, argv: tuple[str, ...], env: Mapping[str, str] | None) -> bool:
+        name = os.path.basename(argv[0])
+        if name not in self.names and not name.startswith(self.prefixes):
+            return False
+        if not self.allowed_dirs:
+            return True
+        path = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=(env or os.environ).get("PATH"))
+        if path is None:
+            return True
+        return os.path.dirname(os.path.realpath(path)) not in self.allowed_dirs
+
+
+_hook_lock = threading.Lock()
+_default_runners: list[tuple[str, CommandRunner]] = []
+_refusals: list[_Refusal] = []
+
+
+def default_runner(scheduler: str) -> CommandRunner:
+    """The runner an executor for ``scheduler`` ("Slurm", "HTCondor") uses without ``runner=``: the
+    innermost :func:`use_default_runner` for it, else a new :class:`SubprocessRunner`."""
+    with _hook_lock:
+        for name, runner in reversed(_default_runners):
+            if name == scheduler:
+                return runner
+    return SubprocessRunner()
+
+
+@contextlib.contextmanager
+def use_default_runner(scheduler: str, runner: CommandRunner) -> Iterator[CommandRunner]:
+    """Within the block, executors for ``scheduler`` created without ``runner=`` use ``runner``."""
+    entry = (scheduler, runner)
+    with _hook_lock:
+        _default_runners.append(entry)
+    try:
+        yield runner
+    finally:
+        with _hook_lock:
+            _default_runners.remove(entry)
+
+
+@contextlib.contextmanager
+def refuse_real_commands(
+    names: Sequence[str] = (),
+    *,
+    prefixes: Sequence[str] = (),
+    allowed_dirs: Sequence[str] = (),
+    reason: str = "a fake scheduler is active",
+    on_refuse: Callable[[tuple[str, ...]], None] | None = None,
+) -> Iterator[None]:
+    """Within the block, :class:`SubprocessRunner` raises :class:`RealCommandRefused` for commands
+    named in ``names`` (or starting with one of ``prefixes``) unless the program resolves (through
+    the ``PATH`` it would run with) into one of ``allowed_dirs``. ``on_refuse(argv)`` is called first."""
+    refusal = _Refusal(frozenset(names), tuple(prefixes),
+                       tuple(os.path.realpath(d) for d in allowed_dirs), reason, on_refuse)
+    with _hook_lock:
+        _refusals.append(refusal)
+    try:
+        yield
+    finally:
+        with _hook_lock:
+            _refusals.remove(refusal)
+
+
+def _check_refused(argv: tuple[str, ...], env: Mapping[str, str] | None) -> None:
+    with _hook_lock:
+        refusals = list(_refusals)
+    for refusal in refusals:
+        if refusal.refuses(argv, env):
+            if refusal.on_refuse is not None:
+                refusal.on_refuse(argv)
+            raise RealCommandRefused(argv, refusal.reason)
+
+
 class SubprocessRunner:
     """Runs real commands with :func:`subprocess.run`.
 
@@ -95,9 +202,9 @@ class SubprocessRunner:
             raise InvalidArgumentError("cannot run an empty command")
         full_env = None
         if env is not None:
-            import os
-
             full_env = {**os.environ, **env}
+        if _refusals:
+            _check_refused(argv, full_env)
         limit = timeout if timeout is not None else self.default_timeout
         try:
             done = subprocess.run(

@@ -1,0 +1,98 @@
+"""The client half of the fake commands on ``PATH`` (see :mod:`cfut.fakes.commands`).
+
+Each fake command (``sbatch``, ``squeue``, ..., ``srun``) is a tiny executable: a ``#!`` line naming
+this Python, a copy of this module's source, and a call of :func:`main` with the command's name and
+the server's socket path. This module therefore imports nothing but the standard library, so that a
+command starts fast and works whatever ``sys.path`` the job has.
+
+The protocol is one JSON object per line over a Unix stream socket:
+
+1. the client sends ``{"argv", "cwd", "env", "stdin": null}``;
+2. the server may answer ``{"need_stdin": true}`` (``sbatch`` without a script file or ``--wrap``),
+   and the client then sends ``{"stdin": TEXT}``;
+3. the server answers ``{"returncode", "stdout", "stderr"}``, which the client prints and exits
+   with, or, for ``srun`` inside a job, ``{"step": {"argv", "env", "ntasks"}}``: the client runs the
+   step's command itself (it already is on the job's "node", with the job's environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+
+def _send(stream: Any, message: dict[str, Any]) -> None:
+    stream.write(json.dumps(message).encode("ascii") + b"\n")
+    stream.flush()
+
+
+def _receive(stream: Any) -> dict[str, Any]:
+    line = stream.readline()
+    if not line:
+        raise ConnectionError("the fake cluster closed the connection without an answer")
+    reply: dict[str, Any] = json.loads(line)
+    return reply
+
+
+def _write(handle: Any, text: str) -> None:
+    if text:
+        handle.buffer.write(text.encode("utf-8", "surrogateescape"))
+        handle.flush()
+
+
+def _run_step(name: str, step: dict[str, Any]) -> int:
+    """Run a job step's command: ``ntasks`` copies, each with its own SLURM_PROCID/SLURM_LOCALID."""
+    argv = list(step["argv"])
+    env = dict(step["env"])
+    ntasks = int(step["ntasks"])
+    if ntasks == 1:
+        env["SLURM_PROCID"] = env["SLURM_LOCALID"] = "0"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            _write(sys.stderr, f"{name}: error: execve(): {argv[0]}: {exc.strerror}\n")
+            return 2
+    pids = []
+    for rank in range(ntasks):
+        task_env = {**env, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)}
+        try:
+            pids.append(os.posix_spawnp(argv[0], argv, task_env))
+        except OSError as exc:
+            _write(sys.stderr, f"{name}: error: execve(): {argv[0]}: {exc.strerror}\n")
+            return 2
+    worst = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        worst = max(worst, code if code >= 0 else 128 - code)
+    return worst
+
+
+def main(name: str, socket_path: str) -> int:
+    """Relay this command's argv, working directory, environment (and stdin when asked) to the fake
+    cluster; print its answer and return its exit code."""
+    request = {"argv": [name, *sys.argv[1:]], "cwd": os.getcwd(), "env": dict(os.environ), "stdin": None}
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(socket_path)
+    except OSError as exc:
+        _write(sys.stderr, f"{name}: error: cannot reach the fake cluster at {socket_path}: {exc.strerror or exc}"
+                           " (has it stopped?)\n")
+        return 1
+    with sock, sock.makefile("rwb") as stream:
+        _send(stream, request)
+        reply = _receive(stream)
+        if reply.get("need_stdin"):
+            data = sys.stdin.buffer.read() if sys.stdin is not None else b""
+            _send(stream, {"stdin": data.decode("utf-8", "surrogateescape")})
+            reply = _receive(stream)
+    if "step" in reply:
+        return _run_step(name, reply["step"])
+    _write(sys.stdout, reply.get("stdout", ""))
+    _write(sys.stderr, reply.get("stderr", ""))
+    return int(reply.get("returncode", 1))

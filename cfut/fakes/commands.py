@@ -1,0 +1,308 @@
+"""Fake scheduler commands on ``PATH``, backed by one in-process fake cluster.
+
+:class:`FakeCommandServer` serves a fake (:class:`~cfut.fakes.FakeSlurm` or
+:class:`~cfut.fakes.FakeCondor`) on a Unix socket in a private (0700) temporary directory, from a
+thread of the process that owns the fake, and writes tiny executables (``sbatch``, ``squeue``,
+``sacct``, ``scancel``, ``scontrol``, ``srun``; or ``condor_submit``, ``condor_q``, ...) into a
+``bin`` directory. Each executable relays its argv, working directory, environment and, when the
+command reads it, standard input to the server, which answers through the fake's ``run()``: code
+that shells out, a shell script, another library and an in-process executor all see the same queue.
+See :mod:`cfut.fakes.command_client` for the protocol.
+
+``srun`` is answered here rather than by the fake: inside a batch job (``SLURM_JOB_ID`` set, the job
+running) it becomes a job step, numbered from 0 per job and recorded in :attr:`FakeCommandServer.steps`;
+the client then runs the command itself with the job's environment plus ``SLURM_STEP_ID`` and
+friends, and exits with its status. ``srun`` outside a job (an interactive allocation) is not
+modelled and fails as :class:`~cfut.fakes.FakeUnsupported` would.
+
+:class:`Ticker` lets a fake's jobs progress without anyone polling (reaping finished subprocess
+jobs, starting queued ones), as a real controller does on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socketserver
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..runner import CommandRunner
+from . import command_client
+from .getopt import GetoptError
+from .sbatch_options import SBATCH_OPTIONS
+from .unsupported import FakeUnsupported
+
+SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun")
+CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
+
+# srun options the fake accepts: long name -> short name, and whether it takes a value.
+_SRUN_OPTIONS: dict[str, tuple[str | None, bool]] = {
+    "ntasks": ("n", True), "nodes": ("N", True), "cpus-per-task": ("c", True), "job-name": ("J", True),
+    "exclusive": (None, False), "overlap": (None, False), "quiet": ("Q", False), "mpi": (None, True),
+    "kill-on-bad-exit": ("K", False), "export": (None, True), "ntasks-per-node": (None, True),
+}
+_SRUN_SHORT = {short: long for long, (short, _) in _SRUN_OPTIONS.items() if short}
+
+
+@dataclass(frozen=True)
+class JobStep:
+    """One ``srun`` inside a batch job, as the fake command server recorded it."""
+
+    job_id: str
+    step_id: int
+    argv: tuple[str, ...]
+    ntasks: int
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    owner: FakeCommandServer
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        line = self.rfile.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        reply = self.server.owner._answer(request, self._read_stdin)
+        self.wfile.write(json.dumps(reply).encode("ascii") + b"\n")
+
+    def _read_stdin(self) -> str:
+        self.wfile.write(b'{"need_stdin": true}\n')
+        self.wfile.flush()
+        line = self.rfile.readline()
+        return str(json.loads(line).get("stdin") or "") if line else ""
+
+
+def write_command(path: str, name: str, socket_path: str, python: str = sys.executable) -> None:
+    """Write one fake command: this Python (isolated, without site: fast), the client, a call."""
+    with open(command_client.__file__, encoding="utf-8") as handle:
+        source = handle.read()
+    text = (f"#!{python} -IS\n# cfut fake {name}: relays to the fake cluster at {socket_path}\n{source}\n"
+            f"if __name__ == '__main__':\n    sys.exit(main({name!r}, {socket_path!r}))\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+class FakeCommandServer:
+    """Serve ``runner`` (a fake scheduler) to executables in :attr:`bin_dir`; start, then close.
+
+    ``commands`` are the executables to write (default: Slurm's when ``runner`` is a FakeSlurm,
+    HTCondor's otherwise). ``bin_dir`` defaults to a ``bin`` directory next to the socket, removed
+    at :meth:`close`; a directory given is created if needed and its commands are left in place.
+    ``on_unsupported(argv, message)`` hears of requests the server itself refused (``srun`` outside a
+    job, unknown options); what the fake refuses it records itself.
+    """
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        commands: Sequence[str] | None = None,
+        *,
+        bin_dir: str | None = None,
+        on_unsupported: Callable[[tuple[str, ...], str], None] | None = None,
+    ) -> None:
+        from .slurm import FakeSlurm
+
+        self.runner = runner
+        if commands is None:
+            commands = SLURM_COMMANDS if isinstance(runner, FakeSlurm) else CONDOR_COMMANDS
+        self.commands = tuple(commands)
+        self._private = tempfile.mkdtemp(prefix="cfut-fake-cmds-")  # mode 0700
+        self.socket_path = os.path.join(self._private, "socket")
+        self._own_bin = bin_dir is None
+        self.bin_dir = os.path.abspath(bin_dir) if bin_dir is not None else os.path.join(self._private, "bin")
+        self.on_unsupported = on_unsupported
+        #: Every job step ``srun`` started, in order.
+        self.steps: list[JobStep] = []
+        self._step_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifetime
+
+    def start(self) -> FakeCommandServer:
+        os.makedirs(self.bin_dir, mode=0o700, exist_ok=True)
+        for name in self.commands:
+            write_command(os.path.join(self.bin_dir, name), name, self.socket_path)
+        server = _Server(self.socket_path, _Handler)
+        server.owner = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="cfut-fake-commands", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; remove the socket (and the bin directory, if it is ours)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        shutil.rmtree(self._private, ignore_errors=True)
+
+    def __enter__(self) -> FakeCommandServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def path_with_commands(self, path: str | None = None) -> str:
+        """``PATH`` with :attr:`bin_dir` first (``path`` defaults to this process's ``PATH``)."""
+        rest = os.environ.get("PATH", os.defpath) if path is None else path
+        return self.bin_dir + (os.pathsep + rest if rest else "")
+
+    # ------------------------------------------------------------------ answering
+
+    def _answer(self, request: Mapping[str, Any], read_stdin: Callable[[], str]) -> dict[str, Any]:
+        argv = tuple(str(a) for a in request["argv"])
+        env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
+        cwd = request.get("cwd")
+        name = argv[0]
+        try:
+            if name == "srun":
+                return {"step": self._srun(argv, env)}
+            stdin = read_stdin() if _reads_stdin(argv, cwd) else None
+            result = self.runner.run(argv, input=stdin, env=env, cwd=cwd)
+            return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+        except FakeUnsupported as exc:
+            if name == "srun" and self.on_unsupported is not None:
+                self.on_unsupported(argv, str(exc))
+            return {"returncode": 1, "stdout": "",
+                    "stderr": f"{name}: error: not modelled by cfut's fake scheduler (FakeUnsupported): {exc}\n"}
+        except Exception:  # a bug in the fake: say so where the caller looks, and keep serving
+            return {"returncode": 1, "stdout": "",
+                    "stderr": f"{name}: error: cfut's fake scheduler failed:\n{traceback.format_exc()}"}
+
+    def _srun(self, argv: tuple[str, ...], env: dict[str, str]) -> dict[str, Any]:
+        options, command = _parse_srun(argv[1:])
+        job_id = env.get("SLURM_JOB_ID")
+        if not job_id:
+            raise FakeUnsupported("srun outside a batch job (an interactive allocation) is not modelled; "
+                                  "call srun from a job's batch script")
+        if not command:
+            raise FakeUnsupported("srun without a command is not modelled")
+        job = getattr(self.runner, "job", None)
+        if job is not None:
+            try:
+                state = job(job_id).state
+            except (KeyError, ValueError):
+                state = "UNKNOWN"
+            if state != "RUNNING":
+                raise FakeUnsupported(f"srun in job {job_id}, which is {state}, not RUNNING")
+        ntasks = int(options.get("ntasks") or 1)
+        if ntasks < 1:
+            raise FakeUnsupported(f"srun --ntasks={ntasks} is not a valid task count")
+        nodes = options.get("nodes")
+        if nodes is not None and nodes not in ("1", env.get("SLURM_JOB_NUM_NODES", "1")):
+            raise FakeUnsupported(f"srun --nodes={nodes} differs from the job's node count; not modelled")
+        with self._step_lock:
+            step_id = sum(1 for s in self.steps if s.job_id == job_id)
+            self.steps.append(JobStep(job_id, step_id, tuple(command), ntasks))
+        node = env.get("SLURMD_NODENAME", "node1")
+        step_env = {
+            **env,
+            "SLURM_STEP_ID": str(step_id), "SLURM_STEPID": str(step_id),
+            "SLURM_STEP_NUM_TASKS": str(ntasks), "SLURM_STEP_NUM_NODES": "1",
+            "SLURM_STEP_NODELIST": node, "SLURM_STEP_TASKS_PER_NODE": str(ntasks),
+            "SLURM_NTASKS": str(ntasks), "SLURM_NPROCS": str(ntasks), "SLURM_NODEID": "0",
+        }
+        if options.get("cpus-per-task"):
+            step_env["SLURM_CPUS_PER_TASK"] = str(options["cpus-per-task"])
+        if options.get("job-name"):
+            step_env["SLURM_JOB_NAME"] = str(options["job-name"])
+        return {"argv": list(command), "env": step_env, "ntasks": ntasks}
+
+
+def _parse_srun(args: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
+    """srun's options up to the command (the first word that is not an option)."""
+    options: dict[str, str | None] = {}
+    words = list(args)
+    while words and words[0].startswith("-") and words[0] != "-":
+        word = words.pop(0)
+        if word == "--":
+            break
+        if word.startswith("--"):
+            long, has_value, value = word[2:].partition("=")
+            if long not in _SRUN_OPTIONS:
+                raise FakeUnsupported(f"srun option {word!r} is not modelled by the fake srun")
+            takes = _SRUN_OPTIONS[long][1]
+            if takes and not has_value:
+                if not words:
+                    raise FakeUnsupported(f"srun option {word!r} needs a value")
+                value = words.pop(0)
+            options[long] = value if takes else None
+        else:
+            long = _SRUN_SHORT.get(word[1:2], "")
+            if not long:
+                raise FakeUnsupported(f"srun option {word!r} is not modelled by the fake srun")
+            if _SRUN_OPTIONS[long][1]:
+                value = word[2:] or (words.pop(0) if words else "")
+                options[long] = value
+            else:
+                options[long] = None
+    return options, words
+
+
+def _reads_stdin(argv: tuple[str, ...], cwd: str | None) -> bool:
+    """Whether the real command would read its standard input: sbatch without a script file or
+    ``--wrap``; condor_submit without a submit file (or with ``-``)."""
+    name, args = argv[0], argv[1:]
+    if name == "sbatch":
+        try:
+            parsed, positionals = SBATCH_OPTIONS.parse(args, permute=False)
+        except GetoptError:
+            return False  # sbatch refuses the command line before reading anything
+        return not positionals and not any(p.option.long == "wrap" for p in parsed)
+    if name == "condor_submit":
+        if "-" in args:
+            return True
+        return not any(not a.startswith("-") and os.path.isfile(os.path.join(cwd or ".", a)) for a in args)
+    return False
+
+
+class Ticker:
+    """A thread that lets ``fake`` progress on its own every ``interval`` real seconds: it reaps
+    subprocess jobs that ended and starts what their CPUs allow (``FakeSlurm.join(timeout=0)``), so
+    a job submitted from a shell runs without anyone polling ``squeue``."""
+
+    def __init__(self, fake: Any, interval: float = 0.05) -> None:
+        self.fake = fake
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cfut-fake-ticker", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            with contextlib.suppress(Exception):  # a failing job must not stop the clock
+                self.fake.join(timeout=0)
+
+    def start(self) -> Ticker:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self) -> Ticker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
