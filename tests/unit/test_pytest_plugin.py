@@ -4,7 +4,15 @@ commands on PATH (sbatch/squeue from a shell, srun inside a job, a job's SLURM_*
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from pathlib import Path
+from subprocess import PIPE
+
 import pytest
+
+from cfut.runner import start_process
 
 pytestmark = pytest.mark.fake
 
@@ -285,3 +293,23 @@ def test_downstream_project_gets_the_plugin_from_the_entry_point(pytester: pytes
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_python_m_cfut_fakes_serves_commands_until_interrupted(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    server = start_process([sys.executable, "-m", "cfut.fakes", "slurm", "--bin-dir", str(bin_dir)],
+                           stdout=PIPE, new_session=False)
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline().decode() for _ in range(4)]
+        assert lines[3].strip() == f"export PATH={bin_dir}:$PATH"
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        shell = start_process(["sh", "-c", "sbatch --wrap 'echo hi' && squeue --noheader --format=%i"],
+                              cwd=str(tmp_path), env=env, stdout=PIPE, new_session=False)
+        out, _ = shell.communicate(timeout=30)
+        assert out.decode().splitlines() == ["Submitted batch job 1", "1"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        if server.stdout is not None:
+            server.stdout.close()

@@ -1,0 +1,66 @@
+"""``python -m cfut.fakes slurm --bin-dir DIR``: a fake cluster in the foreground, for manual use.
+
+Writes fake ``sbatch``, ``squeue``, ``sacct``, ``scancel``, ``scontrol`` and ``srun`` into ``DIR``
+(``condor_submit``, ``condor_q``, ``condor_history``, ``condor_rm`` for ``condor``), prints how to
+put them on ``PATH``, and serves them from this process until interrupted (Ctrl-C or SIGTERM). Jobs
+run as real subprocesses on a real-time clock by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .clock import PROGRESSIONS
+from .commands import FakeCommandServer, Ticker
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cfut.fakes",
+                                     description="serve a fake scheduler's commands from DIR until interrupted")
+    parser.add_argument("scheduler", choices=("slurm", "condor"))
+    parser.add_argument("--bin-dir", required=True, help="where to write the fake commands (created if needed)")
+    parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--cpus-per-node", type=int, default=4)
+    parser.add_argument("--progression", choices=PROGRESSIONS, default="realtime")
+    parser.add_argument("--execution", choices=("subprocess", "inline"), default="subprocess")
+    parser.add_argument("--min-job-age", type=float, default=300.0, help="Slurm's MinJobAge, in seconds")
+    options = parser.parse_args(argv)
+
+    fake: Any
+    if options.scheduler == "slurm":
+        from .slurm import FakeSlurm
+
+        fake = FakeSlurm(nodes=options.nodes, cpus_per_node=options.cpus_per_node, progression=options.progression,
+                         execution=options.execution, min_job_age=options.min_job_age)
+    else:
+        from .condor import FakeCondor
+
+        fake = FakeCondor(nodes=options.nodes, cpus_per_node=options.cpus_per_node,
+                          progression=options.progression, execution=options.execution)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background (SIGINT ignored)
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with FakeCommandServer(fake, bin_dir=options.bin_dir) as server:
+            ticker = Ticker(fake).start() if options.scheduler == "slurm" else None
+            print(f"fake {options.scheduler} cluster ({fake!r}) serving {', '.join(server.commands)}\n"
+                  f"use it from a shell with:\n\n    export PATH={server.bin_dir}:$PATH\n\n"
+                  "Ctrl-C stops it (and kills its jobs).", flush=True)
+            try:
+                stop.wait()
+            finally:
+                if ticker is not None:
+                    ticker.close()
+    finally:
+        fake.close()
+    print("fake cluster stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
