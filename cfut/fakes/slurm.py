@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import TextIO
 
 from ..runner import CommandResult
+from . import slurm_messages as messages
 from .cluster import FakeCluster
 from .getopt import GetoptError, Option, OptionTable, Parsed
 from .process import BatchProcess
@@ -93,12 +94,8 @@ DEFAULT_FAILURES: Mapping[str, str] = MappingProxyType({
     "scancel": "scancel: error: Kill job error on job id {id}: Socket timed out on send/recv operation\n",
 })
 
-NOT_A_BATCH_SCRIPT = (
-    "sbatch: error: This does not look like a batch script.  The first\n"
-    "sbatch: error: line must start with #! followed by the path to an interpreter.\n"
-    "sbatch: error: For instance: #!/bin/sh\n"
-)
-INVALID_JOB_ID = "slurm_load_jobs error: Invalid job id specified\n"
+NOT_A_BATCH_SCRIPT = messages.NOT_A_BATCH_SCRIPT
+INVALID_JOB_ID = f"slurm_load_jobs error: {messages.INVALID_JOB_ID}\n"
 LAUNCH_FAILED = 53  # the signal field of ExitCode when slurmstepd cannot set a job up (0:53)
 
 # squeue shows these without --states (squeue(1): "pending, running and completing by default").
@@ -239,6 +236,7 @@ class FakeSlurm:
         first_job_id: int = 1,
         start_delay: float = 0.0,
         extern_step: bool = True,
+        oversubscribe: str = "OK",
         cluster: FakeCluster | None = None,
     ) -> None:
         if execution not in ("inline", "subprocess"):
@@ -265,6 +263,7 @@ class FakeSlurm:
         self.partition = partition
         self.start_delay = float(start_delay)
         self.extern_step = extern_step
+        self.oversubscribe = oversubscribe
         self._accounting = accounting
         self._next_id = first_job_id
         self._seq = 0
@@ -562,8 +561,10 @@ class FakeSlurm:
                 "SLURM_ARRAY_TASK_COUNT": str(len(indices)), "SLURM_ARRAY_TASK_MIN": str(min(indices)),
                 "SLURM_ARRAY_TASK_MAX": str(max(indices)),
             })
+            # the step of a single "first-last:step" range; 1 for lists (observed: --array=2,4 gives 1)
             steps = {b - a for a, b in zip(indices, indices[1:])}
-            slurm["SLURM_ARRAY_TASK_STEP"] = str(steps.pop() if len(steps) == 1 else 1)
+            ranged = "," not in sub.array.text and ":" in sub.array.text
+            slurm["SLURM_ARRAY_TASK_STEP"] = str(steps.pop() if ranged and len(steps) == 1 else 1)
         return {**sub.env, **slurm}
 
     def _launch(self, task: Task) -> None:
@@ -616,8 +617,8 @@ class FakeSlurm:
         task.due_end = None
         task.term_at = None
         task.batch_step = batch if task.start is not None else None
-        if task.start is None:
-            self._assign_id(task)
+        if task.start is None and task.index is None:
+            self._assign_id(task)  # array tasks that never ran stay in the array's record (its id)
         if kill and task.proc is not None:
             task.completing = True
             task.proc.signal_group(signal_module.SIGCONT)
@@ -652,6 +653,9 @@ class FakeSlurm:
             task.proc.kill_leftovers()
             t = max(self._sim_time, task.start or 0.0)
             if task.completing:
+                if status < 0 and task.batch_step is not None:
+                    # the batch step ends by the signal that finally killed it: 0:9 after KillWait
+                    task.batch_step = (task.batch_step[0], 0, -status)
                 self._release(task)
             elif status >= 0:
                 state = "COMPLETED" if status == 0 else "FAILED"
@@ -714,15 +718,17 @@ class FakeSlurm:
     def _sbatch(self, argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
                 cwd: str | None) -> CommandResult:
         try:
-            job_id, quiet, parsable = self._submit(argv[1:], input, env, cwd)
+            job_id, quiet, parsable, cluster = self._submit(argv[1:], input, env, cwd)
         except _SbatchError as exc:
             return CommandResult(argv, exc.returncode, "", exc.stderr)
-        if quiet and not parsable:
-            return CommandResult(argv, 0, "", "")
+        if quiet:
+            return CommandResult(argv, 0, "", "")  # observed: --quiet silences --parsable too
+        if parsable and cluster is not None:
+            return CommandResult(argv, 0, f"{job_id};{cluster}\n", "")  # --parsable with --clusters
         return CommandResult(argv, 0, f"{job_id}\n" if parsable else f"Submitted batch job {job_id}\n", "")
 
     def _submit(self, args: Sequence[str], stdin: str | None, env: Mapping[str, str] | None,
-                cwd: str | None) -> tuple[int, bool, bool]:
+                cwd: str | None) -> tuple[int, bool, bool, str | None]:
         try:
             parsed, positionals = SBATCH_OPTIONS.parse(args, permute=False)
         except GetoptError as exc:
@@ -740,10 +746,13 @@ class FakeSlurm:
             raise _SbatchError(255, f"sbatch: {exc.message}\nTry \"sbatch --help\" for more information\n") from None
         _refuse_unmodelled("sbatch", [*directives, *parsed], MODELLED)
         opts = {name: p.value for name, p in last_values([*directives, *parsed]).items()}
+        if "clusters" in opts and opts["clusters"] != self.cluster.name:
+            raise FakeUnsupported(f"sbatch --clusters={opts['clusters']}: only this cluster "
+                                  f"({self.cluster.name}) is modelled")
         sub, eligible = self._submission(opts, script, command, script_args, default_name, here, merged_env,
                                          ("sbatch", *args))
         self._add_submission(sub, eligible)
-        return sub.job_id, "quiet" in opts, "parsable" in opts
+        return sub.job_id, "quiet" in opts, "parsable" in opts, opts.get("clusters")
 
     def _script(self, cli: Mapping[str, Parsed], positionals: Sequence[str], stdin: str | None,
                 here: str) -> tuple[str, str | None, tuple[str, ...], str]:
@@ -783,7 +792,7 @@ class FakeSlurm:
             try:
                 time_limit = parse_time_limit(opts["time"] or "")
             except ValueError:
-                raise _SbatchError(255, "sbatch: error: Invalid --time specification\n") from None
+                raise _SbatchError(255, messages.INVALID_TIME) from None
         open_mode = opts.get("open-mode") or "truncate"
         if open_mode not in ("append", "truncate"):
             raise _SbatchError(255, "sbatch: error: Invalid --open-mode specification\n")
@@ -815,8 +824,7 @@ class FakeSlurm:
             try:
                 array = parse_array(opts["array"] or "", self.max_array_size)
             except ValueError:
-                raise _SbatchError(1, "sbatch: error: Batch job submission failed: "
-                                      "Invalid job array specification\n") from None
+                raise _SbatchError(1, messages.INVALID_ARRAY) from None
         partition = opts.get("partition") or self.partition
         if partition != self.partition:
             raise _SbatchError(1, f"sbatch: error: invalid partition specified: {partition}\n"
@@ -923,7 +931,7 @@ class FakeSlurm:
         return Context(
             now=self._clock.now(), wall=self._clock.wall, user=cluster.user, uid=cluster.uid,
             group=cluster.group, gid=cluster.gid, account=cluster.user, cluster=cluster.name,
-            alloc_node=f"{cluster.submit_host}:{os.getpid()}",
+            alloc_node=f"{cluster.submit_host}:{os.getpid()}", oversubscribe=self.oversubscribe,
         )
 
     # ------------------------------------------------------------------ sacct
@@ -962,7 +970,7 @@ class FakeSlurm:
             if not states:
                 raise FakeUnsupported(f"sacct --state={opts['state']} is not modelled")
         if not self._accounting:
-            return CommandResult(argv, 1, "", "Slurm accounting storage is disabled\n")
+            return CommandResult(argv, 1, "", messages.ACCOUNTING_DISABLED)
         self._refresh()
         now_wall = self._clock.wall(self._clock.now())
         start = end = None
@@ -984,7 +992,7 @@ class FakeSlurm:
         if users is not None and not users:
             tasks = []
         lines: list[SacctLine] = []
-        for row in rows(tasks, expand_pending=False):
+        for row in rows(tasks, expand_pending=False, collapse_unstarted=True):
             lines.append(SacctLine(row))
             if "allocations" not in opts and not row.collapsed and row.task.start is not None:
                 lines.append(SacctLine(row, "batch"))
@@ -1063,9 +1071,27 @@ class FakeSlurm:
         now = self._clock.now()
         if signum is not None and signum != signal_module.SIGKILL:
             return self._signal(argv, refs, live, signum, batch="batch" in opts, full="full" in opts)
+        if signum is not None:
+            # scancel --signal=KILL cancels, but like any --signal names each id to slurmctld and
+            # reports the ones it does not know (or that already ended)
+            missing = [ref.text for ref in refs if not any(_matches(t, ref) for t in live)]
+            if missing:
+                targets = [t for t in live if any(_matches(t, ref) for ref in refs)]
+                for task in targets:
+                    self._cancel(task, now)
+                return CommandResult(argv, 1, "", "".join(
+                    f"scancel: error: Kill job error on job id {text}: {messages.INVALID_JOB_ID}\n"
+                    for text in missing))
         targets = live if not refs else [t for t in live if any(_matches(t, ref) for ref in refs)]
+        named = [t for t in targets if t.pending and t.index is not None
+                 and any(ref.tasks is not None and _matches(t, ref) for ref in refs)]
         for task in targets:
             self._cancel(task, now)
+        for task in named:
+            # a pending task cancelled by its index leaves the array's record without trace (observed:
+            # squeue --states=all and sacct no longer list it), unless it was the last one pending
+            if any(t.pending and t.sub is task.sub for t in self._tasks):
+                self._tasks.remove(task)
         return CommandResult(argv, 0, "", "")
 
     def _signal(self, argv: tuple[str, ...], refs: Sequence[JobRef], live: Sequence[Task], signum: int, *,
@@ -1076,7 +1102,7 @@ class FakeSlurm:
         groups = [(ref.text, [t for t in live if _matches(t, ref)]) for ref in refs] or [("", list(live))]
         for text, tasks in groups:
             if not tasks:
-                errors.append(f"scancel: error: Kill job error on job id {text}: Invalid job id specified\n")
+                errors.append(f"scancel: error: Kill job error on job id {text}: {messages.INVALID_JOB_ID}\n")
                 continue
             for task in tasks:
                 if task.pending:

@@ -42,6 +42,7 @@ class Context:
     account: str
     cluster: str
     alloc_node: str
+    oversubscribe: str = "OK"  # scontrol's OverSubscribe=: OK, or YES on a partition with FORCE
 
     def date(self, t: float | None, missing: str = "Unknown") -> str:
         return slurm_date(None if t is None else self.wall(t), missing)
@@ -76,12 +77,15 @@ class Row:
         return ranges + (f"%{throttle}" if throttle else "")
 
 
-def rows(tasks: Sequence[Task], *, expand_pending: bool) -> list[Row]:
-    """Tasks as output rows: pending array tasks collapse per array unless ``expand_pending``."""
+def rows(tasks: Sequence[Task], *, expand_pending: bool, collapse_unstarted: bool = False) -> list[Row]:
+    """Tasks as output rows: pending array tasks collapse per array unless ``expand_pending``; with
+    ``collapse_unstarted`` (sacct) so do tasks that ended without starting (``12_[0,2-4] CANCELLED``),
+    as they stay in the array's one record."""
     result: list[Row] = []
     pending_arrays: dict[int, list[Task]] = {}
     for task in tasks:
-        if task.pending and task.index is not None and not expand_pending:
+        unstarted = task.pending or (collapse_unstarted and task.start is None and task.finished)
+        if unstarted and task.index is not None and not expand_pending:
             group = pending_arrays.setdefault(task.sub.job_id, [])
             if not group:
                 result.append(Row((task,), True))  # placeholder, filled below
@@ -310,6 +314,12 @@ def step_state(task: Task, step: str) -> tuple[str, int, int]:
     return ("COMPLETED", 0, 0)
 
 
+def sacct_exit(code: int) -> int:
+    """sacct shows an exit status above 128 less 128 (observed on 22.05: exit 143 is 15:0, exit 200
+    72:0), where scontrol shows it whole (143:0)."""
+    return code - 128 if code > 128 else code
+
+
 def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     row, step = line.row, line.step
     task = row.task
@@ -330,9 +340,9 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name == "exitcode":
         if step:
             _, code, sig = step_state(task, step)
-            return f"{code}:{sig}"
+            return f"{sacct_exit(code)}:{sig}"
         code, sig = task.accounted_exit or (task.exit_code, task.signal)
-        return f"{code}:{sig}"
+        return f"{sacct_exit(code)}:{sig}"
     if name == "derivedexitcode":
         return "" if step else "0:0"
     if name == "reason":
@@ -456,7 +466,7 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
         ["Socks/Node=*", "NtasksPerN:B:S:C=0:0:*:*", "CoreSpec=*"],
         [f"MinCPUsNode={sub.cpus_per_task or 1}", min_memory, "MinTmpDiskNode=0"],
         ["Features=(null)", "DelayBoot=00:00:00"],
-        ["OverSubscribe=OK", "Contiguous=0", "Licenses=(null)", "Network=(null)"],
+        [f"OverSubscribe={ctx.oversubscribe}", "Contiguous=0", "Licenses=(null)", "Network=(null)"],
         [f"Command={sub.command or '(null)'}"],
         [f"WorkDir={sub.workdir}"],
     ]
