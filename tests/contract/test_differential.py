@@ -17,7 +17,14 @@ from backends import Backend, FakeBackend, RealBackend
 from conftest import require_real_slurm
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 SCRIPTS = {
     "true": ("true", "COMPLETED", "0:0"),
@@ -40,13 +47,14 @@ class Differential(RuleBasedStateMachine):
         self.ids: list[dict[str, str]] = []  # per backend: key -> job id
         self.cancelled: set[str] = set()
 
-    @initialize()
-    def start(self) -> None:
+    @initialize(script=st.sampled_from(sorted(SCRIPTS)), options=st.sampled_from(sorted(OPTIONS)))
+    def start(self, script: str, options: str) -> None:
         for kind in ("fake", "real") if self.real else ("fake",):
             directory = Path(self.tmp.name) / kind
             directory.mkdir()
             self.backends.append(RealBackend(directory) if kind == "real" else FakeBackend(directory))
             self.ids.append({})
+        self.submit(script, options)  # every run has at least one job to compare
 
     @rule(script=st.sampled_from(sorted(SCRIPTS)), options=st.sampled_from(sorted(OPTIONS)))
     def submit(self, script: str, options: str) -> None:
@@ -55,21 +63,21 @@ class Differential(RuleBasedStateMachine):
         for backend, ids in zip(self.backends, self.ids):
             ids[key] = backend.sbatch(f"--job-name={key}", *OPTIONS[options], f"--wrap={SCRIPTS[script][0]}")
 
+    @precondition(lambda self: self.jobs)
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
-        if not self.jobs:
-            return
         key = data.draw(st.sampled_from([k for k, _, _ in self.jobs]))
         replies = [b.describe(b.run("scancel", ids[key])) for b, ids in zip(self.backends, self.ids)]
         assert len(set(replies)) == 1, replies
         self.cancelled.add(key)
 
+    @precondition(lambda self: self.jobs)
     @rule()
     def settle_and_compare(self) -> None:
+        """Wait until both clusters settle, then compare squeue's states and sacct's final records."""
         reports = []
+        accounts = []
         for backend, ids in zip(self.backends, self.ids):
-            if not ids:
-                return
             every = list(ids.values())
             held = {ids[k] for k, _, o in self.jobs if o == "held" and k not in self.cancelled}
             live = [i for i in every if i not in held]
@@ -78,7 +86,13 @@ class Differential(RuleBasedStateMachine):
             result = backend.run("squeue", "--noheader", "--states=all", f"--jobs={','.join(every)},4000009",
                                  "--format=%j|%T")
             reports.append(sorted(result.stdout.splitlines()))
+            if live:  # sacct lags squeue by a moment: wait for the final records
+                backend.wait_until(lambda b=backend, j=live: b.accounted(*j), 30, "accounted")
+                result = backend.run("sacct", "--noheader", "--parsable2", "--allocations",
+                                     f"--jobs={','.join(live)}", "--format=JobName,State,ExitCode")
+                accounts.append(sorted(backend.norm(result.stdout).splitlines()))
         assert all(r == reports[0] for r in reports), reports
+        assert all(a == accounts[0] for a in accounts), accounts
         self.check_model(reports[0])
 
     def check_model(self, lines: list[str]) -> None:
@@ -102,10 +116,14 @@ class Differential(RuleBasedStateMachine):
             assert backend.run("squeue", "--jobs=4000001").returncode == 1
 
     def teardown(self) -> None:
-        for backend in self.backends:
-            backend.cleanup_jobs()
-            backend.close()
-        self.tmp.cleanup()
+        try:
+            if self.jobs:
+                self.settle_and_compare()  # every run ends with a comparison of the settled clusters
+        finally:
+            for backend in self.backends:
+                backend.cleanup_jobs()
+                backend.close()
+            self.tmp.cleanup()
 
 
 class FakeOnly(Differential):
