@@ -226,6 +226,7 @@ class FakeSlurm:
         execution: str = "inline",
         min_job_age: float = 300.0,
         kill_wait: float = 30.0,
+        time_limit_check: float = 30.0,
         job_duration: float = 1.0,
         idle_tick: float = 5.0,
         accounting: bool = True,
@@ -242,6 +243,7 @@ class FakeSlurm:
         if execution not in ("inline", "subprocess"):
             raise ValueError(f"execution must be 'inline' or 'subprocess', not {execution!r}")
         for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait),
+                            ("time_limit_check", time_limit_check),
                             ("job_duration", job_duration), ("start_delay", start_delay)):
             if value < 0:
                 raise ValueError(f"{name} must not be negative, got {value!r}")
@@ -257,6 +259,7 @@ class FakeSlurm:
         self.execution = execution
         self.min_job_age = float(min_job_age)
         self.kill_wait = float(kill_wait)
+        self.time_limit_check = float(time_limit_check)
         self.job_duration = float(job_duration)
         self.idle_tick = float(idle_tick)
         self.max_array_size = max_array_size
@@ -495,7 +498,7 @@ class FakeSlurm:
             # slurmstepd cannot chdir or open the output: the job fails at launch (ExitCode 0:53).
             self._finish(task, t, "FAILED", 0, LAUNCH_FAILED, "JobLaunchFailure", ("CANCELLED", 0, LAUNCH_FAILED))
             return
-        limit_end = None if sub.time_limit is None else t + sub.time_limit * 60
+        limit_end = None if sub.time_limit is None else self._limit_enforced_at(t + sub.time_limit * 60)
         if task.outcome is not None or sub.inline is not None:
             end = t + self.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end
@@ -503,6 +506,12 @@ class FakeSlurm:
             return
         task.term_at = limit_end
         self._launch(task)
+
+    def _limit_enforced_at(self, limit_end: float) -> float:
+        """slurmctld checks time limits on a periodic pass (about every 30 s in 22.05), so a job
+        outlives its limit until the next pass; ``time_limit_check=0`` enforces it exactly."""
+        step = self.time_limit_check
+        return limit_end if step <= 0 else math.ceil(limit_end / step) * step
 
     def _paths(self, task: Task) -> tuple[str, str | None]:
         sub = task.sub

@@ -999,3 +999,17 @@ def test_formats_of_durations_and_hostlists() -> None:
     assert parse_array("0-9:3%2", 1001) is not None and parse_array("", 1001) is None
     with pytest.raises(FakeUnsupported):
         parse_array("1-3%0", 1001)
+
+
+def test_time_limit_is_enforced_at_the_next_periodic_check() -> None:
+    """slurmctld checks limits on a ~30 s pass: a 1-minute job started at 15 s dies at 90 s, not 75 s."""
+    for check, killed_at in ((30.0, 90.0), (0.0, 75.0)):
+        fake = FakeSlurm(progression="manual", job_duration=500, time_limit_check=check)
+        job = fake.run(["sbatch", "--parsable", "--time=1", "--wrap=true"]).stdout.strip()
+        fake.delay_start(job, 15)
+        fake.advance(15)
+        assert fake.job(job).start_time == 15.0
+        fake.advance(killed_at - 15 - 0.5)
+        assert fake.job(job).state == "RUNNING"
+        fake.advance(0.5)
+        assert (fake.job(job).state, fake.job(job).end_time) == ("TIMEOUT", killed_at)
