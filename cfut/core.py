@@ -143,6 +143,8 @@ class Batch:
     tasks: list[Task] = field(default_factory=list)
     job_id: str | None = None
     script_path: str = ""
+    #: Tasks of this batch the executor still tracks; at 0 the batch script can go.
+    tracked: int = 0
     #: How the scheduler names a task of this batch: Slurm "12" / "12_3", HTCondor "12.0" / "12.3".
     naming: Callable[[str, int | None], str] = field(default=lambda job, index: job if index is None
                                                     else f"{job}_{index}")
@@ -432,6 +434,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                     call.future._cfut_executor = weakref.ref(self)
                     call.future._cfut_call = call
                 self._tasks[task.key] = task
+            batch.tracked = len(batch.tasks)
             _BUSY.add(self)
             self._counters.submitted_jobs += 1
             self._counters.submitted_tasks += len(batch.tasks)
@@ -768,9 +771,12 @@ class ClusterExecutor(concurrent.futures.Executor):
     def _forget(self, task: Task, *, keep_log: bool) -> None:
         """Stop tracking a task whose calls are all resolved; remove its files."""
         with self._lock:
-            if self._tasks.pop(task.key, None) is None and not task.cancel_requested:
-                return
-            batch_done = all(not t.outstanding for t in task.batch.tasks)
+            if self._tasks.pop(task.key, None) is None:
+                if not task.cancel_requested:
+                    return
+            else:
+                task.batch.tracked -= 1
+            batch_done = task.batch.tracked == 0
             if not self._tasks and not self._inflight and not self._cancel_queue:
                 _BUSY.discard(self)
                 self._idle.notify_all()

@@ -271,7 +271,10 @@ class FakeSlurm:
         self._next_id = first_job_id
         self._seq = 0
         self._sim_time = -math.inf  # everything due at or before this has been processed
-        self._tasks: list[Task] = []
+        self._tasks: list[Task] = []  # every task the controller or accounting still knows
+        # The tasks the event loop must look at (queued, running, or with a process, kill or limit
+        # pending); finished ones leave it, so passes cost what is live, not the whole history.
+        self._active: list[Task] = []
         self._failures: dict[str, deque[_Failure]] = {name: deque() for name in COMMANDS}
         self._hidden: list[_Hidden] = []
         self._sched_requests: list[float] = []
@@ -359,7 +362,7 @@ class FakeSlurm:
         while True:
             with self._lock:
                 self._settle(self._status_time())
-                processes = [t.proc for t in self._tasks if t.proc is not None]
+                processes = [t.proc for t in self._active if t.proc is not None]
             if not processes:
                 return True
             for process in processes:
@@ -385,24 +388,26 @@ class FakeSlurm:
         self._settle(self._clock.now())
 
     def _live_processes(self) -> bool:
-        return any(t.proc is not None for t in self._tasks)
+        return any(t.proc is not None for t in self._active)
 
     def _jump_target(self) -> float | None:
         """The next thing an immediate-mode poll may skip ahead to: a start or an inline end."""
-        times = [t.eligible for t in self._tasks if t.pending and not t.woken]
-        times += [t.due_end for t in self._tasks if t.running and t.due_end is not None]
+        times = [t.eligible for t in self._active if t.pending and not t.woken]
+        times += [t.due_end for t in self._active if t.running and t.due_end is not None]
         times += self._sched_requests
         return min(times, default=None)
 
     def _next_due(self) -> float | None:
         times = self._jump_target()
-        more = [t.term_at for t in self._tasks if t.term_at is not None]
-        more += [t.kill_at for t in self._tasks if t.kill_at is not None]
+        more = [t.term_at for t in self._active if t.term_at is not None]
+        more += [t.kill_at for t in self._active if t.kill_at is not None]
         more += [h.due for h in self._hidden]
         return min([x for x in [times, *more] if x is not None], default=None)
 
     def _settle(self, target: float) -> int:
         """Process, in time order, everything due at or before ``target``; count what happened."""
+        self._active = [t for t in self._active if t.pending or t.running or t.completing or t.proc is not None
+                        or t.kill_at is not None or t.term_at is not None or t.due_end is not None]
         changes = self._reap()
         while True:
             due = self._next_due()
@@ -417,7 +422,7 @@ class FakeSlurm:
     def _fire(self, t: float) -> int:
         changes = 0
         self._sched_requests = [r for r in self._sched_requests if r > t]
-        for task in list(self._tasks):
+        for task in list(self._active):
             if task.pending and not task.woken and task.eligible <= t:
                 task.woken = True
                 changes += 1
@@ -447,8 +452,8 @@ class FakeSlurm:
         started = 0
         blocked = False
         running: Counter[int] = Counter(
-            x.sub.job_id for x in self._tasks if x.index is not None and (x.running or x.completing))
-        for task in self._tasks:
+            x.sub.job_id for x in self._active if x.index is not None and (x.running or x.completing))
+        for task in self._active:
             if not task.pending:
                 continue
             if not task.woken:
@@ -472,7 +477,7 @@ class FakeSlurm:
                 running[task.sub.job_id] += 1
         # The tasks still pending share the array's one job record, and so its one reason.
         shared: dict[int, str] = {}
-        for task in self._tasks:
+        for task in self._active:
             if task.pending and task.woken and task.index is not None:
                 task.reason = shared.setdefault(task.sub.job_id, task.reason)
         return started
@@ -481,8 +486,8 @@ class FakeSlurm:
         """An array task leaving the array's pending record gets its own id; the last takes the array's."""
         if task.job_id is not None:
             return
-        others = [x for x in self._tasks if x.sub is task.sub and x is not task and x.job_id is None]
-        if others:
+        task.sub.unassigned -= 1  # a count, not a scan of every task: starts stay O(1)
+        if task.sub.unassigned > 0:
             task.job_id = self._next_id
             self._next_id += 1
         else:
@@ -652,7 +657,7 @@ class FakeSlurm:
     def _reap(self) -> int:
         """Notice subprocess jobs whose processes have exited; start what their CPUs allow."""
         reaped = 0
-        for task in self._tasks:
+        for task in self._active:
             if task.proc is None:
                 continue
             status = task.proc.poll()
@@ -866,8 +871,11 @@ class FakeSlurm:
         reason = "BeginTime" if eligible > sub.submit_time else "Priority"
         if sub.array is None:
             self._tasks.append(Task(sub, None, sub.job_id, eligible, reason=reason))
+            self._active.append(self._tasks[-1])
         else:
             self._tasks.extend(Task(sub, i, None, eligible, reason=reason) for i in sub.array.indices)
+            sub.unassigned = len(sub.array.indices)
+            self._active.extend(self._tasks[-sub.unassigned:])
 
     # ------------------------------------------------------------------ squeue
 
@@ -1115,6 +1123,7 @@ class FakeSlurm:
             # squeue --states=all and sacct no longer list it), unless it was the last one pending
             if any(t.pending and t.sub is task.sub for t in self._tasks):
                 self._tasks.remove(task)
+                task.sub.unassigned -= 1  # it never takes an id of its own
         return CommandResult(argv, 0, "", "")
 
     def _signal(self, argv: tuple[str, ...], refs: Sequence[JobRef], live: Sequence[Task], signum: int, *,

@@ -92,6 +92,8 @@ class Submission:
     submit_time: float
     argv: tuple[str, ...]
     inline: InlineScript | None
+    #: Array tasks still sharing the array's pending record (no job id of their own yet).
+    unassigned: int = 0
 
     @property
     def tasks_per_node(self) -> int:

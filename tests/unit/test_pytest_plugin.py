@@ -304,7 +304,8 @@ def test_python_m_cfut_fakes_serves_commands_until_interrupted(tmp_path: Path) -
         lines = [server.stdout.readline().decode() for _ in range(4)]
         assert lines[3].strip() == f"export PATH={bin_dir}:$PATH"
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        shell = start_process(["sh", "-c", "sbatch --wrap 'echo hi' && squeue --noheader --format=%i"],
+        # The job sleeps so that squeue still lists it however slow this machine is.
+        shell = start_process(["sh", "-c", "sbatch --wrap 'sleep 60' && squeue --noheader --format=%i"],
                               cwd=str(tmp_path), env=env, stdout=PIPE, new_session=False)
         out, _ = shell.communicate(timeout=30)
         assert out.decode().splitlines() == ["Submitted batch job 1", "1"]
