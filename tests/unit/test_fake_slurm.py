@@ -1001,8 +1001,9 @@ def test_formats_of_durations_and_hostlists() -> None:
         parse_array("1-3%0", 1001)
 
 
-def test_time_limit_is_enforced_at_the_next_periodic_check() -> None:
+def test_time_limit_is_enforced_at_the_next_periodic_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """slurmctld checks limits on a ~30 s pass: a 1-minute job started at 15 s dies at 90 s, not 75 s."""
+    monkeypatch.chdir(tmp_path)  # slurm-%j.out goes to the working directory
     for check, killed_at in ((30.0, 90.0), (0.0, 75.0)):
         fake = FakeSlurm(progression="manual", job_duration=500, time_limit_check=check)
         job = fake.run(["sbatch", "--parsable", "--time=1", "--wrap=true"]).stdout.strip()
