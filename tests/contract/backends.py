@@ -28,10 +28,10 @@ CLUSTER_SETTINGS = {
     "min_job_age": 30.0,  # MinJobAge=30 (real purges run every 60 s, so 30-90 s)
     "kill_wait": 2.0,  # KillWait=2
     "max_array_size": 1001,  # MaxArraySize=1001
+    "first_job_id": 100001,  # FirstJobId=100001
     "cluster_name": "cfut",
     "partition": "debug",
     "cpus_per_node": 16,  # OverSubscribe=FORCE:4: 1-CPU jobs never wait for CPUs on the CI node
-    "first_job_id": 1000,
     "extern_step": False,  # no PrologFlags=Contain: sacct lists no .extern steps
     "oversubscribe": "YES",  # OverSubscribe=FORCE:4 on the partition
 }
@@ -69,7 +69,8 @@ class Normaliser:
         if self.ids:
             # longest first, so that 1000 is not replaced inside 10001
             pattern = "|".join(re.escape(k) for k in sorted(self.ids, key=len, reverse=True))
-            text = re.sub(rf"(?<!\d)({pattern})(?!\d)", lambda m: self.ids[m.group(1)], text)
+            # ... and never inside an exit code N:S (on a new cluster job 15 and exit status 15 meet)
+            text = re.sub(rf"(?<![\d:])({pattern})(?!\d|:\d)", lambda m: self.ids[m.group(1)], text)
         return text
 
 
