@@ -20,6 +20,8 @@ Anything the fake does not model raises :class:`~cfut.fakes.FakeUnsupported` ins
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import math
 import os
 import shutil
@@ -275,6 +277,12 @@ class FakeSlurm:
         # The tasks the event loop must look at (queued, running, or with a process, kill or limit
         # pending); finished ones leave it, so passes cost what is live, not the whole history.
         self._active: list[Task] = []
+        # Every task's next events, so a pass costs what is due, not what is known:
+        # (time, seq, kind, task); entries go stale when the task changes and are dropped lazily.
+        self._jumps: list[tuple[float, int, str, Task]] = []  # "wake" (eligible), "end" (inline end)
+        self._timers: list[tuple[float, int, str, Task]] = []  # "term" (time limit), "kill" (KillWait)
+        self._event_seq = itertools.count()
+        self._task_order = itertools.count()
         self._failures: dict[str, deque[_Failure]] = {name: deque() for name in COMMANDS}
         self._hidden: list[_Hidden] = []
         self._sched_requests: list[float] = []
@@ -390,19 +398,42 @@ class FakeSlurm:
     def _live_processes(self) -> bool:
         return any(t.proc is not None for t in self._active)
 
+    def _plan(self, task: Task) -> None:
+        """Index the task's next events (called by the task whenever one of their fields changes)."""
+        seq = self._event_seq
+        if task.pending and not task.woken:
+            heapq.heappush(self._jumps, (task.eligible, next(seq), "wake", task))
+        if task.running and task.due_end is not None:
+            heapq.heappush(self._jumps, (task.due_end, next(seq), "end", task))
+        if task.term_at is not None:
+            heapq.heappush(self._timers, (task.term_at, next(seq), "term", task))
+        if task.kill_at is not None:
+            heapq.heappush(self._timers, (task.kill_at, next(seq), "kill", task))
+
+    @staticmethod
+    def _still_due(entry: tuple[float, int, str, Task]) -> bool:
+        at, _, kind, task = entry
+        if kind == "wake":
+            return task.pending and not task.woken and task.eligible == at
+        if kind == "end":
+            return task.running and task.due_end == at
+        if kind == "term":
+            return task.term_at == at
+        return task.kill_at == at
+
+    def _first(self, heap: list[tuple[float, int, str, Task]]) -> float | None:
+        while heap and not self._still_due(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
     def _jump_target(self) -> float | None:
         """The next thing an immediate-mode poll may skip ahead to: a start or an inline end."""
-        times = [t.eligible for t in self._active if t.pending and not t.woken]
-        times += [t.due_end for t in self._active if t.running and t.due_end is not None]
-        times += self._sched_requests
+        times = [x for x in (self._first(self._jumps), *self._sched_requests) if x is not None]
         return min(times, default=None)
 
     def _next_due(self) -> float | None:
-        times = self._jump_target()
-        more = [t.term_at for t in self._active if t.term_at is not None]
-        more += [t.kill_at for t in self._active if t.kill_at is not None]
-        more += [h.due for h in self._hidden]
-        return min([x for x in [times, *more] if x is not None], default=None)
+        times = [self._jump_target(), self._first(self._timers), *(h.due for h in self._hidden)]
+        return min([x for x in times if x is not None], default=None)
 
     def _settle(self, target: float) -> int:
         """Process, in time order, everything due at or before ``target``; count what happened."""
@@ -422,7 +453,13 @@ class FakeSlurm:
     def _fire(self, t: float) -> int:
         changes = 0
         self._sched_requests = [r for r in self._sched_requests if r > t]
-        for task in list(self._active):
+        due: dict[int, Task] = {}
+        for heap in (self._jumps, self._timers):
+            while heap and heap[0][0] <= t:
+                entry = heapq.heappop(heap)
+                if self._still_due(entry):
+                    due[id(entry[3])] = entry[3]
+        for task in sorted(due.values(), key=lambda task: task.order):
             if task.pending and not task.woken and task.eligible <= t:
                 task.woken = True
                 changes += 1
@@ -870,12 +907,16 @@ class FakeSlurm:
     def _add_submission(self, sub: Submission, eligible: float) -> None:
         reason = "BeginTime" if eligible > sub.submit_time else "Priority"
         if sub.array is None:
-            self._tasks.append(Task(sub, None, sub.job_id, eligible, reason=reason))
-            self._active.append(self._tasks[-1])
+            new = [Task(sub, None, sub.job_id, eligible, reason=reason)]
         else:
-            self._tasks.extend(Task(sub, i, None, eligible, reason=reason) for i in sub.array.indices)
-            sub.unassigned = len(sub.array.indices)
-            self._active.extend(self._tasks[-sub.unassigned:])
+            new = [Task(sub, i, None, eligible, reason=reason) for i in sub.array.indices]
+            sub.unassigned = len(new)
+        for task in new:
+            task.order = next(self._task_order)
+            task.watcher = self._plan
+            self._plan(task)
+        self._tasks.extend(new)
+        self._active.extend(new)
 
     # ------------------------------------------------------------------ squeue
 

@@ -9,7 +9,7 @@ over the array's own id (observed on Slurm 22.05: ``74_0`` ran as job 76, the la
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -104,6 +104,9 @@ class Submission:
         return self.tasks_per_node * (self.cpus_per_task or 1)
 
 
+_WATCHED = frozenset({"eligible", "woken", "state", "due_end", "term_at", "kill_at"})
+
+
 @dataclass(eq=False)
 class Task:
     """One schedulable unit: a plain job or one array task, and all that happens to it."""
@@ -135,6 +138,16 @@ class Task:
     batch_step: tuple[str, int, int] | None = None  # sacct's <id>.batch: state, exit code, signal
     accounted_exit: tuple[int, int] | None = None  # sacct's ExitCode when it differs from scontrol's
     last_sched: float | None = None
+    order: int = 0  # creation order: events due at one time are handled in queue order
+    #: Told whenever a field that decides the task's next event changes (FakeSlurm indexes events).
+    watcher: Callable[[Task], None] | None = field(default=None, repr=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _WATCHED:
+            watcher = self.__dict__.get("watcher")
+            if watcher is not None:
+                watcher(self)
 
     @property
     def array_job_id(self) -> int | None:
