@@ -277,6 +277,7 @@ class FakeSlurm:
         # The tasks the event loop must look at (queued, running, or with a process, kill or limit
         # pending); finished ones leave it, so passes cost what is live, not the whole history.
         self._active: list[Task] = []
+        self._known: list[Task] = []  # tasks slurmctld may still hold (not yet purged after MinJobAge)
         # Every task's next events, so a pass costs what is due, not what is known:
         # (time, seq, kind, task); entries go stale when the task changes and are dropped lazily.
         self._jumps: list[tuple[float, int, str, Task]] = []  # "wake" (eligible), "end" (inline end)
@@ -917,6 +918,7 @@ class FakeSlurm:
             self._plan(task)
         self._tasks.extend(new)
         self._active.extend(new)
+        self._known.extend(new)
 
     # ------------------------------------------------------------------ squeue
 
@@ -946,7 +948,7 @@ class FakeSlurm:
                 except ValueError:
                     return CommandResult(argv, 1, "", f"squeue: error: Invalid job id: {text}\n")
         self._refresh()
-        visible = [t for t in self._tasks if self._in_controller(t)]
+        visible = self._controller_tasks()
         if refs is not None:
             if len(refs) == 1 and "[" not in refs[0].text and not self._match(visible, refs):
                 # squeue with one job id asks slurmctld for that job alone, which fails when unknown
@@ -975,6 +977,11 @@ class FakeSlurm:
         if {self.cluster.user, str(self.cluster.uid)} & wanted:
             return {self.cluster.user}
         return set()
+
+    def _controller_tasks(self) -> list[Task]:
+        """The tasks slurmctld still holds; purged ones leave for good (time only moves on)."""
+        self._known = [t for t in self._known if self._in_controller(t)]
+        return list(self._known)
 
     def _in_controller(self, task: Task) -> bool:
         """Finished jobs stay in slurmctld's memory for MinJobAge seconds, then are purged."""
@@ -1095,7 +1102,7 @@ class FakeSlurm:
             except ValueError:
                 return CommandResult(argv, 1, "", "scontrol_print_job error: Invalid job id specified\n")
         self._refresh()
-        visible = [t for t in self._tasks if self._in_controller(t)]
+        visible = self._controller_tasks()
         if ref is not None:
             visible = self._match(visible, [ref])
             if not visible:
@@ -1164,6 +1171,8 @@ class FakeSlurm:
             # squeue --states=all and sacct no longer list it), unless it was the last one pending
             if any(t.pending and t.sub is task.sub for t in self._tasks):
                 self._tasks.remove(task)
+                if task in self._known:
+                    self._known.remove(task)
                 task.sub.unassigned -= 1  # it never takes an id of its own
         return CommandResult(argv, 0, "", "")
 
