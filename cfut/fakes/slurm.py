@@ -19,6 +19,7 @@ Anything the fake does not model raises :class:`~cfut.fakes.FakeUnsupported` ins
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import itertools
@@ -212,6 +213,10 @@ def _cleanup(processes: list[BatchProcess], spool: list[str]) -> None:
     spool.clear()
 
 
+def _queue_order(task: Task) -> int:
+    return task.order
+
+
 class FakeSlurm:
     """A Slurm cluster in a box; pass it as an executor's ``runner=``.
 
@@ -277,6 +282,7 @@ class FakeSlurm:
         # The tasks the event loop must look at (queued, running, or with a process, kill or limit
         # pending); finished ones leave it, so passes cost what is live, not the whole history.
         self._active: list[Task] = []
+        self._ready: list[Task] = []  # woken pending tasks in queue order: what _schedule considers
         self._known: list[Task] = []  # tasks slurmctld may still hold (not yet purged after MinJobAge)
         # Every task's next events, so a pass costs what is due, not what is known:
         # (time, seq, kind, task); entries go stale when the task changes and are dropped lazily.
@@ -463,6 +469,7 @@ class FakeSlurm:
         for task in sorted(due.values(), key=lambda task: task.order):
             if task.pending and not task.woken and task.eligible <= t:
                 task.woken = True
+                bisect.insort(self._ready, task, key=_queue_order)
                 changes += 1
             elif task.running and task.due_end is not None and task.due_end <= t:
                 self._end_by_itself(task, t)
@@ -489,18 +496,21 @@ class FakeSlurm:
         """One pass of sched/builtin: strict FIFO; the first job that does not fit blocks the rest."""
         started = 0
         blocked = False
-        running: Counter[int] = Counter(
-            x.sub.job_id for x in self._active if x.index is not None and (x.running or x.completing))
-        for task in self._active:
-            if not task.pending:
-                continue
-            if not task.woken:
+        # The queue the scheduler looks at: woken pending tasks, in queue order (kept, not rebuilt).
+        self._ready = [task for task in self._ready if task.pending and task.woken]
+        running: Counter[int] | None = None  # array tasks running per array, counted when a throttle asks
+        for task in self._ready:
+            if not task.pending:  # started earlier in this pass (a task re-woken may be listed twice)
                 continue
             task.last_sched = t
             array = task.sub.array
-            if array is not None and array.throttle and running[task.sub.job_id] >= array.throttle:
-                task.reason = "JobArrayTaskLimit"
-                continue
+            if array is not None and array.throttle:
+                if running is None:
+                    running = Counter(x.sub.job_id for x in self._active
+                                      if x.index is not None and (x.running or x.completing))
+                if running[task.sub.job_id] >= array.throttle:
+                    task.reason = "JobArrayTaskLimit"
+                    continue
             if blocked:
                 task.reason = "Priority"
                 continue
@@ -511,11 +521,11 @@ class FakeSlurm:
                 continue
             self._start(task, t, nodes)
             started += 1
-            if task.index is not None:
+            if task.index is not None and running is not None:
                 running[task.sub.job_id] += 1
         # The tasks still pending share the array's one job record, and so its one reason.
         shared: dict[int, str] = {}
-        for task in self._active:
+        for task in self._ready:
             if task.pending and task.woken and task.index is not None:
                 task.reason = shared.setdefault(task.sub.job_id, task.reason)
         return started
