@@ -46,7 +46,8 @@ def render() -> str:
         "",
         "## Commands",
         "",
-        f"{_code(slurm.COMMANDS)}; any other command is refused. `scontrol` models `show job [ID]` only.",
+        f"{_code(slurm.COMMANDS)}; any other command is refused. "
+        "`scontrol` models `show job [ID]`, `hold` and `release`.",
         "",
     ]
     lines += _command("sbatch", SBATCH_OPTIONS, SBATCH_MODELLED)

@@ -11,7 +11,8 @@ from .getopt import Option, OptionTable, Parsed
 
 # Options the fake models; the rest of the table is real sbatch options it refuses to guess about.
 MODELLED = frozenset({
-    "array", "begin", "chdir", "clusters", "comment", "cpus-per-task", "error", "export", "job-name", "mail-type",
+    "array", "begin", "chdir", "clusters", "comment", "cpus-per-task", "error", "export", "hold", "job-name",
+    "mail-type",
     "mail-user", "mem", "nodes", "ntasks", "open-mode", "output", "parsable", "partition", "quiet",
     "time", "wrap",
 })

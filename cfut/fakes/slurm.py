@@ -408,7 +408,7 @@ class FakeSlurm:
     def _plan(self, task: Task) -> None:
         """Index the task's next events (called by the task whenever one of their fields changes)."""
         seq = self._event_seq
-        if task.pending and not task.woken:
+        if task.pending and not task.woken and not task.held:
             heapq.heappush(self._jumps, (task.eligible, next(seq), "wake", task))
         if task.running and task.due_end is not None:
             heapq.heappush(self._jumps, (task.due_end, next(seq), "end", task))
@@ -421,7 +421,7 @@ class FakeSlurm:
     def _still_due(entry: tuple[float, int, str, Task]) -> bool:
         at, _, kind, task = entry
         if kind == "wake":
-            return task.pending and not task.woken and task.eligible == at
+            return task.pending and not task.woken and not task.held and task.eligible == at
         if kind == "end":
             return task.running and task.due_end == at
         if kind == "term":
@@ -467,7 +467,7 @@ class FakeSlurm:
                 if self._still_due(entry):
                     due[id(entry[3])] = entry[3]
         for task in sorted(due.values(), key=lambda task: task.order):
-            if task.pending and not task.woken and task.eligible <= t:
+            if task.pending and not task.woken and not task.held and task.eligible <= t:
                 task.woken = True
                 bisect.insort(self._ready, task, key=_queue_order)
                 changes += 1
@@ -908,7 +908,7 @@ class FakeSlurm:
             node_count=node_count, partition=partition, mem_mb=mem_mb, comment=opts.get("comment"),
             mail_type=opts.get("mail-type"), mail_user=opts.get("mail-user"),
             env=_exported(opts.get("export"), merged_env, "export" in opts), array=array, submit_time=now,
-            argv=argv, inline=inline,
+            argv=argv, inline=inline, held="hold" in opts,
         )
         return sub, eligible
 
@@ -916,11 +916,11 @@ class FakeSlurm:
         return parse_inline(script)
 
     def _add_submission(self, sub: Submission, eligible: float) -> None:
-        reason = "BeginTime" if eligible > sub.submit_time else "Priority"
+        reason = "JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time else "Priority"
         if sub.array is None:
-            new = [Task(sub, None, sub.job_id, eligible, reason=reason)]
+            new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held)]
         else:
-            new = [Task(sub, i, None, eligible, reason=reason) for i in sub.array.indices]
+            new = [Task(sub, i, None, eligible, reason=reason, held=sub.held) for i in sub.array.indices]
             sub.unassigned = len(new)
         for task in new:
             task.order = next(self._task_order)
@@ -1103,8 +1103,11 @@ class FakeSlurm:
                                  f"scontrol: {exc.message}\nTry \"scontrol --help\" for more information\n")
         _refuse_unmodelled("scontrol", parsed, SCONTROL_MODELLED)
         oneliner = any(p.option.long == "oneliner" for p in parsed)
+        if words and words[0] in ("hold", "release"):
+            return self._hold_or_release(argv, words[0], words[1:])
         if len(words) < 2 or words[0] != "show" or words[1] not in ("job", "jobs") or len(words) > 3:
-            raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]` is modelled")
+            raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold` and "
+                                  "`release` are modelled")
         ref = None
         if len(words) == 3:
             try:
@@ -1122,6 +1125,37 @@ class FakeSlurm:
         ctx = self._context()
         records = [scontrol_record(row, ctx) for row in rows(visible, expand_pending=False)]
         return CommandResult(argv, 0, scontrol_text(records, oneliner), "")
+
+    def _hold_or_release(self, argv: tuple[str, ...], verb: str, words: list[str]) -> CommandResult:
+        """``scontrol hold|release ID[,ID...] ...``: silent on success; each unknown or finished id
+        adds Slurm's two-line complaint and makes the exit code 1. Running jobs are left alone."""
+        if not words:
+            return CommandResult(argv, 1, "", f"too few arguments for keyword:{verb}\n")
+        self._refresh()
+        errors = []
+        for text in (part for word in words for part in word.split(",") if part):
+            try:
+                tasks = self._match(self._controller_tasks(), [parse_job_ref(text)])
+            except ValueError:
+                tasks = []
+            if not tasks:
+                errors.append(messages.SUSPEND_INVALID_JOB.format(job=text))
+                continue
+            if all(task.finished for task in tasks):
+                errors.append(messages.SUSPEND_FINISHED_JOB.format(job=text))
+                continue
+            for task in tasks:
+                if not task.pending:
+                    continue
+                if verb == "hold":
+                    # root's holds are an administrator's (observed: JobHeldAdmin when run as root)
+                    task.held, task.woken = True, False
+                    task.reason = "JobHeldAdmin" if self.cluster.uid == 0 else "JobHeldUser"
+                elif task.held:
+                    task.held = False
+                    task.reason = "None"  # until the next scheduling pass says more
+                    self._sched_requests.append(self._clock.now())
+        return CommandResult(argv, 1 if errors else 0, "", "".join(errors))
 
     # ------------------------------------------------------------------ scancel
 

@@ -15,3 +15,6 @@ NOT_A_BATCH_SCRIPT = (
 )
 INVALID_ARRAY = "sbatch: error: Batch job submission failed: Invalid job array specification\n"
 INVALID_TIME = "sbatch: error: Invalid --time specification\n"
+# scontrol hold/release, one pair of lines per id it cannot act on
+SUSPEND_INVALID_JOB = "Invalid job id specified for job {job}\nslurm_suspend error: Invalid job id specified\n"
+SUSPEND_FINISHED_JOB = "Job has already finished for job {job}\nslurm_suspend error: Job has already finished\n"

@@ -94,6 +94,7 @@ class Submission:
     inline: InlineScript | None
     #: Array tasks still sharing the array's pending record (no job id of their own yet).
     unassigned: int = 0
+    held: bool = False  # sbatch --hold
 
     @property
     def tasks_per_node(self) -> int:
@@ -104,7 +105,7 @@ class Submission:
         return self.tasks_per_node * (self.cpus_per_task or 1)
 
 
-_WATCHED = frozenset({"eligible", "woken", "state", "due_end", "term_at", "kill_at"})
+_WATCHED = frozenset({"eligible", "woken", "held", "state", "due_end", "term_at", "kill_at"})
 
 
 @dataclass(eq=False)
@@ -139,6 +140,7 @@ class Task:
     accounted_exit: tuple[int, int] | None = None  # sacct's ExitCode when it differs from scontrol's
     last_sched: float | None = None
     order: int = 0  # creation order: events due at one time are handled in queue order
+    held: bool = False  # sbatch --hold / scontrol hold: never eligible until released (priority 0)
     #: Told whenever a field that decides the task's next event changes (FakeSlurm indexes events).
     watcher: Callable[[Task], None] | None = field(default=None, repr=False)
 

@@ -246,10 +246,12 @@ def squeue_lines(fmt: list[str | _Token], table: Sequence[Row], ctx: Context, he
     return "".join(line + "\n" for line in lines)
 
 
-def squeue_sort_key(row: Row) -> tuple[str, str, int, int]:
-    """squeue's default sort "P,t,-p": partition, compact state, then priority (submission order)."""
+def squeue_sort_key(row: Row) -> tuple[str, str, int, int, int]:
+    """squeue's default sort "P,t,-p": partition, compact state, then priority (submission order;
+    held jobs have priority 0 and, among themselves, show the latest submitted first, as observed)."""
     task = row.task
-    return (task.sub.partition, STATE_CODES[task.shown_state], task.sub.seq,
+    priority = 0 if task.held else PRIORITY_BASE - task.sub.seq
+    return (task.sub.partition, STATE_CODES[task.shown_state], -priority, -task.sub.seq,
             -1 if task.index is None else task.index)
 
 
@@ -438,7 +440,7 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     lines = [
         first,
         [f"UserId={ctx.user}({ctx.uid})", f"GroupId={ctx.group}({ctx.gid})", "MCS_label=N/A"],
-        [f"Priority={PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
+        [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
         [f"JobState={task.shown_state}", f"Reason={task.reason}", "Dependency=(null)"],
         ["Requeue=1", "Restarts=0", "BatchFlag=1", "Reboot=0", f"ExitCode={task.exit_code}:{task.signal}"],
         [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",

@@ -215,7 +215,30 @@ def time_limit_and_purge(b: Backend) -> str:
     return "\n".join(out)
 
 
+def hold_and_release(b: Backend) -> str:
+    """sbatch --hold and scontrol hold/release: reasons, priority 0, errors per id, arrays by task."""
+    held = b.sbatch("--hold", "--wrap=echo held")
+    later = b.sbatch("--begin=now+1hour", "--wrap=true")
+    array = b.sbatch("--array=0-2", "--hold", "--wrap=true")
+    out = [
+        b.show("squeue", "--noheader", f"--jobs={held},{array}", "--array", "--format=%i|%T|%r"),
+        b.show("scontrol", "hold", later),
+        b.show("squeue", "--noheader", f"--jobs={later},{UNKNOWN}", "--format=%i|%T|%r"),
+        _field(b.run("scontrol", "--oneliner", "show", "job", later).stdout, "Priority"),
+        b.show("scontrol", "hold"),
+        b.show("scontrol", "release", UNKNOWN),
+        b.show("scontrol", "release", f"{held},{array}_1"),
+    ]
+    b.wait_until(lambda: b.ended(held, f"{array}_1"), 30, "released jobs finished")
+    out += [
+        b.show("squeue", "--noheader", "--states=all", f"--jobs={held},{array}", "--array", "--format=%i|%T|%r"),
+        b.show("scontrol", "release", held, UNKNOWN2),
+        b.show("scancel", later, array),
+    ]
+    return "\n".join(out)
+
+
 SCENARIOS: dict[str, Callable[[Backend], str]] = {
     f.__name__: f for f in (squeue_and_scancel, sbatch_replies, exit_codes, arrays, completing_and_environment,
-                            time_limit_and_purge)
+                            hold_and_release, time_limit_and_purge)
 }

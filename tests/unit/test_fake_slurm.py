@@ -205,8 +205,8 @@ def test_sbatch_rejects_scripts_as_sbatch_does(manual: FakeSlurm, tmp_path: Path
 def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
     with pytest.raises(FakeUnsupported, match="--dependency"):
         run(manual, "sbatch", "--dependency=afterok:1", "--wrap=true")
-    with pytest.raises(FakeUnsupported, match="'-H'"):
-        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -H\ntrue\n")
+    with pytest.raises(FakeUnsupported, match="'-W'"):  # a #SBATCH directive is refused like an option
+        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
     with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
@@ -1014,3 +1014,24 @@ def test_time_limit_is_enforced_at_the_next_periodic_check(tmp_path: Path, monke
         assert fake.job(job).state == "RUNNING"
         fake.advance(0.5)
         assert (fake.job(job).state, fake.job(job).end_time) == ("TIMEOUT", killed_at)
+
+
+def test_hold_release_and_priority_zero(manual: FakeSlurm) -> None:
+    """sbatch --hold / scontrol hold|release (checked against real Slurm by the hold_and_release contract)."""
+    held = submit(manual, "--hold")
+    directive = run(manual, "sbatch", "--parsable", input="#!/bin/sh\n#SBATCH -H\ntrue\n").stdout.strip()
+    manual.advance(10)
+    assert status(manual, held, directive) == {held: "PENDING|JobHeldUser", directive: "PENDING|JobHeldUser"}
+    assert "Priority=0 " in run(manual, "scontrol", "-o", "show", "job", held).stdout
+    assert run(manual, "scontrol", "release", f"{held},{directive}").returncode == 0
+    manual.advance(10)
+    assert status(manual, held, directive) == {held: "COMPLETED|None", directive: "COMPLETED|None"}
+    later = submit(manual, "--begin=now+1hour")
+    assert run(manual, "scontrol", "hold", later).returncode == 0
+    assert manual.job(later).reason == ("JobHeldAdmin" if os.getuid() == 0 else "JobHeldUser")
+    result = run(manual, "scontrol", "release", held, "4000001")
+    assert (result.returncode, result.stderr) == (1, "Job has already finished for job " + held
+                                                  + "\nslurm_suspend error: Job has already finished\n"
+                                                  "Invalid job id specified for job 4000001\n"
+                                                  "slurm_suspend error: Invalid job id specified\n")
+    assert run(manual, "scontrol", "release").stderr == "too few arguments for keyword:release\n"
