@@ -1138,11 +1138,14 @@ class FakeSlurm:
                 tasks = self._match(self._controller_tasks(), [parse_job_ref(text)])
             except ValueError:
                 tasks = []
+            one_task = "_" in text  # real scontrol words its complaints about array tasks differently
             if not tasks:
-                errors.append(messages.SUSPEND_INVALID_JOB.format(job=text))
+                errors.append((messages.SUSPEND_INVALID_TASK if one_task else messages.SUSPEND_INVALID_JOB)
+                              .format(job=text))
                 continue
             if all(task.finished for task in tasks):
-                errors.append(messages.SUSPEND_FINISHED_JOB.format(job=text))
+                errors.append((messages.SUSPEND_FINISHED_TASK if one_task else messages.SUSPEND_FINISHED_JOB)
+                              .format(job=text))
                 continue
             for task in tasks:
                 if not task.pending:

@@ -18,3 +18,6 @@ INVALID_TIME = "sbatch: error: Invalid --time specification\n"
 # scontrol hold/release, one pair of lines per id it cannot act on
 SUSPEND_INVALID_JOB = "Invalid job id specified for job {job}\nslurm_suspend error: Invalid job id specified\n"
 SUSPEND_FINISHED_JOB = "Job has already finished for job {job}\nslurm_suspend error: Job has already finished\n"
+# ... and for an array task (ID_INDEX), one line without the slurm_suspend echo
+SUSPEND_INVALID_TASK = "{job}: Invalid job id specified\n"
+SUSPEND_FINISHED_TASK = "{job}: Job has already finished\n"

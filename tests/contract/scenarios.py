@@ -232,7 +232,11 @@ def hold_and_release(b: Backend) -> str:
     b.wait_until(lambda: b.ended(held, f"{array}_1"), 30, "released jobs finished")
     out += [
         b.show("squeue", "--noheader", "--states=all", f"--jobs={held},{array}", "--array", "--format=%i|%T|%r"),
-        b.show("scontrol", "release", held, UNKNOWN2),
+        # one id a call: with a finished and an unknown id together, a fresh cluster once printed only the
+        # first complaint (not reproduced since), so the contract does not depend on that
+        b.show("scontrol", "release", held),
+        b.show("scontrol", "release", f"{array}_1"),
+        b.show("scontrol", "release", f"{UNKNOWN2}_1"),
         b.show("scancel", later, array),
     ]
     return "\n".join(out)
