@@ -11,8 +11,10 @@ The protocol is one JSON object per line over a Unix stream socket:
 2. the server may answer ``{"need_stdin": true}`` (``sbatch`` without a script file or ``--wrap``),
    and the client then sends ``{"stdin": TEXT}``;
 3. the server answers ``{"returncode", "stdout", "stderr"}``, which the client prints and exits
-   with, or, for ``srun`` inside a job, ``{"step": {"argv", "env", "ntasks"}}``: the client runs the
-   step's command itself (it already is on the job's "node", with the job's environment).
+   with, or, for ``srun`` inside a job, ``{"step": {"argv", "env", "ntasks", "job_id", "step_id"}}``:
+   the client runs the step's command itself (it already is on the job's "node", with the job's
+   environment), then reports ``{"argv": ["srun"], "step_end": {...exit_code, signal}}`` on a new
+   connection, so that sacct can show the step as ``ID.N``.
 """
 
 from __future__ import annotations
@@ -43,33 +45,28 @@ def _write(handle: Any, text: str) -> None:
         handle.flush()
 
 
-def _run_step(name: str, step: dict[str, Any]) -> int:
-    """Run a job step's command: ``ntasks`` copies, each with its own SLURM_PROCID/SLURM_LOCALID."""
+def _run_step(name: str, step: dict[str, Any]) -> tuple[int, int]:
+    """Run a job step's command: ``ntasks`` copies, each with its own SLURM_PROCID/SLURM_LOCALID.
+    Returns (exit code, signal) of the worst task, as srun reports it; complains like srun."""
     argv = list(step["argv"])
     env = dict(step["env"])
-    ntasks = int(step["ntasks"])
-    if ntasks == 1:
-        env["SLURM_PROCID"] = env["SLURM_LOCALID"] = "0"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            _write(sys.stderr, f"{name}: error: execve(): {argv[0]}: {exc.strerror}\n")
-            return 2
     pids = []
-    for rank in range(ntasks):
+    for rank in range(int(step["ntasks"])):
         task_env = {**env, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)}
         try:
-            pids.append(os.posix_spawnp(argv[0], argv, task_env))
+            pids.append((rank, os.posix_spawnp(argv[0], argv, task_env)))
         except OSError as exc:
             _write(sys.stderr, f"{name}: error: execve(): {argv[0]}: {exc.strerror}\n")
-            return 2
-    worst = 0
-    for pid in pids:
+            return 2, 0
+    worst = (0, 0)
+    for rank, pid in pids:
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        worst = max(worst, code if code >= 0 else 128 - code)
+        if code > 0:
+            node = step.get("node", "node1")
+            _write(sys.stderr, f"{name}: error: {node}: task {rank}: Exited with exit code {code}\n")
+        outcome = (code, 0) if code >= 0 else (0, -code)
+        worst = max(worst, outcome)
     return worst
 
 
@@ -92,7 +89,17 @@ def main(name: str, socket_path: str) -> int:
             _send(stream, {"stdin": data.decode("utf-8", "surrogateescape")})
             reply = _receive(stream)
     if "step" in reply:
-        return _run_step(name, reply["step"])
+        code, signal = _run_step(name, reply["step"])
+        ended = {"job_id": reply["step"].get("job_id"), "step_id": reply["step"].get("step_id"),
+                 "exit_code": code, "signal": signal}
+        try:  # tell the fake how the step ended, for sacct's ID.N line
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as again, again.makefile("rwb") as stream:
+                again.connect(socket_path)
+                _send(stream, {"argv": [name], "cwd": os.getcwd(), "env": {}, "stdin": None, "step_end": ended})
+                _receive(stream)
+        except (OSError, ConnectionError):
+            pass
+        return code if not signal else 128 + signal
     _write(sys.stdout, reply.get("stdout", ""))
     _write(sys.stderr, reply.get("stderr", ""))
     return int(reply.get("returncode", 1))

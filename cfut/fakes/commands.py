@@ -175,6 +175,8 @@ class FakeCommandServer:
         cwd = request.get("cwd")
         name = argv[0]
         try:
+            if name == "srun" and "step_end" in request:
+                return self._srun_ended(request["step_end"])
             if name == "srun":
                 return {"step": self._srun(argv, env)}
             stdin = read_stdin() if _reads_stdin(argv, cwd) else None
@@ -211,8 +213,11 @@ class FakeCommandServer:
         nodes = options.get("nodes")
         if nodes is not None and nodes not in ("1", env.get("SLURM_JOB_NUM_NODES", "1")):
             raise FakeUnsupported(f"srun --nodes={nodes} differs from the job's node count; not modelled")
+        step_name = str(options.get("job-name") or os.path.basename(command[0]))
         with self._step_lock:
-            step_id = sum(1 for s in self.steps if s.job_id == job_id)
+            start_step = getattr(self.runner, "start_step", None)  # FakeSlurm keeps steps for sacct
+            step_id = (start_step(job_id, step_name) if start_step is not None
+                       else sum(1 for s in self.steps if s.job_id == job_id))
             self.steps.append(JobStep(job_id, step_id, tuple(command), ntasks))
         node = env.get("SLURMD_NODENAME", "node1")
         step_env = {
@@ -226,7 +231,15 @@ class FakeCommandServer:
             step_env["SLURM_CPUS_PER_TASK"] = str(options["cpus-per-task"])
         if options.get("job-name"):
             step_env["SLURM_JOB_NAME"] = str(options["job-name"])
-        return {"argv": list(command), "env": step_env, "ntasks": ntasks}
+        return {"argv": list(command), "env": step_env, "ntasks": ntasks, "job_id": job_id, "step_id": step_id,
+                "node": node}
+
+    def _srun_ended(self, ended: Mapping[str, Any]) -> dict[str, Any]:
+        """The client reports how its step's command ended (exit code, or the signal that killed it)."""
+        end_step = getattr(self.runner, "end_step", None)
+        if end_step is not None:
+            end_step(str(ended["job_id"]), int(ended["step_id"]), int(ended["exit_code"]), int(ended["signal"]))
+        return {"returncode": 0, "stdout": "", "stderr": ""}
 
 
 def _parse_srun(args: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:

@@ -51,6 +51,7 @@ from .slurm_model import (
     STATE_CODES,
     JobSnapshot,
     Outcome,
+    StepRecord,
     Submission,
     Task,
 )
@@ -1087,6 +1088,7 @@ class FakeSlurm:
                 lines.append(SacctLine(row, "batch"))
                 if self.extern_step:
                     lines.append(SacctLine(row, "extern"))
+                lines += [SacctLine(row, str(step.step_id), step) for step in row.task.steps]
         parsable = "parsable" in opts or "parsable2" in opts
         delimiter = (opts.get("delimiter") or "|") if parsable else None
         text = sacct_text(fields, lines, self._context(), header="noheader" not in opts, delimiter=delimiter,
@@ -1302,6 +1304,30 @@ class FakeSlurm:
                     task.term_at = None
                     task.due_end = max((task.start or 0.0) + self.job_duration, self._clock.now())
 
+    def start_step(self, job_id: str | int, name: str) -> int:
+        """A job step (``srun`` in the batch script) starts in a running job; its number (0, 1, ...).
+
+        The fake commands on PATH call this; sacct then lists the step as ``ID.N``."""
+        with self._lock:
+            task = self._by_own_id(job_id)
+            if not task.running:
+                raise ValueError(f"job {job_id} is {task.state}, not RUNNING")
+            step = StepRecord(len(task.steps), name, self._clock.now())
+            task.steps.append(step)
+            return step.step_id
+
+    def end_step(self, job_id: str | int, step_id: int, exit_code: int, signal: int = 0) -> None:
+        """The step ended: COMPLETED for exit 0, FAILED otherwise (sacct ``N:0``; ``0:S`` if killed)."""
+        with self._lock:
+            for task in [self._by_own_id(job_id)]:
+                for step in task.steps:
+                    if step.step_id == step_id and step.end is None:
+                        step.end = self._clock.now()
+                        step.exit_code, step.signal = exit_code, signal
+                        step.state = "COMPLETED" if exit_code == 0 and signal == 0 else "FAILED"
+                        if signal and task.state == "CANCELLED":
+                            step.state = "CANCELLED"
+
     def delay_start(self, job_id: str | int, seconds: float) -> None:
         """The job cannot start before its submission time + ``seconds`` (reason ``BeginTime``)."""
         with self._lock:
@@ -1370,6 +1396,14 @@ class FakeSlurm:
         if not tasks:
             raise KeyError(f"no job {job_id!r}")
         return tasks
+
+    def _by_own_id(self, job_id: str | int) -> Task:
+        """The task a job's own id names (SLURM_JOB_ID inside the job: an array task's own id)."""
+        wanted = int(job_id)
+        for task in self._known:
+            if task.job_id == wanted:
+                return task
+        raise KeyError(f"no running job {job_id!r}")
 
     def _live_tasks(self, job_id: str | int) -> list[Task]:
         tasks = [t for t in self._tasks_for(job_id) if t.pending or t.running]

@@ -105,6 +105,19 @@ class Submission:
         return self.tasks_per_node * (self.cpus_per_task or 1)
 
 
+@dataclass
+class StepRecord:
+    """One ``srun`` job step inside a running job, for sacct's ``ID.N`` lines."""
+
+    step_id: int
+    name: str  # the command's name, or srun --job-name
+    start: float
+    state: str = "RUNNING"
+    exit_code: int = 0
+    signal: int = 0
+    end: float | None = None
+
+
 _WATCHED = frozenset({"eligible", "woken", "held", "state", "due_end", "term_at", "kill_at"})
 
 
@@ -140,6 +153,7 @@ class Task:
     accounted_exit: tuple[int, int] | None = None  # sacct's ExitCode when it differs from scontrol's
     last_sched: float | None = None
     order: int = 0  # creation order: events due at one time are handled in queue order
+    steps: list[StepRecord] = field(default_factory=list)  # srun job steps, in order
     held: bool = False  # sbatch --hold / scontrol hold: never eligible until released (priority 0)
     #: Told whenever a field that decides the task's next event changes (FakeSlurm indexes events).
     watcher: Callable[[Task], None] | None = field(default=None, repr=False)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .slurm_model import STATE_CODES, Task
+from .slurm_model import STATE_CODES, StepRecord, Task
 from .slurm_values import (
     NO_VAL,
     compress_hostlist,
@@ -298,13 +298,16 @@ SACCT_DEFAULT_FORMAT = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode
 
 @dataclass(frozen=True)
 class SacctLine:
-    """A job row, or one of its steps (``step`` = "batch"/"extern")."""
+    """A job row, or one of its steps (``step`` = "batch"/"extern", or an srun step's number)."""
 
     row: Row
     step: str | None = None
+    srun: StepRecord | None = None
 
 
-def step_state(task: Task, step: str) -> tuple[str, int, int]:
+def step_state(task: Task, step: str, srun: StepRecord | None = None) -> tuple[str, int, int]:
+    if srun is not None:
+        return (srun.state, srun.exit_code, srun.signal)
     if step == "batch":
         if task.running or task.batch_step is None:
             return ("RUNNING", 0, 0)
@@ -332,16 +335,16 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name == "jobidraw":
         return str(task.raw_id) + (f".{step}" if step else "")
     if name == "jobname":
-        return step or sub.name
+        return line.srun.name if line.srun is not None else step or sub.name
     if name == "state":
         if step:
-            return step_state(task, step)[0]
+            return step_state(task, step, line.srun)[0]
         if task.state == "CANCELLED" and task.cancelled_by is not None:
             return f"CANCELLED by {task.cancelled_by}"
         return task.state
     if name == "exitcode":
         if step:
-            _, code, sig = step_state(task, step)
+            _, code, sig = step_state(task, step, line.srun)
             return f"{sacct_exit(code)}:{sig}"
         code, sig = task.accounted_exit or (task.exit_code, task.signal)
         return f"{sacct_exit(code)}:{sig}"

@@ -220,9 +220,15 @@ def test_fake_commands_on_path(pytester: pytest.Pytester) -> None:
             assert out.stdout == "Submitted batch job 1\n", out.stderr
             assert fake_slurm.join(timeout=30)
             assert (tmp_path / "job.out").read_text().splitlines() == [
-                "job 1 on node1", "step 0 task 0 of 2", "step 0 task 1 of 2", "srun said 3"]
+                "job 1 on node1", "step 0 task 0 of 2", "step 0 task 1 of 2",
+                "srun: error: node1: task 0: Exited with exit code 3", "srun said 3"]
             assert [(s.job_id, s.step_id, s.ntasks) for s in fake_slurm.steps] == [("1", 0, 2), ("1", 1, 1)]
             assert fake_slurm.job(1).state == "COMPLETED"
+            # as on real Slurm: each srun is a step ID.N, named after its command, with its own state
+            steps = sh("sacct --noheader --parsable2 --jobs=1 --format=JobID,JobName,State,ExitCode").stdout
+            assert steps.splitlines() == ["1|job.sh|COMPLETED|0:0", "1.batch|batch|COMPLETED|0:0",
+                                          "1.extern|extern|COMPLETED|0:0", "1.0|sh|COMPLETED|0:0",
+                                          "1.1|sh|FAILED|3:0"]
 
         @pytest.mark.fake_slurm(execution="subprocess")
         def test_shell_script_calls_sbatch(fake_slurm):
