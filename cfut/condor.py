@@ -31,15 +31,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import files, serialize
-from .core import Batch, ClusterExecutor, JobStatus, Phase, Task, _TransientSubmitError, log
+from .core import Batch, ClusterExecutor, JobStatus, Phase, Task, log
 from .errors import (
     InvalidArgumentError,
     JobCancelled,
     JobDied,
     JobHeld,
-    SchedulerError,
     SchedulerOutputError,
-    SubmissionError,
 )
 from .runner import CommandResult, CommandRunner
 
@@ -84,11 +82,6 @@ HISTORY_ATTRIBUTES = Q_ATTRIBUTES[:-1] + ("RemoveReason",)
 #: Submit keys cfut writes itself; extra submit lines may not set them.
 OWN_KEYS = frozenset({"universe", "executable", "arguments", "args", "environment", "env", "getenv", "initialdir",
                       "iwd", "log", "output", "error", "batch_name", "queue"})
-
-
-def is_transient(result: CommandResult) -> bool:
-    text = result.stderr + result.stdout
-    return any(marker in text for marker in _TRANSIENT)
 
 
 def phase_of(state: str) -> Phase:
@@ -489,6 +482,7 @@ class CondorExecutor(ClusterExecutor):
     """
 
     scheduler_name = "HTCondor"
+    transient_errors = _TRANSIENT
     max_tasks_per_batch = 10000
 
     def __init__(
@@ -592,13 +586,7 @@ class CondorExecutor(ClusterExecutor):
         description = submit_description(spec)
         log.debug("submit description of batch %s:\n%s", batch.key, description)
         argv = submit_argv()
-        result = self._run(argv, input=description)
-        if result is None or (result.returncode != 0 and is_transient(result)):
-            error = SubmissionError(argv, result.returncode if result else -1,
-                                    result.stderr if result else "timed out", result.stdout if result else "")
-            raise _TransientSubmitError(error)
-        if result.returncode != 0:
-            raise SubmissionError(argv, result.returncode, result.stderr, result.stdout)
+        result = self._run_submission(argv, input=description)
         cluster, count = parse_submit_terse(argv, result.stdout)
         if count != len(batch.tasks):
             raise SchedulerOutputError(argv, result.stdout, f"{count} jobs queued, {len(batch.tasks)} asked for")
@@ -659,11 +647,7 @@ class CondorExecutor(ClusterExecutor):
                 statuses[job_id] = JobStatus("SUBMITTED", Phase.QUEUED, "no event in the job event log yet")
         if stale:
             argv = q_argv(stale)
-            result = self._run(argv)
-            if result is None:
-                raise SchedulerError("condor_q timed out")
-            if result.returncode != 0:
-                raise SchedulerError(f"condor_q failed ({result.returncode}): {result.stderr.strip()}")
+            result = self._run_checked(argv)
             found = parse_af_status(argv, result.stdout)
             for job_id in stale:
                 if job_id in found:
@@ -682,11 +666,7 @@ class CondorExecutor(ClusterExecutor):
         if not missing:
             return found
         argv = history_argv(missing)
-        result = self._run(argv)
-        if result is None:
-            raise SchedulerError("condor_history timed out")
-        if result.returncode != 0:
-            raise SchedulerError(f"condor_history failed ({result.returncode}): {result.stderr.strip()}")
+        result = self._run_checked(argv)
         for job_id, status in parse_af_status(argv, result.stdout).items():
             if job_id in missing:
                 found[job_id] = status

@@ -44,6 +44,7 @@ from .errors import (
     RemoteTraceback,
     SchedulerError,
     SerializationError,
+    SubmissionError,
 )
 from .runner import CommandResult, CommandRunner, default_runner
 
@@ -321,6 +322,15 @@ class ClusterExecutor(concurrent.futures.Executor):
         """The JobDied subclass for a job that ended in ``status`` without a result."""
         return JobDied
 
+    #: What a busy or unreachable scheduler says: failures worth retrying. Set by each backend.
+    transient_errors: tuple[str, ...] = ()
+
+    @classmethod
+    def is_transient(cls, result: CommandResult) -> bool:
+        """Whether a failed command's output says the scheduler was only busy or unreachable."""
+        text = result.stderr + result.stdout
+        return any(marker in text for marker in cls.transient_errors)
+
     def _log_path(self, task: Task) -> str:
         return files.in_dir(self.workdir, task.key + files.LOG_SUFFIX)
 
@@ -343,6 +353,28 @@ class ClusterExecutor(concurrent.futures.Executor):
             with self._lock:
                 self._counters.command_failures[name] += 1
         log.debug("ran %s -> %d %r %r", list(argv), result.returncode, result.stdout[:200], result.stderr[:200])
+        return result
+
+    def _run_checked(self, argv: Sequence[str], *,
+                     accept: Callable[[CommandResult], bool] = lambda result: False) -> CommandResult:
+        """Run a status command; a timeout or a failure ``accept`` does not excuse is a SchedulerError."""
+        name = os.path.basename(argv[0])
+        result = self._run(argv)
+        if result is None:
+            raise SchedulerError(f"{name} timed out")
+        if result.returncode != 0 and not accept(result):
+            raise SchedulerError(f"{name} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def _run_submission(self, argv: Sequence[str], *, input: str | None = None,
+                        env: dict[str, str] | None = None) -> CommandResult:
+        """Run a submit command; its failure raises SubmissionError, wrapped for a retry when transient."""
+        result = self._run(argv, input=input, env=env)
+        if result is None:
+            raise _TransientSubmitError(SubmissionError(argv, -1, "timed out"))
+        if result.returncode != 0:
+            error = SubmissionError(argv, result.returncode, result.stderr, result.stdout)
+            raise _TransientSubmitError(error) if self.is_transient(result) else error
         return result
 
     # ------------------------------------------------------------------ public API

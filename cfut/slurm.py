@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import files, serialize
-from .core import Batch, ClusterExecutor, JobStatus, Phase, _TransientSubmitError, log
+from .core import Batch, ClusterExecutor, JobStatus, Phase, log
 from .errors import (
     InvalidArgumentError,
     JobCancelled,
@@ -34,7 +34,6 @@ from .errors import (
     JobTimeout,
     SchedulerError,
     SchedulerOutputError,
-    SubmissionError,
 )
 from .runner import CommandResult, CommandRunner
 
@@ -97,11 +96,6 @@ _ACCOUNTING_DISABLED = "accounting storage is disabled"
 
 STATUS_FORMAT = "%i|%T|%r"
 SACCT_FORMAT = "JobID,State,ExitCode"
-
-
-def is_transient(result: CommandResult) -> bool:
-    text = result.stderr + result.stdout
-    return any(marker in text for marker in _TRANSIENT)
 
 
 def phase_of(state: str) -> Phase:
@@ -250,6 +244,7 @@ class SlurmExecutor(ClusterExecutor):
     """
 
     scheduler_name = "Slurm"
+    transient_errors = _TRANSIENT
 
     def __init__(
         self,
@@ -289,14 +284,7 @@ class SlurmExecutor(ClusterExecutor):
         if array:
             argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}")
         # sbatch hands its umask to the job (SLURM_UMASK); keep the job's log private too.
-        result = self._run(argv, env={"SLURM_UMASK": "0077"})
-        if result is None or (result.returncode != 0 and is_transient(result)):
-            error = SubmissionError(argv, result.returncode if result else -1,
-                                    result.stderr if result else "timed out")
-            raise _TransientSubmitError(error)
-        if result.returncode != 0:
-            raise SubmissionError(argv, result.returncode, result.stderr, result.stdout)
-        return parse_sbatch(argv, result)
+        return parse_sbatch(argv, self._run_submission(argv, env={"SLURM_UMASK": "0077"}))
 
     def _job_name(self, batch: Batch) -> str:
         return f"cfut.{batch.key}"
@@ -313,15 +301,9 @@ class SlurmExecutor(ClusterExecutor):
 
     def _query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         argv = squeue_argv(job_ids)
-        result = self._run(argv)
-        if result is None:
-            raise SchedulerError("squeue timed out")
-        if result.returncode != 0:
-            # squeue --jobs with a single id it no longer knows fails instead of printing nothing.
-            if _INVALID_JOB_ID in result.stderr:
-                return {}
-            raise SchedulerError(f"squeue failed ({result.returncode}): {result.stderr.strip()}")
-        return parse_squeue(argv, result.stdout)
+        # squeue --jobs with a single id it no longer knows fails instead of printing nothing.
+        result = self._run_checked(argv, accept=lambda r: _INVALID_JOB_ID in r.stderr)
+        return parse_squeue(argv, result.stdout) if result.returncode == 0 else {}
 
     def _lookup(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         found: dict[str, JobStatus] = {}
@@ -332,8 +314,7 @@ class SlurmExecutor(ClusterExecutor):
                 found.update(parse_sacct(argv, result.stdout))
             elif result is not None and _ACCOUNTING_DISABLED in result.stderr + result.stdout:
                 self._accounting = False
-            elif result is None or not is_transient(result):
-                pass  # an odd failure: try scontrol below
+            # any other failure: try scontrol below
         missing = [i for i in job_ids if i not in found]
         if missing:
             argv = scontrol_argv(missing)
@@ -351,7 +332,7 @@ class SlurmExecutor(ClusterExecutor):
 
     def _cancel_jobs(self, job_ids: Sequence[str]) -> bool:
         result = self._run(["scancel", *job_ids])
-        if result is None or (result.returncode != 0 and is_transient(result)):
+        if result is None or (result.returncode != 0 and self.is_transient(result)):
             return False
         if result.returncode != 0:  # e.g. already completed: nothing is left to remove
             log.warning("scancel %s: %s", " ".join(job_ids), result.stderr.strip())

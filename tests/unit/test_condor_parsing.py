@@ -52,7 +52,7 @@ def test_terse_parser_refuses_other_shapes(name: str) -> None:
 ])
 def test_submit_errors_transient_or_not(stderr: str, transient: bool) -> None:
     result = CommandResult(("condor_submit",), 1, "Submitting job(s)", golden(stderr))
-    assert condor.is_transient(result) is transient
+    assert condor.CondorExecutor.is_transient(result) is transient
 
 
 # ---------------------------------------------------------------- arguments and descriptions

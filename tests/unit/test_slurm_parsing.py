@@ -111,3 +111,14 @@ def test_no_module_but_runner_imports_subprocess() -> None:
     ]
     assert offenders == [], f"only cfut/runner.py may import subprocess: {offenders}"
     assert os.path.exists(root / "runner.py")
+
+
+@pytest.mark.parametrize(("stderr", "transient"), [
+    ("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n", True),
+    ("slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n", True),
+    ("sbatch: error: Batch job submission failed: Invalid partition name specified\n", False),
+])
+def test_transient_failures_are_told_apart(stderr: str, transient: bool) -> None:
+    from cfut import SlurmExecutor
+
+    assert SlurmExecutor.is_transient(CommandResult(("sbatch",), 1, "", stderr)) is transient
