@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import files, serialize
+from . import files, remote, serialize
 from .errors import (
     CfutError,
     CommandTimeoutError,
@@ -207,8 +207,10 @@ def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
 
 def _decode_outcome(path: str) -> tuple[bool, Any]:
     """Read a result file: (True, value) or (False, exception to raise)."""
-    ok, data, tb, type_name = serialize.read(path)
+    ok, data, tb, type_name = remote.decode_result(serialize.read(path))
     if ok:
+        if data is None:
+            return False, CfutError(f"result file {path!r} says the call succeeded but holds no value")
         try:
             return True, serialize.loads(data)
         except Exception as exc:

@@ -122,7 +122,6 @@ class FakeCommandServer:
         self.commands = tuple(commands)
         self._private = tempfile.mkdtemp(prefix="cfut-fake-cmds-")  # mode 0700
         self.socket_path = os.path.join(self._private, "socket")
-        self._own_bin = bin_dir is None
         self.bin_dir = os.path.abspath(bin_dir) if bin_dir is not None else os.path.join(self._private, "bin")
         self.on_unsupported = on_unsupported
         #: Every job step ``srun`` started, in order.

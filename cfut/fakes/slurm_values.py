@@ -251,13 +251,6 @@ def parse_signal(text: str) -> int | None:
         return None
 
 
-def signal_description(signum: int) -> str:
-    try:
-        return signal.strsignal(signum) or f"Signal {signum}"
-    except ValueError:
-        return f"Signal {signum}"
-
-
 _UNITS = {"": 1, "second": 1, "seconds": 1, "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600,
           "day": 86400, "days": 86400, "week": 604800, "weeks": 604800}
 
