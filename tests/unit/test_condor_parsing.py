@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from condor_checks import htcondor2, needs_htcondor  # HTCondor's own parsers, CONDOR_CONFIG set
 
 from cfut import condor
 from cfut.core import Phase
@@ -15,16 +15,6 @@ from cfut.runner import CommandResult
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "htcondor"
 
-os.environ["CONDOR_CONFIG"] = "/dev/null"  # htcondor2 must not look for a pool's configuration
-try:
-    import classad2
-    import htcondor2
-except ImportError as exc:  # pragma: no cover - wheels exist for the platforms we test on
-    htcondor2 = classad2 = None
-    HTCONDOR_MISSING = f"the htcondor package cannot be imported here: {exc}"
-else:
-    HTCONDOR_MISSING = ""
-needs_htcondor = pytest.mark.skipif(htcondor2 is None, reason=HTCONDOR_MISSING or "-")
 
 
 def golden(name: str) -> str:
