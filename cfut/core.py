@@ -676,7 +676,10 @@ class ClusterExecutor(concurrent.futures.Executor):
                 self._counters.query_failures += 1
             log.warning("status query failed, will retry: %s", exc)
             return False
-        missing = [i for i in ids if i not in statuses]
+        # Jobs the status command no longer lists go to the fallback, once: a job already seen
+        # finished (waiting out result_grace) keeps what we know and costs no more commands.
+        settled = {t.scheduler_id for t in tasks if t.status is not None and t.status.phase is Phase.FINISHED}
+        missing = [i for i in ids if i not in statuses and i not in settled]
         if missing:
             try:
                 statuses.update(self._lookup(missing))
@@ -692,9 +695,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             status = statuses.get(sid)
             if status is None:
                 if sid not in missing:
-                    continue
-                if task.status is not None and task.status.phase is Phase.FINISHED:
-                    continue  # purged after we saw how it ended: keep what we know
+                    continue  # unlisted but seen finished: keep what we know
                 status = UNKNOWN_STATUS
             if status != task.status:
                 changed = True

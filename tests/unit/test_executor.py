@@ -219,6 +219,20 @@ def test_job_purged_from_squeue_is_found_by_fallback(tmp_path: Path, accounting:
         assert counts["sacct"] == 1 and counts["scontrol"] >= 1
 
 
+def test_a_finished_job_awaiting_its_result_costs_no_more_lookups(tmp_path: Path) -> None:
+    fake = FakeSlurm(progression="manual", min_job_age=1)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=10, background_polling=False)
+    future = ex.submit(square, 5)
+    fake.advance(0.5)
+    ex.poll_once()
+    fake.end_job(future.job_id, "NODE_FAIL")
+    settle(ex, fake, [future])  # seen NODE_FAIL, purged a second later, declared dead after 10 s
+    assert type(future.exception()) is cfut.JobNodeFailure
+    counts = ex.statistics()["commands"]
+    assert counts["sacct"] == 1, "one lookup, for the exit code, when the grace period ends"
+    assert "scontrol" not in counts
+
+
 def test_subprocess_worker_crash_is_job_died(tmp_path: Path) -> None:
     fake = FakeSlurm(progression="manual", execution="subprocess")
     ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False, result_grace=1)
