@@ -18,9 +18,7 @@ import concurrent.futures
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .condor import CondorExecutor
-from .core import ClusterExecutor, ClusterFuture, JobStatus, Phase
-from .errors import (
+from ._errors import (
     CfutError,
     CommandNotFoundError,
     CommandTimeoutError,
@@ -40,9 +38,11 @@ from .errors import (
     SerializationError,
     SubmissionError,
 )
+from ._runner import CommandResult, CommandRunner, SubprocessRunner
+from .condor import CondorExecutor
+from .core import ClusterExecutor, ClusterFuture, JobStatus, Phase
 from .files import CFUT_DIR_ENV
 from .files import default_workdir as _default_workdir
-from .runner import CommandResult, CommandRunner, SubprocessRunner
 from .slurm import SlurmExecutor
 
 __version__ = "0.6.0.dev0"

@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .errors import CfutError
-from .runner import CommandRunner, SubprocessRunner
+from ._errors import CfutError
+from ._runner import CommandRunner, SubprocessRunner
 
 
 def square(n: int) -> int:

@@ -31,15 +31,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import files, serialize
-from .core import Batch, ClusterExecutor, JobStatus, Phase, Task, log
-from .errors import (
+from ._errors import (
     InvalidArgumentError,
     JobCancelled,
     JobDied,
     JobHeld,
     SchedulerOutputError,
 )
-from .runner import CommandResult, CommandRunner
+from ._runner import CommandResult, CommandRunner
+from .core import Batch, ClusterExecutor, JobStatus, Phase, Task, log
 
 # JobStatus codes (proc.h) under the names cfut reports, and where each leaves a job.
 STATUS_NAMES = {

@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import files, remote, serialize
-from .errors import (
+from . import _worker as remote
+from . import files, serialize
+from ._errors import (
     CfutError,
     CommandTimeoutError,
     ExecutorShutdownError,
@@ -46,7 +47,7 @@ from .errors import (
     SerializationError,
     SubmissionError,
 )
-from .runner import CommandResult, CommandRunner, default_runner
+from ._runner import CommandResult, CommandRunner, default_runner
 
 log = logging.getLogger("cfut")
 

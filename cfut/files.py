@@ -20,7 +20,7 @@ import os
 import secrets
 import stat
 
-from .errors import InvalidArgumentError
+from ._errors import InvalidArgumentError
 
 DIR_MODE = 0o700
 CFUT_DIR_ENV = "CFUT_DIR"

@@ -16,7 +16,7 @@ While a fixture is active:
 * ``SlurmExecutor()`` (``CondorExecutor()``) made without ``runner=`` uses the fake
   (:func:`cfut.runner.use_default_runner`);
 * :class:`cfut.runner.SubprocessRunner` refuses to run Slurm (HTCondor) commands other than the fake
-  ones (:func:`cfut.runner.refuse_real_commands`), raising :class:`cfut.runner.RealCommandRefused`;
+  ones (:func:`cfut._runner.refuse_real_commands`), raising :class:`cfut.RealCommandRefused`;
 * unless ``path=False``, fake ``sbatch``, ``squeue``, ``sacct``, ``scancel``, ``scontrol`` and ``srun``
   (``condor_submit``, ``condor_q``, ``condor_history``, ``condor_rm``) come first on ``PATH``, backed
   by the same fake (:mod:`cfut.fakes.commands`), so code that shells out, shell scripts and other
@@ -40,12 +40,12 @@ from typing import Any
 
 import pytest
 
+from ._runner import refuse_real_commands, use_default_runner
 from .fakes.clock import PROGRESSIONS
 from .fakes.commands import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep, Ticker
 from .fakes.condor import FakeCondor
 from .fakes.slurm import FakeSlurm
 from .fakes.unsupported import FakeUnsupported
-from .runner import refuse_real_commands, use_default_runner
 
 #: Slurm's client commands: none of them may run for real while ``fake_slurm`` is active.
 REAL_SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun", "salloc", "sinfo", "sstat",

@@ -14,7 +14,7 @@ from typing import Any
 
 import cloudpickle
 
-from .errors import SerializationError
+from ._errors import SerializationError
 
 FILE_MODE = 0o600
 

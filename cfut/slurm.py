@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import files, serialize
-from .core import Batch, ClusterExecutor, JobStatus, Phase, log
-from .errors import (
+from ._errors import (
     InvalidArgumentError,
     JobCancelled,
     JobDied,
@@ -35,7 +34,8 @@ from .errors import (
     SchedulerError,
     SchedulerOutputError,
 )
-from .runner import CommandResult, CommandRunner
+from ._runner import CommandResult, CommandRunner
+from .core import Batch, ClusterExecutor, JobStatus, Phase, log
 
 # squeue/sacct state names (squeue --format=%T, sacct State) and where each leaves a job.
 # "JOB STATE CODES" in squeue(1).

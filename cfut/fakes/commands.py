@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..runner import CommandRunner
+from .._runner import CommandRunner
 from . import command_client
 from .getopt import GetoptError
 from .sbatch_options import SBATCH_OPTIONS

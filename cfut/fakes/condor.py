@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..runner import CommandResult, start_process
+from .._runner import CommandResult
 from . import classad, condor_log
 from .clock import Progression
 from .cluster import FakeCluster
@@ -44,6 +44,7 @@ from .condor_submit import (
     split_arguments,
     split_environment,
 )
+from .process import start_process
 from .shell import _is_python, _worker_args, parse_inline, run_inline
 from .unsupported import FakeUnsupported
 
@@ -300,7 +301,7 @@ class FakeCondor:
         self._finish(job, code & 0xFF, None)
 
     def _run_worker(self, args: list[str], err: io.StringIO) -> int:
-        from .. import remote
+        from .. import _worker as remote
 
         return remote.main(args, log=err)
 

@@ -9,10 +9,32 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
-from typing import IO
+from typing import IO, Any
 
-from ..runner import STDOUT, WaitTimeout, start_process
+
+def start_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+    new_session: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a process without waiting for it, in its own session: how the fakes run jobs."""
+    return subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+        stdout=stdout, stderr=stderr, start_new_session=new_session,
+    )
+
+
+#: For ``stderr=`` of :func:`start_process`: send it where stdout goes.
+STDOUT = subprocess.STDOUT
+
+#: Raised by ``Popen.wait(timeout)`` of a process from :func:`start_process`.
+WaitTimeout = subprocess.TimeoutExpired
 
 
 def interpreter(script: str) -> list[str]:
@@ -41,7 +63,6 @@ class BatchProcess:
         with os.fdopen(fd, "w") as handle:
             handle.write(script)
         argv = [*interpreter(script), self.path, *script_args]
-        # cfut.runner is the one module that imports subprocess; it starts the process for us.
         self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
                                   stderr=stderr if stderr is not None else STDOUT)
         self.pid = self.proc.pid

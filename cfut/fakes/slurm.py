@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TextIO
 
-from ..runner import CommandResult
+from .._runner import CommandResult
 from . import slurm_messages as messages
 from .cluster import FakeCluster
 from .getopt import GetoptError, Option, OptionTable, Parsed
@@ -1529,7 +1529,7 @@ def _run_worker(args: list[str], out: TextIO, err: TextIO) -> int:
     test's, so both are put back afterwards. While it runs, this process's stdout and stderr go to
     the job's files too, so that what the user's function prints lands in the job's log.
     """
-    from .. import remote
+    from .. import _worker as remote
 
     saved_path = list(sys.path)
     saved_umask = os.umask(0o077)

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cfut._runner import CommandResult, SubprocessRunner
 from cfut.fakes import FakeSlurm
-from cfut.runner import CommandResult, SubprocessRunner
 
 # The real cluster of ci/slurm-docker/, as FakeSlurm should be configured to mirror it.
 CLUSTER_SETTINGS = {

@@ -9,9 +9,9 @@ import pytest
 from condor_checks import htcondor2, needs_htcondor  # HTCondor's own parsers, CONDOR_CONFIG set
 
 from cfut import condor
+from cfut._errors import InvalidArgumentError, SchedulerOutputError
+from cfut._runner import CommandResult
 from cfut.core import Phase
-from cfut.errors import InvalidArgumentError, SchedulerOutputError
-from cfut.runner import CommandResult
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "htcondor"
 

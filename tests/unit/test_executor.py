@@ -21,9 +21,9 @@ import cloudpickle
 import pytest
 
 import cfut
+from cfut._runner import CommandResult
 from cfut.core import ClusterExecutor
 from cfut.fakes import FakeSlurm
-from cfut.runner import CommandResult
 
 # Jobs in subprocess mode cannot import this test module, so its functions travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -19,7 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cfut import remote, serialize
+from cfut import _worker as remote
+from cfut import serialize
+from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
 from cfut.fakes.shell import parse_inline
 from cfut.fakes.slurm_values import (
@@ -30,7 +32,6 @@ from cfut.fakes.slurm_values import (
     parse_time_limit,
     squeue_duration,
 )
-from cfut.runner import CommandResult, CommandRunner
 
 pytestmark = pytest.mark.fake
 

@@ -12,7 +12,7 @@ from subprocess import PIPE
 
 import pytest
 
-from cfut.runner import start_process
+from cfut.fakes.process import start_process
 
 pytestmark = pytest.mark.fake
 
@@ -35,7 +35,7 @@ def test_executor_without_runner_uses_the_fake(pytester: pytest.Pytester) -> Non
             assert fake_slurm.queue() == []
 
         def test_no_fake_no_override():
-            from cfut.runner import SubprocessRunner, default_runner
+            from cfut._runner import SubprocessRunner, default_runner
             assert isinstance(default_runner("Slurm"), SubprocessRunner)
     """)
     result.assert_outcomes(passed=2)
@@ -149,7 +149,7 @@ def test_real_commands_are_refused(pytester: pytest.Pytester) -> None:
     result = run(pytester, f"""
         import pytest
         import cfut
-        from cfut.runner import RealCommandRefused, SubprocessRunner
+        from cfut._runner import RealCommandRefused, SubprocessRunner
 
         REAL = {str(script)!r}
 

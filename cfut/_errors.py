@@ -200,3 +200,13 @@ class JobHeld(JobDied):
         self.hold_code = hold_code
         self.hold_subcode = hold_subcode
         super().__init__(job_id, state, **kwargs)
+
+
+class RealCommandRefused(CfutError):
+    """A real scheduler command was about to run while a fake scheduler stands in for it
+    (inside a ``fake_slurm`` or ``fake_condor`` test, or any :func:`refuse_real_commands` block)."""
+
+    def __init__(self, argv: Sequence[str], reason: str) -> None:
+        self.argv = tuple(argv)
+        self.reason = reason
+        super().__init__(f"refusing to run the real {self.argv[0]!r} ({reason})")

@@ -27,9 +27,9 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from .errors import CfutError, CommandNotFoundError, CommandTimeoutError, InvalidArgumentError
+from ._errors import CommandNotFoundError, CommandTimeoutError, InvalidArgumentError, RealCommandRefused
 
 
 @dataclass(frozen=True)
@@ -59,40 +59,6 @@ class CommandRunner(Protocol):
         cwd: str | None = None,
         timeout: float | None = None,
     ) -> CommandResult: ...
-
-
-def start_process(
-    argv: Sequence[str],
-    *,
-    cwd: str | None = None,
-    env: Mapping[str, str] | None = None,
-    stdout: int | IO[Any] | None = None,
-    stderr: int | IO[Any] | None = None,
-    new_session: bool = True,
-) -> subprocess.Popen[bytes]:
-    """Start a process without waiting for it: the fake schedulers run jobs' scripts this way,
-    so that this module stays the only one in cfut that imports :mod:`subprocess`."""
-    return subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, start_new_session=new_session,
-    )
-
-
-#: For ``stderr=`` of :func:`start_process`: send it where stdout goes.
-STDOUT = subprocess.STDOUT
-
-#: Raised by ``Popen.wait(timeout)`` of a process from :func:`start_process`.
-WaitTimeout = subprocess.TimeoutExpired
-
-
-class RealCommandRefused(CfutError):
-    """A real scheduler command was about to run while a fake scheduler stands in for it
-    (inside a ``fake_slurm`` or ``fake_condor`` test, or any :func:`refuse_real_commands` block)."""
-
-    def __init__(self, argv: Sequence[str], reason: str) -> None:
-        self.argv = tuple(argv)
-        self.reason = reason
-        super().__init__(f"refusing to run the real {self.argv[0]!r} ({reason})")
 
 
 @dataclass(frozen=True)
