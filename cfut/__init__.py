@@ -8,21 +8,26 @@
         for result in executor.map(square, [5, 7, 11]):
             print(result)
 
-Functions, arguments and results travel as cloudpickle files in a work directory (``CFUT_DIR``,
-default ``.cfut``) on a filesystem shared by this process and the compute nodes.
+Functions, arguments and results travel as signed cloudpickle files in a work directory
+(``CFUT_DIR``, default ``.cfut``) on a filesystem shared by this process and the compute nodes.
+Everything public is importable from here; the modules behind it are private.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Iterable, Iterator
+from importlib import metadata as _metadata
 from typing import Any
 
 from ._errors import (
+    BrokenClusterExecutor,
     CfutError,
+    CommandFailedError,
     CommandNotFoundError,
     CommandTimeoutError,
     ExecutorShutdownError,
+    IntegrityError,
     InvalidArgumentError,
     JobCancelled,
     JobDied,
@@ -31,6 +36,7 @@ from ._errors import (
     JobOutOfMemory,
     JobPreempted,
     JobTimeout,
+    RealCommandRefused,
     RemoteException,
     RemoteTraceback,
     SchedulerError,
@@ -38,14 +44,19 @@ from ._errors import (
     SerializationError,
     SubmissionError,
 )
+from ._executor import ClusterExecutor
+from ._executors import CondorExecutor, SlurmExecutor
+from ._future import ClusterFuture
+from ._jobdir import CFUT_DIR_ENV
+from ._jobdir import default_workdir as _default_workdir
 from ._runner import CommandResult, CommandRunner, SubprocessRunner
-from .condor import CondorExecutor
-from .core import ClusterExecutor, ClusterFuture, JobStatus, Phase
-from .files import CFUT_DIR_ENV
-from .files import default_workdir as _default_workdir
-from .slurm import SlurmExecutor
+from ._stats import Statistics
+from ._status import JobStatus, Phase
 
-__version__ = "0.6.0.dev0"
+try:
+    __version__ = _metadata.version("clusterfutures")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
 
 #: The work directory as clusterfutures 0.5 named it: ``$CFUT_DIR`` or ``.cfut``.
 CFUT_DIR = _default_workdir()
@@ -65,17 +76,20 @@ def map(executor: concurrent.futures.Executor, func: Callable[..., Any], args: I
 
 
 __all__ = [
+    "BrokenClusterExecutor",
     "CFUT_DIR",
     "CFUT_DIR_ENV",
     "CfutError",
     "ClusterExecutor",
     "ClusterFuture",
+    "CommandFailedError",
     "CommandNotFoundError",
     "CommandResult",
     "CommandRunner",
     "CommandTimeoutError",
     "CondorExecutor",
     "ExecutorShutdownError",
+    "IntegrityError",
     "InvalidArgumentError",
     "JobCancelled",
     "JobDied",
@@ -86,12 +100,14 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "Phase",
+    "RealCommandRefused",
     "RemoteException",
     "RemoteTraceback",
     "SchedulerError",
     "SchedulerOutputError",
     "SerializationError",
     "SlurmExecutor",
+    "Statistics",
     "SubmissionError",
     "SubprocessRunner",
     "__version__",

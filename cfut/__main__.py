@@ -29,7 +29,7 @@ def real_slurm_answers(runner: SubprocessRunner | None = None) -> bool:
 
 
 def demo(items: Sequence[int], force_fake: bool) -> int:
-    from .slurm import SlurmExecutor
+    from ._executors import SlurmExecutor
 
     runner: CommandRunner
     if not force_fake and real_slurm_answers():
@@ -46,7 +46,7 @@ def demo(items: Sequence[int], force_fake: bool) -> int:
         results = list(executor.map(square, items))
         stats = executor.statistics()
     print(f"results: {results}")
-    print(f"took {time.monotonic() - started:.1f} s; scheduler commands: {stats['commands']}")
+    print(f"took {time.monotonic() - started:.1f} s; scheduler commands: {stats.commands}")
     return 0 if results == [square(n) for n in items] else 1
 
 

@@ -4,13 +4,20 @@
 
     CfutError
     ├── ExecutorShutdownError (also RuntimeError)   submit() after shutdown(): closed by you
+    ├── BrokenClusterExecutor (also concurrent.futures.BrokenExecutor)
+    │                                               the monitor could not go on: broken, every
+    │                                               outstanding future failed, its jobs cancelled
     ├── InvalidArgumentError (also ValueError)      bad input, rejected before anything is submitted
     ├── SerializationError (also TypeError)         cloudpickle cannot serialise the function/arguments
     ├── SchedulerError                              the scheduler failed or lied: broken from outside
     │   ├── CommandNotFoundError (also FileNotFoundError)   sbatch/squeue/... not on PATH
     │   ├── CommandTimeoutError                     a scheduler command did not answer in time
     │   ├── SchedulerOutputError                    an answer we cannot parse (quotes command and output)
-    │   └── SubmissionError                         the scheduler rejected or failed a submission
+    │   └── CommandFailedError                      a command failed (argv, returncode, stdout, stderr)
+    │       └── SubmissionError                     the scheduler rejected or failed a submission
+    ├── IntegrityError                              a file in the work directory failed its signature
+    │                                               check: refused before anything was unpickled
+    ├── RealCommandRefused                          a real scheduler command while a fake stands in
     ├── RemoteException                             the function raised, and the exception could not be
     │                                               rebuilt here (carries the remote traceback text)
     └── JobDied                                     the job ended without a result
@@ -28,7 +35,9 @@ does :class:`RemoteException` stand in for it.
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Sequence
+from typing import Any
 
 
 class CfutError(Exception):
@@ -79,16 +88,47 @@ class SchedulerOutputError(SchedulerError):
         self.output = output
 
 
-class SubmissionError(SchedulerError):
-    """The scheduler rejected a submission (or failed it after our retries)."""
+class CommandFailedError(SchedulerError):
+    """A scheduler command exited with an error (``argv``, ``returncode``, ``stdout``, ``stderr``)."""
 
-    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, stdout: str = "") -> None:
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, stdout: str = "", *,
+                 transient: bool = False) -> None:
         detail = (stderr.strip() or stdout.strip() or "no output")
         super().__init__(f"{' '.join(argv[:1])} failed with exit code {returncode}: {detail}")
         self.argv = tuple(argv)
         self.returncode = returncode
         self.stderr = stderr
         self.stdout = stdout
+        #: Whether the output says the scheduler was only busy or unreachable (worth retrying).
+        self.transient = transient
+
+
+class SubmissionError(CommandFailedError):
+    """The scheduler rejected a submission (or failed it after our retries)."""
+
+
+class BrokenClusterExecutor(CfutError, concurrent.futures.BrokenExecutor):
+    """The executor's monitor could not go on polling (an error that is not the scheduler's, repeated).
+
+    Every future outstanding at that moment fails with this error (the cause chained), the jobs
+    behind them are cancelled, and ``submit``/``map`` raise it from then on, as
+    :class:`concurrent.futures.process.BrokenProcessPool` does.
+    """
+
+
+class IntegrityError(CfutError):
+    """A payload, function or result file failed its signature check, or is not in cfut's format.
+
+    Nothing in it was unpickled. ``path`` names the file, ``problem`` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"refusing {path!r}: {problem}")
+        self.path = path
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[IntegrityError], tuple[str, str]]:
+        return (type(self), (self.path, self.problem))
 
 
 class RemoteTraceback(Exception):
@@ -160,16 +200,16 @@ class JobDied(CfutError):
             message += "\n--- last lines of the job's log ---\n" + self.log_tail.rstrip()
         return message
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        kwargs = dict(
-            exit_code=self.exit_code, signal=self.signal, reason=self.reason,
-            log_path=self.log_path, log_tail=self.log_tail,
-        )
-        return (_rebuild_job_died, (type(self), self.job_id, self.state, kwargs))
+    def _fields(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "signal": self.signal, "reason": self.reason,
+                "log_path": self.log_path, "log_tail": self.log_tail}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_job_died, (type(self), self.job_id, self.state, self._fields()))
 
 
-def _rebuild_job_died(cls: type[JobDied], job_id: str, state: str, kwargs: dict) -> JobDied:  # type: ignore[type-arg]
-    return cls(job_id, state, **kwargs)
+def _rebuild_job_died(cls: type[JobDied], job_id: str, state: str, fields: dict[str, Any]) -> JobDied:
+    return cls(job_id, state, **fields)
 
 
 class JobTimeout(JobDied):
@@ -196,10 +236,13 @@ class JobHeld(JobDied):
     """The scheduler put the job on hold; ``reason`` says why."""
 
     def __init__(self, job_id: str, state: str = "HELD", *, hold_code: int | None = None,
-                 hold_subcode: int | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                 hold_subcode: int | None = None, **fields: Any) -> None:
         self.hold_code = hold_code
         self.hold_subcode = hold_subcode
-        super().__init__(job_id, state, **kwargs)
+        super().__init__(job_id, state, **fields)
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "hold_code": self.hold_code, "hold_subcode": self.hold_subcode}
 
 
 class RealCommandRefused(CfutError):

@@ -10,7 +10,7 @@ wants a fake to stand in for a whole block of code:
 
 * :func:`use_default_runner` pushes the runner an executor of one scheduler uses when it is created
   without ``runner=`` (``SlurmExecutor()`` inside a ``fake_slurm`` test uses the fake);
-  :func:`default_runner` is what :class:`cfut.core.ClusterExecutor` consults.
+  :func:`default_runner` is what :class:`cfut.ClusterExecutor` consults.
 * :func:`refuse_real_commands` makes :class:`SubprocessRunner` refuse to run scheduler commands
   (raising :class:`RealCommandRefused`) unless they resolve into an allowed directory, such as the
   fake commands' own ``bin`` directory.

@@ -1,9 +1,13 @@
 """The worker a job runs: ``python -m cfut.remote PAYLOAD [--import-path DIR]...``.
 
-It writes a started marker, unpickles each call of the task, runs it, and writes each call's result
-atomically next to the payload. An exception raised by a call becomes that call's result (with its
-formatted traceback), so the exit code is 0 whenever every result was written; it is non-zero only
-when the payload itself cannot be read.
+It writes a started marker, verifies and reads the task's payload and its batch's function file
+(:mod:`cfut._wire`), runs each call, and writes each call's result atomically next to the payload.
+An exception raised by a call becomes that call's result (with its formatted traceback), so the
+exit code is 0 whenever every result was written. A call whose result already exists (a requeued
+task running again) is not run again. When the payload is gone, the submitting process has already
+collected (or cancelled) the task: the worker says so and exits 0 without running anything.
+
+``KeyboardInterrupt`` is not a result: it ends the process as SIGINT would, as for any program.
 """
 
 from __future__ import annotations
@@ -14,62 +18,99 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from . import files, serialize
+from . import _keys, _wire
+from ._errors import CfutError
+from ._jobdir import PAYLOAD_SUFFIX, RESULT_SUFFIX, STARTED_SUFFIX
 
 
 def _format_exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _outcome(call_bytes: bytes) -> tuple[bool, bytes | None, str, str]:
-    """Run one pickled call; return (ok, pickled value or exception, traceback text, type name)."""
+def _run_call(fn: Callable[..., Any], arguments: bytes) -> _wire.ResultRecord:
+    """Run one call; its value or exception, pickled, with the traceback text and type name."""
     try:
-        fn, args, kwargs = serialize.loads(call_bytes)
+        args, kwargs = _wire.loads(arguments)
         value = fn(*args, **kwargs)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
             raise
-        tb = _format_exception(exc)
-        type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        try:
-            return False, serialize.dumps(exc, "exception"), tb, type_name
-        except Exception:
-            return False, None, tb, type_name
+        return _failure(exc)
     try:
-        return True, serialize.dumps(value, "result"), "", ""
+        return _wire.ResultRecord(True, _wire.dumps(value, "result"))
     except Exception as exc:
         tb = _format_exception(exc)
-        return False, None, f"the function returned a value that cannot be pickled:\n{tb}", type(exc).__name__
+        return _wire.ResultRecord(False, None, f"the function returned a value that cannot be pickled:\n{tb}",
+                                  type(exc).__name__)
 
 
-def run_payload(payload_path: str, log: TextIO) -> int:
-    """Run every call in the payload file, writing results beside it. Returns an exit code."""
+def _failure(exc: BaseException) -> _wire.ResultRecord:
+    tb = _format_exception(exc)
+    type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    try:
+        return _wire.ResultRecord(False, _wire.dumps(exc, "exception"), tb, type_name)
+    except Exception:
+        return _wire.ResultRecord(False, None, tb, type_name)
+
+
+class _Functions:
+    """The batch's function file, read and verified once, each function unpickled when first used."""
+
+    def __init__(self, key: bytes, path: str) -> None:
+        self._path = path
+        self._pickled = _wire.decode_functions(_wire.read_frame(key, _wire.FUNCTIONS, path), path)
+        self._loaded: dict[int, Callable[..., Any]] = {}
+
+    def get(self, index: int) -> Callable[..., Any]:
+        if index not in self._loaded:
+            self._loaded[index] = _wire.loads(self._pickled[index])
+        return self._loaded[index]
+
+
+def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int:
+    """Run every call of the payload file, writing results beside it. Returns an exit code."""
     directory = os.path.dirname(os.path.abspath(payload_path))
     stem = os.path.basename(payload_path)
-    if stem.endswith(files.PAYLOAD_SUFFIX):
-        stem = stem[: -len(files.PAYLOAD_SUFFIX)]
-    started = os.path.join(directory, stem + files.STARTED_SUFFIX)
-    serialize.write_text_private(started, f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n")
+    if stem.endswith(PAYLOAD_SUFFIX):
+        stem = stem[: -len(PAYLOAD_SUFFIX)]
+    started = os.path.join(directory, stem + STARTED_SUFFIX)
+    if not os.path.exists(payload_path):
+        print(f"cfut worker: payload {payload_path!r} is gone: the submitting process already collected "
+              "or cancelled this task; nothing to do", file=log)
+        return 0
+    _wire.write_private(started, f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode())
     try:
-        calls: list[tuple[str, bytes]] = serialize.read(payload_path)
-    except Exception as exc:
-        print(f"cfut worker: cannot read payload {payload_path!r}: {exc!r}", file=log)
+        key = key if key is not None else _keys.job_key()
+        payload = _wire.decode_payload(_wire.read_frame(key, _wire.PAYLOAD, payload_path), payload_path)
+        functions = _Functions(key, os.path.join(directory, payload.functions))
+    except (OSError, CfutError) as exc:
+        print(f"cfut worker: cannot read payload {payload_path!r}: {exc}", file=log)
         return 2
-    for call_id, call_bytes in calls:
-        ok, data, tb, type_name = _outcome(call_bytes)
-        if not ok:
-            print(f"cfut worker: call {call_id} raised:\n{tb}", file=log)
-        result_path = os.path.join(directory, call_id + files.RESULT_SUFFIX)
-        serialize.write_private(result_path, serialize.dumps((ok, data, tb, type_name), "result"))
+    for call in payload.calls:
+        result_path = os.path.join(directory, call.call_id + RESULT_SUFFIX)
+        if os.path.exists(result_path):
+            print(f"cfut worker: call {call.call_id} already has its result (the task ran before); skipped",
+                  file=log)
+            continue
+        try:
+            fn = functions.get(call.function)
+        except Exception as exc:  # the function cannot be rebuilt here (a module missing on the node)
+            record = _failure(exc)
+        else:
+            record = _run_call(fn, call.arguments)
+        if not record.ok:
+            print(f"cfut worker: call {call.call_id} raised:\n{record.traceback}", file=log)
+        _wire.write_frame(key, _wire.RESULT, result_path, _wire.encode_result(record))
         print(f"cfut worker: wrote result {result_path}", file=log)
     log.flush()
     return 0
 
 
 def main(argv: Sequence[str] | None = None, *, log: TextIO | None = None) -> int:
+    """Parse the worker's command line and run the payload; returns the process's exit code."""
     parser = argparse.ArgumentParser(prog="python -m cfut.remote", description=__doc__)
     parser.add_argument("payload", help="the task's payload file (.in)")
     parser.add_argument("--import-path", action="append", default=[], metavar="DIR",
@@ -78,12 +119,6 @@ def main(argv: Sequence[str] | None = None, *, log: TextIO | None = None) -> int
     sys.path[:0] = list(options.import_path)
     os.umask(0o077)
     return run_payload(options.payload, log if log is not None else sys.stderr)
-
-
-def decode_result(data: Any) -> tuple[bool, bytes | None, str, str]:
-    """Check the shape of a result record read from a ``.out`` file."""
-    ok, value, tb, type_name = data
-    return bool(ok), value, str(tb), str(type_name)
 
 
 if __name__ == "__main__":

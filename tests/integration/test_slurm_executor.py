@@ -212,14 +212,14 @@ def test_one_status_query_per_poll(workdir: Path) -> None:
     with cfut.SlurmExecutor(workdir=workdir, **FAST) as executor:
         assert list(executor.map(square, range(12))) == [x * x for x in range(12)]
         stats = executor.statistics()
-    assert stats["submitted_jobs"] == 1 and stats["submitted_tasks"] == 12
-    assert stats["commands"]["squeue"] == stats["status_queries"] <= stats["polls"]
-    assert stats["status_queries"] >= 1
+    assert stats.submitted_jobs == 1 and stats.submitted_tasks == 12
+    assert stats.commands["squeue"] == stats.status_queries <= stats.polls
+    assert stats.status_queries >= 1
 
 
 def test_map_is_one_array_job_with_chunks(workdir: Path) -> None:
     with cfut.SlurmExecutor(workdir=workdir, **FAST) as executor:
         assert list(executor.map(square, range(10), chunksize=3)) == [x * x for x in range(10)]
         stats = executor.statistics()
-    assert (stats["submitted_jobs"], stats["submitted_tasks"], stats["commands"]["sbatch"]) == (1, 4, 1)
+    assert (stats.submitted_jobs, stats.submitted_tasks, stats.commands["sbatch"]) == (1, 4, 1)
 

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from cfut import condor
+from cfut._schedulers.htcondor import eventlog
 from cfut.fakes.condor import FakeCondor
 
 os.environ["CONDOR_CONFIG"] = "/dev/null"  # no pool configuration is looked for
@@ -29,7 +29,7 @@ needs_htcondor = pytest.mark.skipif(htcondor2 is None, reason=MISSING or "-")
 
 def check_event_text(text: str) -> int:
     """Read ``text`` with htcondor2 and with cfut; assert they agree. Returns the number of events."""
-    ours = condor.parse_events(text)
+    ours = eventlog.parse_events(text)
     if htcondor2 is None:
         pytest.skip(MISSING)
     with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as handle:
@@ -41,7 +41,7 @@ def check_event_text(text: str) -> int:
     assert len(theirs) == len(ours), (len(theirs), len(ours))
     for mine, event in zip(ours, theirs):
         assert (mine.code, mine.cluster, mine.proc) == (int(event.type), event.cluster, event.proc)
-        status = condor.status_from_event(mine)
+        status = eventlog.status_from_event(mine)
         data = dict(event.items())
         if mine.code == 5:
             assert status is not None

@@ -109,7 +109,7 @@ def test_future_goes_pending_running_finished_from_the_log_alone(executor: cfut.
     settle(executor, fake, [future])
     assert future.result() == 9
     stats = executor.statistics()
-    assert stats["commands"] == {"condor_submit": 1}, "the event log answered every status question"
+    assert stats.commands == {"condor_submit": 1}, "the event log answered every status question"
 
 
 def test_remote_exception_is_reraised(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:

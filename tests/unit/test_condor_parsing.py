@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from condor_checks import htcondor2, needs_htcondor  # HTCondor's own parsers, CONDOR_CONFIG set
 
-from cfut import condor
+from cfut import Phase
 from cfut._errors import InvalidArgumentError, SchedulerOutputError
 from cfut._runner import CommandResult
-from cfut.core import Phase
+from cfut._schedulers.htcondor import HTCondorScheduler, eventlog, queries, submit
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "htcondor"
 
@@ -25,14 +25,14 @@ def golden(name: str) -> str:
 
 
 def test_terse_output_gives_cluster_and_count() -> None:
-    assert condor.parse_submit_terse(["condor_submit"], golden("submit-terse.stdout")) == ("42", 5)
-    assert condor.parse_submit_terse(["condor_submit"], "43.0 - 43.0\n") == ("43", 1)
+    assert submit.parse_submit_terse(["condor_submit"], golden("submit-terse.stdout")) == ("42", 5)
+    assert submit.parse_submit_terse(["condor_submit"], "43.0 - 43.0\n") == ("43", 1)
 
 
 @pytest.mark.parametrize("name", ["submit-terse-two-clusters.stdout", "submit-default.stdout"])
 def test_terse_parser_refuses_other_shapes(name: str) -> None:
     with pytest.raises(SchedulerOutputError, match="cluster"):
-        condor.parse_submit_terse(["condor_submit", "-terse"], golden(name))
+        submit.parse_submit_terse(["condor_submit", "-terse"], golden(name))
 
 
 @pytest.mark.parametrize(("stderr", "transient"), [
@@ -42,7 +42,7 @@ def test_terse_parser_refuses_other_shapes(name: str) -> None:
 ])
 def test_submit_errors_transient_or_not(stderr: str, transient: bool) -> None:
     result = CommandResult(("condor_submit",), 1, "Submitting job(s)", golden(stderr))
-    assert condor.CondorExecutor.is_transient(result) is transient
+    assert HTCondorScheduler.is_transient(result) is transient
 
 
 # ---------------------------------------------------------------- arguments and descriptions
@@ -58,42 +58,42 @@ def test_submit_errors_transient_or_not(stderr: str, transient: bool) -> None:
     ("back\\slash", "back\\slash"),
 ])
 def test_new_syntax_quoting(arg: str, quoted: str) -> None:
-    assert condor.quote_argument(arg) == quoted
+    assert submit.quote_argument(arg) == quoted
 
 
 def test_reference_example_of_new_syntax() -> None:
     # The manual's example: one ""two"" 'spacey ''quoted'' argument' → one, "two", spacey 'quoted' argument
-    value = condor.arguments_value(["one", '"two"', "spacey 'quoted' argument"])
+    value = submit.arguments_value(["one", '"two"', "spacey 'quoted' argument"])
     assert value == """"one ""two"" 'spacey ''quoted'' argument'\""""
 
 
 def test_line_breaks_are_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="line break"):
-        condor.quote_argument("a\nb")
+        submit.quote_argument("a\nb")
     with pytest.raises(InvalidArgumentError, match="queue"):
-        condor.check_extra_line("queue 5")
+        submit.check_extra_line("queue 5")
     with pytest.raises(InvalidArgumentError, match="executable"):
-        condor.check_extra_line("Executable = /bin/true")
-    assert condor.check_extra_line("periodic_remove = JobStatus == 5") == "periodic_remove = JobStatus == 5"
+        submit.check_extra_line("Executable = /bin/true")
+    assert submit.check_extra_line("periodic_remove = JobStatus == 5") == "periodic_remove = JobStatus == 5"
 
 
-def _spec(workdir: str, **kw: object) -> condor.SubmitSpec:
+def _spec(workdir: str, **kw: object) -> submit.SubmitSpec:
     base = dict(
-        executable=condor.escape_macros("/opt/py $dir/bin/python3"),
-        arguments=("-m", "cfut.remote", condor.escape_macros(f"{workdir}/k.") + "$(ProcId).in"),
-        log=f"{workdir}/e.events.log", output=condor.escape_macros(f"{workdir}/k.") + "$(ProcId).log",
+        executable=submit.escape_macros("/opt/py $dir/bin/python3"),
+        arguments=("-m", "cfut.remote", submit.escape_macros(f"{workdir}/k.") + "$(ProcId).in"),
+        log=f"{workdir}/e.events.log", output=submit.escape_macros(f"{workdir}/k.") + "$(ProcId).log",
         initialdir=workdir, count=3, batch_key="k", resources=(("request_cpus", "2"), ("request_memory", "4 GB")),
         requirements='OpSys == "LINUX"', attributes=(("ProjectName", '"physics"'),),
         extra_lines=("periodic_remove = JobStatus == 5",),
     )
     base.update(kw)
-    return condor.SubmitSpec(**base)  # type: ignore[arg-type]
+    return submit.SubmitSpec(**base)  # type: ignore[arg-type]
 
 
 @needs_htcondor
 def test_htcondor_parses_the_description() -> None:
     workdir = "/tmp/it's a \"dir\""
-    text = condor.submit_description(_spec(workdir))
+    text = submit.submit_description(_spec(workdir))
     sub = htcondor2.Submit(text)
     assert sub.getQArgs() == "3"
     assert sub.expand("executable") == "/opt/py $dir/bin/python3"
@@ -109,10 +109,10 @@ def test_htcondor_parses_the_description() -> None:
 
 
 def test_event_log_golden() -> None:
-    events = condor.parse_events(golden("events-iso.log"))
+    events = eventlog.parse_events(golden("events-iso.log"))
     statuses = {}
     for event in events:
-        status = condor.status_from_event(event)
+        status = eventlog.status_from_event(event)
         if status is not None:
             statuses[event.job_id] = statuses.get(event.job_id, []) + [status]
     assert [s.state for s in statuses["123.0"]] == ["IDLE", "RUNNING", "COMPLETED"]
@@ -127,12 +127,12 @@ def test_event_log_golden() -> None:
 
 
 def test_event_log_legacy_dates_and_texts() -> None:
-    events = condor.parse_events(golden("events-legacy.log"))
+    events = eventlog.parse_events(golden("events-legacy.log"))
     assert [(e.code, e.job_id) for e in events] == [(0, "236467.0"), (9, "236467.0"), (0, "236467.1"),
                                                     (12, "236467.1")]
-    removed = condor.status_from_event(events[1])
+    removed = eventlog.status_from_event(events[1])
     assert removed is not None and removed.state == "REMOVED" and "bob" in removed.reason
-    held = condor.status_from_event(events[3])
+    held = eventlog.status_from_event(events[3])
     assert held is not None and dict(held.details) == {"hold_code": 34, "hold_subcode": 0}
     assert "cgroup memory limit" in held.reason
 
@@ -140,14 +140,14 @@ def test_event_log_legacy_dates_and_texts() -> None:
 @needs_htcondor
 @pytest.mark.parametrize("name", ["events-iso.log", "events-legacy.log"])
 def test_htcondor_reads_golden_logs_as_we_do(name: str) -> None:
-    ours = [(e.code, e.cluster, e.proc) for e in condor.parse_events(golden(name))]
+    ours = [(e.code, e.cluster, e.proc) for e in eventlog.parse_events(golden(name))]
     theirs = [(int(e.type), e.cluster, e.proc) for e in htcondor2.JobEventLog(str(GOLDEN / name)).events(0)]
     assert ours == theirs
 
 
 def test_reader_is_incremental_and_waits_for_the_closing_line(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
-    reader = condor.EventLogReader(str(path))
+    reader = eventlog.EventLogReader(str(path))
     assert reader.read_new() == []  # HTCondor creates the file at the first event
     text = golden("events-iso.log")
     cut = text.index("001 (123.000.000)") + 20  # in the middle of an event
@@ -166,14 +166,14 @@ def test_reader_is_incremental_and_waits_for_the_closing_line(tmp_path: Path) ->
 
 def test_damaged_record_is_skipped_not_fatal() -> None:
     text = "garbage line\nmore\n...\n" + golden("events-legacy.log")
-    assert len(condor.parse_events(text)) == 4
+    assert len(eventlog.parse_events(text)) == 4
 
 
 # ---------------------------------------------------------------- condor_q, condor_history, condor_rm
 
 
 def test_condor_q_af_golden() -> None:
-    statuses = condor.parse_af_status(["condor_q"], golden("q-af-j.stdout"))
+    statuses = queries.parse_af_status(["condor_q"], golden("q-af-j.stdout"))
     assert statuses["34524642.0"].state == "RUNNING" and statuses["34524642.0"].phase is Phase.RUNNING
     held = statuses["34524643.0"]
     assert held.state == "HELD" and dict(held.details) == {"hold_code": 6, "hold_subcode": 2}
@@ -182,7 +182,7 @@ def test_condor_q_af_golden() -> None:
 
 
 def test_condor_history_af_golden() -> None:
-    statuses = condor.parse_af_status(["condor_history"], golden("history-af-j.stdout"))
+    statuses = queries.parse_af_status(["condor_history"], golden("history-af-j.stdout"))
     assert (statuses["7.0"].state, statuses["7.0"].exit_code, statuses["7.0"].signal) == ("COMPLETED", 3, None)
     assert (statuses["7.1"].exit_code, statuses["7.1"].signal) == (None, 9)
     assert statuses["7.2"].state == "REMOVED" and statuses["7.2"].reason == "via condor_rm (by user alice)"
@@ -190,19 +190,19 @@ def test_condor_history_af_golden() -> None:
 
 def test_af_parser_refuses_garbage() -> None:
     with pytest.raises(SchedulerOutputError):
-        condor.parse_af_status(["condor_q"], "-- Schedd: x : <1.2.3.4:9618> @ 11/11/20 14:44:06\n")
+        queries.parse_af_status(["condor_q"], "-- Schedd: x : <1.2.3.4:9618> @ 11/11/20 14:44:06\n")
 
 
 def test_condor_rm_outcomes_golden() -> None:
     result = CommandResult(("condor_rm",), 1, golden("rm-mixed.stdout"), golden("rm-mixed.stderr"))
-    settled, refused = condor.parse_rm(result)
+    settled, refused = queries.parse_rm(result)
     assert settled == {"42.0", "42.1", "42.2"} and refused == {"42.3"}
 
 
 def test_error_classes() -> None:
     import cfut
 
-    assert condor.error_class("HELD") is cfut.JobHeld
-    assert condor.error_class("REMOVED") is cfut.JobCancelled
-    assert condor.error_class("COMPLETED") is cfut.JobDied
-    assert condor.CondorExecutor._task_id("12", None) == "12.0" and condor.CondorExecutor._task_id("12", 3) == "12.3"
+    assert queries.error_class("HELD") is cfut.JobHeld
+    assert queries.error_class("REMOVED") is cfut.JobCancelled
+    assert queries.error_class("COMPLETED") is cfut.JobDied
+    assert HTCondorScheduler.task_id("12", None) == "12.0" and HTCondorScheduler.task_id("12", 3) == "12.3"

@@ -21,8 +21,8 @@ import cloudpickle
 import pytest
 
 import cfut
+from cfut import ClusterExecutor
 from cfut._runner import CommandResult
-from cfut.core import ClusterExecutor
 from cfut.fakes import FakeSlurm
 
 # Jobs in subprocess mode cannot import this test module, so its functions travel by value.
@@ -113,7 +113,7 @@ def test_result_found_by_scan_without_scheduler(executor: cfut.SlurmExecutor, fa
     fake.fail_next("squeue", times=3)
     executor.poll_once()  # the status query fails, the scan still finds the result
     assert future.result(timeout=0) == 16
-    assert executor.statistics()["query_failures"] == 1
+    assert executor.statistics().query_failures == 1
 
 
 def test_remote_exception_that_cannot_be_unpickled(executor: cfut.SlurmExecutor, fake: FakeSlurm) -> None:
@@ -209,7 +209,7 @@ def test_job_purged_from_squeue_is_found_by_fallback(tmp_path: Path, accounting:
     fake.advance(30)  # long purged from squeue
     settle(ex, fake, [future])
     error = future.exception()
-    counts = ex.statistics()["commands"]
+    counts = ex.statistics().commands
     if accounting:
         assert type(error) is cfut.JobOutOfMemory and error.exit_code == 0 and error.signal == 125
         assert counts["sacct"] >= 1
@@ -228,7 +228,7 @@ def test_a_finished_job_awaiting_its_result_costs_no_more_lookups(tmp_path: Path
     fake.end_job(future.job_id, "NODE_FAIL")
     settle(ex, fake, [future])  # seen NODE_FAIL, purged a second later, declared dead after 10 s
     assert type(future.exception()) is cfut.JobNodeFailure
-    counts = ex.statistics()["commands"]
+    counts = ex.statistics().commands
     assert counts["sacct"] == 1, "one lookup, for the exit code, when the grace period ends"
     assert "scontrol" not in counts
 
@@ -259,7 +259,7 @@ def test_cancel_pending_job_removes_it_from_queue(executor: cfut.SlurmExecutor, 
     done, _ = concurrent.futures.wait([future], timeout=0)
     assert done == {future}, "wait() sees a cancelled future as done at once"
     executor.poll_once()  # the monitor leaves it alone
-    assert executor.statistics()["outstanding_jobs"] == 0
+    assert executor.statistics().outstanding_jobs == 0
 
 
 def test_cancel_running_job_fails(executor: cfut.SlurmExecutor, fake: FakeSlurm) -> None:
@@ -313,11 +313,15 @@ def test_future_resolves_when_nobody_holds_the_executor(tmp_path: Path) -> None:
     assert future.result(timeout=60) == 49
 
 
+def _monitor_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("cfut-monitor-")}
+
+
 def test_idle_executor_is_collected_and_its_thread_ends(tmp_path: Path) -> None:
+    before = _monitor_threads()
     ex = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=tmp_path, poll_interval=0.01)
     assert ex.submit(square, 2).result(timeout=60) == 4
-    thread = ex._thread
-    assert thread is not None
+    (thread,) = _monitor_threads() - before
     del ex
     gc.collect()
     thread.join(timeout=30)  # it wakes at least once a second and finds the executor gone
@@ -325,11 +329,13 @@ def test_idle_executor_is_collected_and_its_thread_ends(tmp_path: Path) -> None:
 
 
 def test_shutdown_wait_with_background_thread(tmp_path: Path) -> None:
+    before = _monitor_threads()
     ex = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=tmp_path, poll_interval=0.01)
     futures = [ex.submit(square, n) for n in range(5)]
+    (thread,) = _monitor_threads() - before
     ex.shutdown(wait=True)
     assert [f.result(timeout=0) for f in futures] == [n * n for n in range(5)]
-    assert ex._thread is not None and not ex._thread.is_alive()
+    assert not thread.is_alive()
 
 
 # ---------------------------------------------------------------- scheduler trouble
@@ -387,7 +393,7 @@ def test_unparsable_status_is_reported_not_crashing(fake: FakeSlurm, tmp_path: P
     settle(ex, fake, [future])
     assert future.result() == 9  # results still arrive through the directory scan
     assert "total nonsense" in caplog.text and "squeue" in caplog.text
-    assert ex.statistics()["query_failures"] >= 1
+    assert ex.statistics().query_failures >= 1
 
 
 class ExplodingOnce:
@@ -406,15 +412,15 @@ def test_monitor_thread_survives_an_exception(tmp_path: Path) -> None:
     with cfut.SlurmExecutor(runner=runner, workdir=tmp_path, poll_interval=0.01) as ex:
         futures = [ex.submit(square, n) for n in range(3)]
         assert [f.result(timeout=60) for f in futures] == [0, 1, 4]
-        assert ex.statistics()["monitor_errors"] == 1
+        assert ex.statistics().monitor_errors == 1
 
 
 def test_at_most_one_status_query_per_poll(executor: cfut.SlurmExecutor, fake: FakeSlurm) -> None:
     futures = [executor.submit(square, n) for n in range(30)]
     settle(executor, fake, futures)
     stats = executor.statistics()
-    assert stats["commands"]["squeue"] == stats["status_queries"] <= stats["polls"]
-    assert stats["calls"]["done"] == 30
+    assert stats.commands["squeue"] == stats.status_queries <= stats.polls
+    assert stats.calls_done == 30
 
 
 # ---------------------------------------------------------------- bad input

@@ -8,19 +8,18 @@ time: virtual clocks are driven with ``advance()``, real processes with ``join()
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import cloudpickle
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from payloads import read_result, write_task
 
-from cfut import _worker as remote
-from cfut import serialize
 from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
 from cfut.fakes.shell import parse_inline
@@ -283,18 +282,16 @@ def test_inline_quoted_path_across_lines_and_unsupported_expansions() -> None:
 
 
 def test_inline_worker_round_trip(manual: FakeSlurm, tmp_path: Path) -> None:
-    payload = tmp_path / "task.in"
-    calls = [("call1", cloudpickle.dumps((pow, (2, 10), {}))), ("call2", cloudpickle.dumps((int, ("x",), {})))]
-    serialize.write_private(str(payload), serialize.dumps(calls))
+    payload = write_task(tmp_path, "task", [("call1", pow, (2, 10), {}), ("call2", int, ("x",), {})])
     script = f"#!/bin/sh\nexec {sys.executable} -m cfut.remote {payload}\n"
     run(manual, "sbatch", "--parsable", f"--output={tmp_path}/task.log", input=script)
     manual.advance(0.5)
     assert not (tmp_path / "task.started").exists(), "inline jobs run their script when they end"
     manual.advance(1)
     assert manual.job("1").state == "COMPLETED"
-    ok, value, _, _ = remote.decode_result(serialize.read(str(tmp_path / "call1.out")))
-    assert ok and value is not None and serialize.loads(value) == 1024
-    ok, value, tb, type_name = remote.decode_result(serialize.read(str(tmp_path / "call2.out")))
+    ok, value, _, _ = read_result(tmp_path, "call1")
+    assert ok and value is not None and pickle.loads(value) == 1024
+    ok, value, tb, type_name = read_result(tmp_path, "call2")
     assert not ok and type_name == "builtins.ValueError" and "invalid literal" in tb
     log = (tmp_path / "task.log").read_text()
     assert f"cfut worker: wrote result {tmp_path}/call1.out" in log and "call call2 raised" in log
@@ -303,8 +300,7 @@ def test_inline_worker_round_trip(manual: FakeSlurm, tmp_path: Path) -> None:
 
 def test_inline_worker_leaves_the_test_process_as_it_was(manual: FakeSlurm, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    payload = tmp_path / "p.in"
-    serialize.write_private(str(payload), serialize.dumps([("c", cloudpickle.dumps((print, ("from the job",), {})))]))
+    payload = write_task(tmp_path, "p", [("c", print, ("from the job",), {})])
     path_before, umask_before = list(sys.path), os.umask(0o022)
     os.umask(umask_before)
     try:
@@ -318,11 +314,21 @@ def test_inline_worker_leaves_the_test_process_as_it_was(manual: FakeSlurm, tmp_
 
 
 def test_inline_worker_that_cannot_read_its_payload_fails_the_job(manual: FakeSlurm, tmp_path: Path) -> None:
-    run(manual, "sbatch", input=f"#!/bin/sh\nexec python -m cfut.remote {tmp_path}/missing.in\n")
+    (tmp_path / "bad.in").write_bytes(b"not a payload")
+    run(manual, "sbatch", input=f"#!/bin/sh\nexec python -m cfut.remote {tmp_path}/bad.in\n")
     manual.advance(2)
     job = manual.job("1")
     assert (job.state, job.exit_code) == ("FAILED", 2)
     assert "cannot read payload" in Path(job.output_path).read_text()
+
+
+def test_inline_worker_without_a_payload_exits_quietly(manual: FakeSlurm, tmp_path: Path) -> None:
+    """A task re-run after the submitter collected it (and removed its payload) has nothing to do."""
+    run(manual, "sbatch", input=f"#!/bin/sh\nexec python -m cfut.remote {tmp_path}/gone.in\n")
+    manual.advance(2)
+    job = manual.job("1")
+    assert (job.state, job.exit_code) == ("COMPLETED", 0)
+    assert "is gone" in Path(job.output_path).read_text()
 
 
 # ------------------------------------------------------------------ progression
@@ -582,14 +588,16 @@ def test_sacct_selection(manual: FakeSlurm) -> None:
     submit(manual, "-J", "late", wrap="exit 1")
     manual.advance(2)
     fmt = ("-n", "-P", "-X", "-o", "JobName")
-    assert run(manual, "sacct", *fmt).stdout == "early\nlate\n"
+    # (without -S, sacct starts at today's midnight: that boundary falls between the two jobs when the
+    # test runs between 22:00 and midnight, so the window is given)
+    assert run(manual, "sacct", *fmt, "-S", "now-3hours").stdout == "early\nlate\n"
     assert run(manual, "sacct", *fmt, "-S", "now-1hour").stdout == "late\n"
-    assert run(manual, "sacct", *fmt, "-E", "now-1hour").stdout == "early\n"
+    assert run(manual, "sacct", *fmt, "-S", "now-3hours", "-E", "now-1hour").stdout == "early\n"
     assert run(manual, "sacct", *fmt, "-s", "F").stdout == "late\n"
-    assert run(manual, "sacct", *fmt, "--name=early").stdout == "early\n"
+    assert run(manual, "sacct", *fmt, "-S", "now-3hours", "--name=early").stdout == "early\n"
     assert run(manual, "sacct", *fmt, "-u", "somebody-else").stdout == ""
-    assert run(manual, "sacct", *fmt, "-b").stdout == "early\nlate\n"
-    assert run(manual, "sacct", "-n", "-X", "-b", "-p", "--delimiter=;").stdout == (
+    assert run(manual, "sacct", *fmt, "-S", "now-3hours", "-b").stdout == "early\nlate\n"
+    assert run(manual, "sacct", "-n", "-X", "-b", "-p", "--delimiter=;", "-S", "now-3hours").stdout == (
         "1;COMPLETED;0:0;\n2;FAILED;1:0;\n")
 
 
@@ -920,8 +928,7 @@ def test_delay_start(manual: FakeSlurm) -> None:
 
 
 def test_hide_results_until_the_filesystem_catches_up(manual: FakeSlurm, tmp_path: Path) -> None:
-    payload = tmp_path / "t.in"
-    serialize.write_private(str(payload), serialize.dumps([("c", cloudpickle.dumps((abs, (-3,), {})))]))
+    payload = write_task(tmp_path, "t", [("c", abs, (-3,), {})])
     job_id = submit(manual, wrap=f"exec python3 -m cfut.remote {payload}")
     manual.hide_results(job_id, 6)
     manual.advance(1)
@@ -930,7 +937,7 @@ def test_hide_results_until_the_filesystem_catches_up(manual: FakeSlurm, tmp_pat
     manual.advance(5.9)
     assert not (tmp_path / "c.out").exists()
     manual.advance(0.1)
-    assert remote.decode_result(serialize.read(str(tmp_path / "c.out")))[0] is True
+    assert read_result(tmp_path, "c").ok is True
 
 
 # ------------------------------------------------------------------ concurrency and sharing

@@ -192,11 +192,11 @@ def test_every_future_resolves_exactly_once(backend: Backend, data: st.DataObjec
                 assert future.result() == plan.value
         assert resolutions == collections.Counter(range(len(jobs))), "each future resolved exactly once"
         stats = ex.statistics()
-        assert stats["monitor_errors"] == 0
-        assert stats["commands"][backend.submit_command] == (1 if use_map else len(jobs))
-        assert stats["commands"].get(backend.status_command, 0) <= stats["status_queries"] <= stats["polls"]
+        assert stats.monitor_errors == 0
+        assert stats.commands[backend.submit_command] == (1 if use_map else len(jobs))
+        assert stats.commands.get(backend.status_command, 0) <= stats.status_queries <= stats.polls
         if backend.name == "condor" and not silent_log:
-            assert stats["commands"].get("condor_q", 0) == 0, "the event log answered everything"
+            assert stats.commands.get("condor_q", 0) == 0, "the event log answered everything"
         ex.shutdown(wait=False, cancel_futures=shutdown_cancel)
         for _ in range(4):  # removals that failed are retried by the next polls
             fake.advance(1)

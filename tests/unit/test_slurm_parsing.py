@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cfut import slurm
+from cfut import JobStatus, Phase
 from cfut._errors import InvalidArgumentError, JobCancelled, JobDied, JobTimeout, SchedulerOutputError
 from cfut._runner import CommandResult
-from cfut.core import Phase
+from cfut._schedulers import slurm
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "slurm-22.05"
 
@@ -39,7 +39,7 @@ def test_sacct_skips_steps() -> None:
 
 def test_scontrol_golden() -> None:
     statuses = slurm.parse_scontrol(["scontrol"], golden("scontrol-oneliner-failed.txt"))
-    assert statuses == {"98": slurm.JobStatus("FAILED", Phase.FINISHED, "NonZeroExitCode", 3, 0)}
+    assert statuses == {"98": JobStatus("FAILED", Phase.FINISHED, "NonZeroExitCode", 3, 0)}
 
 
 def test_scontrol_array_task_id() -> None:
@@ -119,6 +119,4 @@ def test_only_the_runner_and_the_fakes_process_module_import_subprocess() -> Non
     ("sbatch: error: Batch job submission failed: Invalid partition name specified\n", False),
 ])
 def test_transient_failures_are_told_apart(stderr: str, transient: bool) -> None:
-    from cfut import SlurmExecutor
-
-    assert SlurmExecutor.is_transient(CommandResult(("sbatch",), 1, "", stderr)) is transient
+    assert slurm.SlurmScheduler.is_transient(CommandResult(("sbatch",), 1, "", stderr)) is transient

@@ -1,4 +1,4 @@
-"""Slurm: argv builders and output parsers, and :class:`SlurmExecutor` on the generic core.
+"""Slurm: argv builders, output parsers and :class:`SlurmScheduler`, the adapter the executor drives.
 
 Commands issued (one of each kind per poll at most, every one batched over all jobs)::
 
@@ -15,14 +15,15 @@ scancel) and were checked on a real cluster by the integration tests.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from . import files, serialize
-from ._errors import (
+from .._commands import SchedulerCommands
+from .._errors import (
     InvalidArgumentError,
     JobCancelled,
     JobDied,
@@ -34,8 +35,14 @@ from ._errors import (
     SchedulerError,
     SchedulerOutputError,
 )
-from ._runner import CommandResult, CommandRunner
-from .core import Batch, ClusterExecutor, JobStatus, Phase, log
+from .._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir
+from .._records import Batch
+from .._runner import CommandResult
+from .._status import JobStatus, Phase
+from .base import SubmitRequest
+from .script import wrapper_script
+
+log = logging.getLogger("cfut")
 
 # squeue/sacct state names (squeue --format=%T, sacct State) and where each leaves a job.
 # "JOB STATE CODES" in squeue(1).
@@ -80,7 +87,7 @@ _ERRORS: dict[str, type[JobDied]] = {
 }
 
 # Messages of a controller that is busy or unreachable: worth retrying (slurm_errno.c texts).
-_TRANSIENT = (
+TRANSIENT = (
     "Socket timed out on send/recv operation",
     "Unable to contact slurm controller",
     "Slurm controller not responding",
@@ -91,8 +98,8 @@ _TRANSIENT = (
     "temporarily unable to accept job",
     "Zero Bytes were transmitted or received",
 )
-_INVALID_JOB_ID = "Invalid job id specified"
-_ACCOUNTING_DISABLED = "accounting storage is disabled"
+INVALID_JOB_ID = "Invalid job id specified"
+ACCOUNTING_DISABLED = "accounting storage is disabled"
 
 STATUS_FORMAT = "%i|%T|%r"
 SACCT_FORMAT = "JobID,State,ExitCode"
@@ -137,16 +144,10 @@ class ArrayPath(NamedTuple):
 def batch_script(
     python: str, payload: str | ArrayPath, setup_lines: Sequence[str], import_paths: Sequence[str]
 ) -> str:
-    """The batch script for one job or array. Every path is shell-quoted; setup lines come first so
-    their ``#SBATCH`` directives sit before any command, as sbatch requires."""
-    words = [shlex.quote(python), "-m", "cfut.remote"]
-    words.append(payload.shell() if isinstance(payload, ArrayPath) else shlex.quote(payload))
-    for path in import_paths:
-        words += ["--import-path", shlex.quote(path)]
-    lines = ["#!/bin/sh", "# Written by cfut: runs Python calls and writes their results."]
-    lines += list(setup_lines)
-    lines.append("exec " + " ".join(words))
-    return "\n".join(lines) + "\n"
+    """The batch script for one job or array: the shared wrapper with the payload's path (quoted),
+    or for an array the path built from ``$SLURM_ARRAY_TASK_ID``."""
+    word = payload.shell() if isinstance(payload, ArrayPath) else shlex.quote(payload)
+    return wrapper_script(python, word, setup_lines, import_paths)
 
 
 def sbatch_argv(job_name: str, output_pattern: str, script_path: str) -> list[str]:
@@ -235,109 +236,111 @@ def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
     return statuses
 
 
-class SlurmExecutor(ClusterExecutor):
-    """A ``concurrent.futures`` executor that runs each call as a Slurm batch job.
+class SlurmScheduler:
+    """The Slurm adapter: ``sbatch`` a batch (an array job for several tasks), ``squeue`` for status,
+    ``sacct`` then ``scontrol`` for jobs squeue no longer lists, ``scancel`` to cancel."""
 
-    ``SlurmExecutor(debug=False, keep_logs=False, additional_setup_lines=(),
-    additional_import_paths=())`` as in clusterfutures 0.5; the keyword-only options are those of
-    :class:`cfut.core.ClusterExecutor` (``runner``, ``workdir``, ``poll_interval``, ...).
-    """
+    name = "Slurm"
+    #: Most tasks in one array job (Slurm's MaxArraySize default of 1001 allows indices 0-1000).
+    max_tasks_per_batch = 1000
 
-    scheduler_name = "Slurm"
-    transient_errors = _TRANSIENT
-
-    def __init__(
-        self,
-        debug: bool = False,
-        keep_logs: bool = False,
-        additional_setup_lines: Sequence[str] = (),
-        additional_import_paths: Sequence[str] = (),
-        *,
-        runner: CommandRunner | None = None,
-        python: str | None = None,
-        **options,  # type: ignore[no-untyped-def]
-    ) -> None:
-        super().__init__(
-            debug, keep_logs, runner=runner, additional_setup_lines=additional_setup_lines,
-            additional_import_paths=additional_import_paths, **options,
-        )
-        escape_filename_pattern(self.workdir)  # refuse an unusable work directory now
+    def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None) -> None:
+        escape_filename_pattern(jobdir.path)  # refuse an unusable work directory now
+        self.commands = commands
+        self.jobdir = jobdir
         self.python = python or sys.executable
         self._accounting = True  # until sacct says otherwise
 
+    @staticmethod
+    def task_id(job_id: str, index: int | None) -> str:
+        return job_id if index is None else f"{job_id}_{index}"
+
+    @staticmethod
+    def is_transient(result: CommandResult) -> bool:
+        """Whether a failed command's output says the controller was only busy or unreachable."""
+        text = result.stderr + result.stdout
+        return any(marker in text for marker in TRANSIENT)
+
     # -- submission
 
-    def _submit_batch(self, batch: Batch, setup_lines: Sequence[str]) -> str:
+    def submit(self, request: SubmitRequest) -> str:
         """One ``sbatch``: a plain job for one task, an array job (``--array=0-N``) for several."""
-        array = batch.tasks[0].index is not None
+        batch = request.batch
+        jobdir = self.jobdir
         payload: str | ArrayPath
-        if array:
-            payload = ArrayPath(files.in_dir(self.workdir, batch.key + "."), files.PAYLOAD_SUFFIX)
-            log_path = escape_filename_pattern(files.in_dir(self.workdir, batch.key)) + ".%a" + files.LOG_SUFFIX
+        if batch.array:
+            payload = ArrayPath(jobdir.file(batch.key + "."), PAYLOAD_SUFFIX)
+            log_path = escape_filename_pattern(jobdir.file(batch.key)) + ".%a" + LOG_SUFFIX
         else:
-            payload = files.in_dir(self.workdir, batch.tasks[0].key + files.PAYLOAD_SUFFIX)
-            log_path = escape_filename_pattern(self._log_path(batch.tasks[0]))
-        batch.script_path = files.in_dir(self.workdir, batch.key + files.SCRIPT_SUFFIX)
-        script = batch_script(self.python, payload, setup_lines, self.additional_import_paths)
-        serialize.write_text_private(batch.script_path, script)
-        argv = sbatch_argv(self._job_name(batch), log_path, batch.script_path)
-        if array:
+            payload = jobdir.payload(batch.tasks[0].key)
+            log_path = escape_filename_pattern(jobdir.log(batch.tasks[0].key))
+        batch.script_path = jobdir.script(batch.key)
+        jobdir.write_text(batch.script_path, batch_script(self.python, payload, request.setup_lines,
+                                                          request.import_paths))
+        argv = sbatch_argv(job_name(batch), log_path, batch.script_path)
+        if batch.array:
             argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}")
-        # sbatch hands its umask to the job (SLURM_UMASK); keep the job's log private too.
-        return parse_sbatch(argv, self._run_submission(argv, env={"SLURM_UMASK": "0077"}))
+        # sbatch hands its umask to the job (SLURM_UMASK): keep the job's log private too. The key
+        # travels in sbatch's environment, which Slurm shows to nobody but the job.
+        env = {"SLURM_UMASK": "0077", **request.job_env, **request.secret_env}
+        return parse_sbatch(argv, self.commands.submit(argv, env=env, transient=self.is_transient))
 
-    def _job_name(self, batch: Batch) -> str:
-        return f"cfut.{batch.key}"
-
-    def _find_lost_submission(self, batch: Batch) -> str | None:
-        argv = ["squeue", "--noheader", f"--name={self._job_name(batch)}", "--format=%i"]
-        result = self._run(argv)
-        if result is None or result.returncode != 0:
+    def find_lost(self, batch: Batch) -> str | None:
+        argv = ["squeue", "--noheader", f"--name={job_name(batch)}", "--format=%i"]
+        result = self.commands.run(argv)
+        if result.returncode != 0:
             return None
         ids = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         return ids[0].split("_")[0] if ids else None
 
     # -- monitoring
 
-    def _query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+    def query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         argv = squeue_argv(job_ids)
         # squeue --jobs with a single id it no longer knows fails instead of printing nothing.
-        result = self._run_checked(argv, accept=lambda r: _INVALID_JOB_ID in r.stderr)
+        result = self.commands.check(argv, accept=lambda r: INVALID_JOB_ID in r.stderr)
         return parse_squeue(argv, result.stdout) if result.returncode == 0 else {}
 
-    def _lookup(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+    def lookup(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         found: dict[str, JobStatus] = {}
         if self._accounting:
             argv = sacct_argv(job_ids)
-            result = self._run(argv)
-            if result is not None and result.returncode == 0:
+            result = self.commands.run(argv)
+            if result.returncode == 0:
                 found.update(parse_sacct(argv, result.stdout))
-            elif result is not None and _ACCOUNTING_DISABLED in result.stderr + result.stdout:
+            elif ACCOUNTING_DISABLED in result.stderr + result.stdout:
                 self._accounting = False
             # any other failure: try scontrol below
         missing = [i for i in job_ids if i not in found]
         if missing:
             argv = scontrol_argv(missing)
-            result = self._run(argv)
-            if result is not None and result.returncode == 0:
+            result = self.commands.run(argv)
+            if result.returncode == 0:
                 for job_id, status in parse_scontrol(argv, result.stdout).items():
                     if job_id in missing:
                         found[job_id] = status
-            elif result is not None and _INVALID_JOB_ID in result.stderr:
-                pass  # gone from the controller too
-            else:
-                raise SchedulerError(f"cannot look up jobs {', '.join(missing)}: "
-                                     f"{result.stderr.strip() if result else 'scontrol timed out'}")
+            elif INVALID_JOB_ID not in result.stderr:  # else: gone from the controller too
+                raise SchedulerError(f"cannot look up jobs {', '.join(missing)}: {result.stderr.strip()}")
         return found
 
-    def _cancel_jobs(self, job_ids: Sequence[str]) -> bool:
-        result = self._run(["scancel", *job_ids])
-        if result is None or (result.returncode != 0 and self.is_transient(result)):
+    def cancel(self, job_ids: Sequence[str]) -> bool:
+        result = self.commands.run(["scancel", *job_ids])
+        if result.returncode != 0 and (result.returncode < 0 or self.is_transient(result)):
             return False
         if result.returncode != 0:  # e.g. already completed: nothing is left to remove
             log.warning("scancel %s: %s", " ".join(job_ids), result.stderr.strip())
         return True
 
-    def _error_for(self, status: JobStatus) -> type[JobDied]:
+    def error_for(self, status: JobStatus) -> type[JobDied]:
         return error_class(status.state)
 
+    def must_remove(self, status: JobStatus) -> bool:
+        return False  # a Slurm job that ended has left the queue (SPECIAL_EXIT aside: it is held, not run)
+
+    def close(self, *, keep_logs: bool) -> None:
+        pass
+
+
+def job_name(batch: Batch) -> str:
+    """The ``--job-name`` of a batch: unique, so a batch whose sbatch reply was lost can be found."""
+    return f"cfut.{batch.key}"

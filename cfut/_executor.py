@@ -1,0 +1,377 @@
+"""The scheduler-independent executor, composed of its parts.
+
+Data flow::
+
+    submit(fn, *args) / map ──► Submitter ── pickles, writes <batch>.fn and <task>.in, submits ──┐
+                                    │                                                          │
+                                    ▼                                                          ▼
+                                 JobStore (Batch → Task → Call, their states)        Scheduler adapter
+                                    ▲                                               (sbatch / condor_submit,
+                                    │                                                squeue / event log, ...)
+    monitor thread ── Poller.poll_once: query → reconcile → collect → declare_dead → flush_cancels
+                                            (scheduler)            (JobDir: results, started markers)
+
+:class:`ClusterExecutor` *has* a scheduler adapter (:mod:`cfut._schedulers`), a job directory
+(:mod:`cfut._jobdir`), a job store (:mod:`cfut._records`), a submitter (:mod:`cfut._submitter`) and a
+poller (:mod:`cfut._poller`); :class:`~cfut.SlurmExecutor` and :class:`~cfut.CondorExecutor` are thin
+façades that choose the adapter. Nothing here knows a scheduler's commands or formats.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from . import _keys
+from ._commands import SchedulerCommands
+from ._errors import BrokenClusterExecutor, ExecutorShutdownError, InvalidArgumentError
+from ._future import ClusterFuture
+from ._jobdir import JobDir
+from ._poller import Monitor, Poller
+from ._records import Batch, Call, CallState, JobStore, TaskState
+from ._runner import CommandRunner, default_runner
+from ._schedulers.base import Scheduler
+from ._stats import Statistics
+from ._submitter import Item, Submitter
+
+log = logging.getLogger("cfut")
+
+#: Executors with outstanding jobs, kept alive until their futures resolve (see :mod:`cfut._poller`):
+#: ``SlurmExecutor().submit(f)`` without a name for the executor must still resolve its future.
+_BUSY: set[ClusterExecutor] = set()
+
+SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float]], Scheduler]
+
+
+def check_setup_lines(lines: object, what: str) -> tuple[str, ...]:
+    """A sequence of strings (not one string); raises InvalidArgumentError naming the bad value."""
+    if isinstance(lines, (str, bytes)) or not isinstance(lines, Iterable):
+        raise InvalidArgumentError(f"{what} must be a sequence of strings, got {lines!r}")
+    checked = tuple(lines)
+    for line in checked:
+        if not isinstance(line, str):
+            raise InvalidArgumentError(f"{what} must contain only strings, got {line!r}")
+    return checked
+
+
+def check_paths(paths: object, what: str) -> tuple[str, ...]:
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
+        raise InvalidArgumentError(f"{what} must be a sequence of paths, got {paths!r}")
+    checked = []
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgumentError(f"{what} must contain only paths, got {path!r}")
+        checked.append(os.path.abspath(os.fspath(path)))
+    return tuple(checked)
+
+
+def check_seconds(value: object, what: str, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "a positive number of"
+        raise InvalidArgumentError(f"{what} must be {bound} seconds, got {value!r}")
+    assert isinstance(value, (int, float))
+    return float(value)
+
+
+def check_count(value: object, what: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+class ClusterExecutor(concurrent.futures.Executor):
+    """The executor behind :class:`~cfut.SlurmExecutor` and :class:`~cfut.CondorExecutor`: build those.
+
+    Its public methods are those of :class:`concurrent.futures.Executor` (``submit``, ``map``,
+    ``shutdown``, the context manager) plus :meth:`poll_once` and :meth:`statistics`.
+    """
+
+    def __init__(
+        self,
+        make_scheduler: SchedulerFactory,
+        *,
+        debug: bool,
+        keep_logs: bool,
+        additional_setup_lines: Sequence[str],
+        additional_import_paths: Sequence[str | os.PathLike[str]],
+        runner: CommandRunner | None,
+        scheduler_name: str,
+        workdir: str | os.PathLike[str] | None,
+        poll_interval: float,
+        max_poll_interval: float,
+        result_grace: float,
+        submit_retries: int,
+        background_polling: bool,
+    ) -> None:
+        self.additional_setup_lines = check_setup_lines(additional_setup_lines, "additional_setup_lines")
+        self.additional_import_paths = check_paths(additional_import_paths, "additional_import_paths")
+        if runner is None:
+            runner = default_runner(scheduler_name)  # SubprocessRunner(), unless a fake stands in
+        elif not isinstance(runner, CommandRunner):
+            raise InvalidArgumentError(
+                f"runner must have a run(argv, *, input, env, cwd, timeout) method, got {runner!r}")
+        self.debug = bool(debug)
+        self.keep_logs = bool(keep_logs)
+        self._poll_interval = check_seconds(poll_interval, "poll_interval")
+        self._max_poll_interval = max(self._poll_interval, check_seconds(max_poll_interval, "max_poll_interval"))
+        result_grace = check_seconds(result_grace, "result_grace", allow_zero=True)
+        retries = check_count(submit_retries, "submit_retries")
+        if self.debug:
+            log.setLevel(logging.DEBUG)  # the user's logging configuration decides where it goes
+        # A fake scheduler brings its own (virtual) time, so that tests never wait.
+        self._clock: Callable[[], float] = getattr(runner, "clock", None) or time.monotonic
+        self._sleep: Callable[[float], None] = getattr(runner, "sleep", None) or time.sleep
+        self._wait: Callable[[threading.Event, float], bool] = (
+            getattr(runner, "wait", None) or (lambda event, seconds: event.wait(seconds)))
+
+        key = _keys.load_key()
+        self._jobdir = JobDir(workdir, key)
+        self.workdir = self._jobdir.path
+        self._commands = SchedulerCommands(runner)
+        self._runner = runner
+        self._scheduler = make_scheduler(self._commands, self._jobdir, self._clock)
+        self._store = JobStore()
+        self._poller = Poller(self._store, self._scheduler, self._jobdir, self._clock,
+                              result_grace=result_grace, keep_logs=self.keep_logs)
+        self._submitter = Submitter(
+            self._store, self._scheduler, self._jobdir, sleep=self._sleep, retries=retries,
+            import_paths=self.additional_import_paths, secret_env={_keys.KEY_ENV: key.hex()},
+            job_env={_keys.KEY_FILE_ENV: _keys.key_file()}, owner=weakref.ref(self))
+        self._shutdown = False
+        self._broken: BaseException | None = None
+        self._background = bool(background_polling)
+        self._monitor: Monitor | None = None
+        self._interval = self._poll_interval
+        self._last_query = float("-inf")
+        self._closed = False
+
+    # ------------------------------------------------------------------ public API
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> ClusterFuture:
+        """Run ``fn(*args, **kwargs)`` as a cluster job; returns its future at once.
+
+        The keyword ``additional_setup_lines`` (as in clusterfutures 0.5) is taken by ``submit``
+        itself: extra lines for this job's batch script, after the executor's own.
+
+        Raises InvalidArgumentError (``fn`` not callable), SerializationError (cannot be pickled),
+        ExecutorShutdownError (after :meth:`shutdown`), BrokenClusterExecutor, SubmissionError (the
+        scheduler refused), CommandNotFoundError (no ``sbatch``/``condor_submit`` on ``PATH``).
+        """
+        setup = check_setup_lines(kwargs.pop("additional_setup_lines", ()), "additional_setup_lines")
+        (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False)
+        return future
+
+    def map(
+        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1
+    ) -> Iterator[Any]:
+        """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
+        one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
+        items. Everything is submitted before this returns; results come in order (``timeout`` in
+        seconds for the whole map); closing the iterator early cancels the calls not yet running."""
+        chunksize = check_count(chunksize, "chunksize", minimum=1)
+        items: list[Item] = [(args, {}) for args in zip(*iterables)]
+        futures = self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results() -> Iterator[Any]:
+            pending = list(reversed(futures))
+            try:
+                while pending:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    yield pending[-1].result(left)
+                    pending.pop()
+            finally:
+                calls = [f._cfut_call for f in pending if f._cfut_call is not None]
+                if calls:
+                    self._cancel_calls(calls)
+
+        return results()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking work; optionally cancel queued calls; optionally wait for the rest.
+
+        Idempotent. With ``cancel_futures=True`` every call not yet running is cancelled and its job
+        removed from the scheduler's queue (one cancel command for all of them). With ``wait=True``
+        it returns once every future has resolved and every job to remove has been removed.
+        """
+        with self._store.lock:
+            self._shutdown = True
+            victims = [call for task in self._store.outstanding() for call in task.calls
+                       if call.state is CallState.PENDING] if cancel_futures else []
+        if victims:
+            self._cancel_calls(victims)
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.stop.set()
+            monitor.wakeup.set()
+        if wait:
+            self._wait_idle()
+            if monitor is not None and monitor.thread is not threading.current_thread():
+                monitor.thread.join()
+            self._close_scheduler()
+
+    def poll_once(self) -> None:
+        """One monitoring step (see :mod:`cfut._poller`): one status query if any job is outstanding,
+        its fallbacks, one scan of the work directory, verdicts, cancels. The monitor thread calls
+        this; so can tests (with ``background_polling=False``)."""
+        self._poller.poll_once(query=True)
+
+    def statistics(self) -> Statistics:
+        """A snapshot for debugging and benchmarks (see :class:`~cfut.Statistics`)."""
+        store, poller = self._store, self._poller
+        with store.lock:
+            return Statistics(
+                jobs_by_state=dict(store.by_state()),
+                outstanding_jobs=len(store.live()),
+                submitted_jobs=store.submitted_jobs,
+                submitted_tasks=store.submitted_tasks,
+                calls_done=store.calls.done,
+                calls_failed=store.calls.failed,
+                calls_cancelled=store.calls.cancelled,
+                commands=dict(self._commands.counts),
+                command_failures=dict(self._commands.failures),
+                polls=poller.polls,
+                status_queries=poller.status_queries,
+                query_failures=poller.query_failures,
+                monitor_errors=self._monitor.errors if self._monitor is not None else 0,
+                poll_interval=self._interval,
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workdir={self.workdir!r}, runner={self._runner!r})"
+
+    # ------------------------------------------------------------------ submission
+
+    def _submit_calls(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: Sequence[str], *,
+                      chunksize: int, array: bool) -> list[ClusterFuture]:
+        if not callable(fn):
+            raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
+        with self._store.lock:
+            if self._broken is not None:
+                raise BrokenClusterExecutor("the executor is broken; no new jobs are taken") from self._broken
+            if self._shutdown:
+                raise ExecutorShutdownError("cannot submit new jobs after shutdown()")
+            self._store.begin_submission()
+        try:
+            futures = self._submitter.submit(fn, items, self.additional_setup_lines + tuple(setup_lines),
+                                             chunksize=chunksize, array=array)
+        finally:
+            self._store.end_submission()
+        if futures:
+            with self._store.lock:
+                _BUSY.add(self)
+                self._interval = self._poll_interval
+            self._ensure_monitor()
+            if self._monitor is not None:
+                self._monitor.wakeup.set()
+        return futures
+
+    def _abandon(self, batches: Sequence[Batch]) -> None:
+        """Cancel every call of these accepted batches and remove their jobs (a map that failed half-way)."""
+        self._cancel_calls([call for batch in batches for task in batch.tasks for call in task.calls])
+
+    # ------------------------------------------------------------------ cancellation
+
+    def _cancel_call(self, call: Call) -> bool:
+        """``Future.cancel()`` for one call: cancel the future, then the job if it carries no other
+        live call. Fails (False) once the job runs."""
+        with self._store.lock:
+            future = call.future
+            if future.cancelled():
+                return True
+            if call.state is not CallState.PENDING:
+                return False
+            if os.path.exists(self._jobdir.started(call.task.key)):
+                # the worker already runs it; the scheduler may not say so yet
+                self._store.mark_running(call.task)
+                return False
+        return bool(self._cancel_calls([call]))
+
+    def _cancel_calls(self, calls: Sequence[Call]) -> int:
+        """Cancel these not-yet-running calls; one cancel command for all jobs left without calls."""
+        cancelled = self._store.cancel(calls)
+        for task in {id(call.task): call.task for call in cancelled}.values():
+            self._poller.finish(task, remove_job=task.state in (TaskState.QUEUED, TaskState.RUNNING))
+        self._poller.flush_cancels()
+        return len(cancelled)
+
+    # ------------------------------------------------------------------ monitoring
+
+    def _ensure_monitor(self) -> None:
+        """Whenever work is outstanding, a monitor thread is alive to do it (started, or restarted)."""
+        if not self._background or self._broken is not None:
+            return
+        with self._store.lock:
+            if self._monitor is None or not self._monitor.alive():
+                if self._monitor is not None:
+                    log.error("the monitor thread had ended with work outstanding; starting a new one")
+                self._monitor = Monitor(self, self._wait)
+                if self._shutdown:
+                    self._monitor.stop.set()
+                self._monitor.start()
+
+    def _monitor_step(self) -> float:
+        """One wake-up of the monitor thread; returns how long to wait before the next."""
+        now = self._clock()
+        due = now - self._last_query >= self._interval
+        changed = self._poller.poll_once(query=due)
+        with self._store.lock:
+            if changed:
+                self._interval = self._poll_interval
+            elif due:
+                self._interval = min(self._interval * 1.5, self._max_poll_interval)
+            if due:
+                self._last_query = now
+            if not self._store.has_work():
+                _BUSY.discard(self)
+        remaining = self._interval - (self._clock() - self._last_query)
+        return max(0.01, min(remaining, 1.0))  # scanning for results is cheap: at least once a second
+
+    def _wait_idle(self) -> None:
+        if self._background and self._monitor is not None:
+            while not self._store.wait_idle(1.0):
+                if self._broken is not None:
+                    return
+                self._ensure_monitor()
+            return
+        while self._store.has_work() and self._broken is None:  # nobody else polls: do it here
+            self._poller.poll_once(query=True)
+            if self._store.has_work():
+                self._sleep(self._interval)
+
+    def _break(self, error: BaseException) -> None:
+        """The monitor cannot go on: fail every outstanding future, cancel their jobs, take no more work."""
+        log.error("the executor is broken: %r; failing every outstanding future and cancelling its jobs", error)
+        broken = BrokenClusterExecutor(f"the monitor failed {type(error).__name__}: {error}")
+        broken.__cause__ = error
+        with self._store.lock:
+            self._broken = broken
+            tasks = self._store.outstanding()
+        for task in tasks:
+            for call in task.calls:
+                self._store.resolve(call, False, broken)
+            self._poller.finish(task, remove_job=task.state in (TaskState.QUEUED, TaskState.RUNNING))
+        for _ in range(3):
+            try:
+                self._poller.flush_cancels()
+            except BaseException as exc:  # noqa: BLE001 - best effort; logged
+                log.warning("cancelling the jobs of a broken executor failed: %s", exc)
+            if not self._store.cancelling():
+                break
+        with self._store.lock:
+            _BUSY.discard(self)
+            self._store.idle.notify_all()
+
+    def _close_scheduler(self) -> None:
+        if self._closed or self._store.has_work():
+            return
+        self._closed = True
+        self._scheduler.close(keep_logs=self.keep_logs or self._poller.deaths > 0)

@@ -1,0 +1,62 @@
+"""The future cfut returns: a stdlib future whose ``cancel()`` also removes the job from the queue."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._executor import ClusterExecutor
+    from ._records import Call
+
+
+class ClusterFuture(concurrent.futures.Future[Any]):
+    """A :class:`concurrent.futures.Future` for one call run as (part of) a cluster job.
+
+    It works with :func:`concurrent.futures.wait`, :func:`~concurrent.futures.as_completed` and
+    :func:`asyncio.wrap_future` like any future. ``cancel()`` succeeds while the job has not started
+    and also removes the job from the scheduler's queue (when no other call needs it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cfut_executor: weakref.ref[ClusterExecutor] | None = None
+        self._cfut_call: Call | None = None
+
+    def _bind(self, executor: ClusterExecutor, call: Call) -> None:
+        self._cfut_executor = weakref.ref(executor)
+        self._cfut_call = call
+
+    @property
+    def job_id(self) -> str | None:
+        """The scheduler's id of the job (or array task) running this call: Slurm ``"12"`` or
+        ``"12_3"``, HTCondor ``"12.3"``; ``None`` until the scheduler accepted the submission."""
+        call = self._cfut_call
+        return call.task.scheduler_id if call is not None else None
+
+    def _executor(self) -> ClusterExecutor | None:
+        return self._cfut_executor() if self._cfut_executor is not None else None
+
+    def cancel(self) -> bool:
+        """Cancel the call if its job has not started (the job leaves the queue); False once it runs."""
+        executor = self._executor()
+        if executor is None or self._cfut_call is None:
+            return super().cancel()
+        return executor._cancel_call(self._cfut_call)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The call's value, or its exception raised here (see :class:`concurrent.futures.Future`)."""
+        self._ensure_monitored()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._ensure_monitored()
+        return super().exception(timeout)
+
+    def _ensure_monitored(self) -> None:
+        """Whoever waits for an outstanding future has a monitor alive to resolve it."""
+        if not self.done():
+            executor = self._executor()
+            if executor is not None:
+                executor._ensure_monitor()

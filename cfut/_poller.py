@@ -1,0 +1,277 @@
+"""The poller: what one monitoring step does, and the monitor thread that repeats it.
+
+:meth:`Poller.poll_once` is five named steps, each batched over every outstanding task::
+
+    query          one status command for every outstanding job (squeue / the HTCondor event log)
+    reconcile      the adapter's fallback (sacct, scontrol / condor_history), once, for jobs the
+                   status command no longer shows; then the store takes in what was learnt
+    collect        one scan of the work directory: started markers and results
+    declare_dead   calls of jobs that ended without a result, once result_grace has passed
+    flush_cancels  one cancel command for every job no call needs any more
+
+The monitor thread (one per executor, started by the first submission) holds its executor only
+weakly and runs these steps at an adaptive interval: fast right after a submission or a change,
+backing off while nothing changes. It never dies silently: it catches every exception of a step;
+scheduler failures are retried at the next step, anything else counts, and after
+:data:`MAX_CONSECUTIVE_FAILURES` failed steps in a row the executor is broken
+(:class:`~cfut.BrokenClusterExecutor`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import _jobdir
+from ._errors import SchedulerError
+from ._jobdir import JobDir
+from ._records import JobStore, Task, TaskState
+from ._schedulers.base import Scheduler
+from ._status import UNKNOWN_STATUS, JobStatus, Phase
+
+if TYPE_CHECKING:
+    from ._executor import ClusterExecutor
+
+log = logging.getLogger("cfut")
+
+#: Monitoring steps that may fail in a row (with errors that are not the scheduler's) before the
+#: executor is declared broken.
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class Poller:
+    """One executor's monitoring steps over its store, scheduler adapter and work directory."""
+
+    def __init__(self, store: JobStore, scheduler: Scheduler, jobdir: JobDir, clock: Callable[[], float], *,
+                 result_grace: float, keep_logs: bool) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.jobdir = jobdir
+        self.clock = clock
+        self.result_grace = result_grace
+        self.keep_logs = keep_logs
+        self.polls = 0
+        self.status_queries = 0
+        self.query_failures = 0
+        self.deaths = 0
+        self._lock = threading.Lock()  # one step at a time (monitor thread and poll_once callers)
+
+    def poll_once(self, *, query: bool = True) -> bool:
+        """One monitoring step (the five steps of the module docstring); True if anything changed."""
+        with self._lock:
+            with self.store.lock:
+                self.polls += 1
+            tasks = self.store.outstanding()
+            changed = False
+            if query and tasks:
+                statuses = self.query(tasks)
+                if statuses is not None:
+                    changed |= self.reconcile(tasks, statuses)
+            changed |= self.collect(tasks)
+            changed |= self.declare_dead(tasks)
+            self.flush_cancels()
+            return changed
+
+    # -- 1. query
+
+    def query(self, tasks: list[Task]) -> dict[str, JobStatus] | None:
+        """One status command for every outstanding job; None when it failed (tried again next step)."""
+        ids = [t.scheduler_id for t in tasks if t.scheduler_id and t.outstanding]
+        if not ids:
+            return None
+        with self.store.lock:
+            self.status_queries += 1
+        try:
+            return self.scheduler.query(ids)
+        except SchedulerError as exc:
+            with self.store.lock:
+                self.query_failures += 1
+            log.warning("status query failed, will retry: %s", exc)
+            return None
+
+    # -- 2. reconcile
+
+    def reconcile(self, tasks: list[Task], statuses: dict[str, JobStatus]) -> bool:
+        """Look up, once, the jobs the status command no longer lists (a job already seen ended keeps
+        what we know and costs no more commands), then tell the store what each task's job is doing."""
+        settled = {t.scheduler_id for t in tasks if t.state is TaskState.ENDED}
+        missing = [t.scheduler_id for t in tasks if t.scheduler_id and t.outstanding
+                   and t.scheduler_id not in statuses and t.scheduler_id not in settled]
+        if missing:
+            try:
+                statuses = {**statuses, **self.scheduler.lookup(missing)}
+            except SchedulerError as exc:
+                log.warning("looking up finished jobs failed, will retry: %s", exc)
+                missing = []  # do not declare anything unknown on a failed lookup
+        gone = set(missing)
+        changed = False
+        now = self.clock()
+        for task in tasks:
+            sid = task.scheduler_id
+            if sid is None or not task.outstanding:
+                continue
+            status = statuses.get(sid)
+            if status is None:
+                if sid not in gone:
+                    continue  # unlisted but seen ended: keep what we know
+                status = UNKNOWN_STATUS
+            if self.store.observe(task, status, now):
+                changed = True
+                log.debug("job %s: %s (%s)", sid, status.state, status.reason)
+        return changed
+
+    # -- 3. collect
+
+    def collect(self, tasks: list[Task]) -> bool:
+        """One scan of the work directory: mark started tasks running, resolve calls with results."""
+        try:
+            names = self.jobdir.scan()
+        except OSError as exc:
+            log.warning("cannot scan work directory %s: %s", self.jobdir.path, exc)
+            return False
+        changed = False
+        for task in tasks:
+            if not task.outstanding:
+                continue
+            if task.state is TaskState.QUEUED and task.key + _jobdir.STARTED_SUFFIX in names:
+                self.store.mark_running(task)
+                changed = True
+            for call in task.calls:
+                if call.settled or call.call_id + _jobdir.RESULT_SUFFIX not in names:
+                    continue
+                try:
+                    ok, value = self.jobdir.read_outcome(call.call_id)
+                except OSError:
+                    continue  # listed but not readable yet: look again next step
+                self.store.resolve(call, ok, value)
+                changed = True
+            if not task.outstanding:
+                self.finish(task, remove_job=False)
+        return changed
+
+    # -- 4. declare_dead
+
+    def declare_dead(self, tasks: list[Task]) -> bool:
+        """Fail the calls of jobs that ended without a result once the grace period is over."""
+        now = self.clock()
+        dead = [t for t in tasks if t.outstanding and t.state is TaskState.ENDED and t.ended_at is not None
+                and now - t.ended_at >= self.result_grace]
+        if not dead:
+            return False
+        # The status command rarely knows exit codes; ask the fallback once, for all of them.
+        need = [t.scheduler_id for t in dead if t.scheduler_id and t.status
+                and t.status.exit_code is None and t.status is not UNKNOWN_STATUS]
+        details: dict[str, JobStatus] = {}
+        if need:
+            try:
+                details = self.scheduler.lookup(need)
+            except SchedulerError as exc:
+                log.warning("could not look up exit codes of %s: %s", ", ".join(need), exc)
+        for task in dead:
+            status = task.status or UNKNOWN_STATUS
+            detail = details.get(task.scheduler_id or "")
+            if detail is not None and detail.phase is Phase.FINISHED:
+                status = JobStatus(status.state, status.phase, status.reason or detail.reason,
+                                   detail.exit_code, detail.signal, status.details or detail.details)
+            log_path = self.jobdir.log(task.key)
+            error_type = self.scheduler.error_for(status)
+            task.keep_log = True
+            for call in task.calls:
+                error = error_type(
+                    task.scheduler_id or "?", status.state, exit_code=status.exit_code, signal=status.signal,
+                    reason=status.reason, log_path=log_path if os.path.exists(log_path) else None,
+                    log_tail=_jobdir.tail(log_path), **dict(status.details),
+                )
+                self.store.resolve(call, False, error)
+            with self.store.lock:
+                self.deaths += 1
+            self.finish(task, remove_job=self.scheduler.must_remove(status))
+        return True
+
+    # -- 5. flush_cancels
+
+    def flush_cancels(self) -> None:
+        """Remove every job no call needs any more with one cancel command; a failure is retried next step."""
+        tasks = [t for t in self.store.cancelling() if t.scheduler_id]
+        if not tasks:
+            return
+        ids = sorted({t.scheduler_id for t in tasks if t.scheduler_id})
+        if not self.scheduler.cancel(ids):
+            log.warning("could not cancel jobs %s yet; will retry", ", ".join(ids))
+            return
+        for task in tasks:
+            self.store.removed(task)
+            self._remove_files(task)
+
+    # -- forgetting
+
+    def finish(self, task: Task, *, remove_job: bool) -> None:
+        """A task none of whose calls is outstanding: forget it (and its files), or queue its job for
+        removal first when it may still be in the scheduler's queue."""
+        if self.store.settle(task, remove_job=remove_job) is TaskState.DONE:
+            self._remove_files(task)
+
+    def _remove_files(self, task: Task) -> None:
+        jobdir = self.jobdir
+        paths = [jobdir.payload(task.key), jobdir.started(task.key)]
+        paths += [jobdir.result(call.call_id) for call in task.calls]
+        if not (self.keep_logs or task.keep_log):
+            paths.append(jobdir.log(task.key))
+        with self.store.lock:
+            batch_done = task.batch.live == 0
+        if batch_done:
+            paths.append(jobdir.functions(task.batch.key))
+            if not (self.keep_logs or any(t.keep_log for t in task.batch.tasks)):
+                paths.append(task.batch.script_path)
+        jobdir.remove(paths)
+
+
+class Monitor:
+    """The monitor thread of one executor (see the module docstring). ``wait(event, seconds)`` is how
+    it lets time pass: really, or on a fake scheduler's virtual clock."""
+
+    def __init__(self, executor: ClusterExecutor, wait: Callable[[threading.Event, float], bool]) -> None:
+        self.wakeup = threading.Event()
+        self.stop = threading.Event()
+        self._wait = wait
+        self.thread = threading.Thread(target=self._run, args=(weakref.ref(executor),),
+                                       name=f"cfut-monitor-{executor._scheduler.name}", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def _run(self, ref: weakref.ref[ClusterExecutor]) -> None:
+        failures = 0
+        try:
+            while True:
+                executor = ref()
+                if executor is None:
+                    return
+                if self.stop.is_set() and not executor._store.has_work():
+                    return
+                try:
+                    delay = executor._monitor_step()
+                    failures = 0
+                except BaseException as exc:  # never die silently: count, log, and break if it persists
+                    failures += 1
+                    self.errors += 1
+                    log.exception("monitor step failed (%d in a row)", failures)
+                    if failures >= MAX_CONSECUTIVE_FAILURES:
+                        executor._break(exc)
+                        return
+                    delay = executor._interval
+                del executor
+                self._wait(self.wakeup, delay)
+                self.wakeup.clear()
+        finally:
+            executor = ref()
+            if executor is not None and executor._store.has_work() and not executor._broken:
+                log.error("the monitor thread of %r ended with work outstanding", executor)
