@@ -15,11 +15,9 @@ Everything public is importable from here; the modules behind it are private.
 
 from __future__ import annotations
 
-import concurrent.futures
-from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata as _metadata
-from typing import Any
 
+from ._compat import map
 from ._errors import (
     BrokenClusterExecutor,
     CfutError,
@@ -60,19 +58,6 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 #: The work directory as clusterfutures 0.5 named it: ``$CFUT_DIR`` or ``.cfut``.
 CFUT_DIR = _default_workdir()
-
-
-def map(executor: concurrent.futures.Executor, func: Callable[..., Any], args: Iterable[Any],
-        ordered: bool = True) -> Iterator[Any]:
-    """Map ``func`` over ``args`` as cluster jobs, yielding results (clusterfutures 0.5).
-
-    With ``ordered=False`` results come as jobs finish. The executor is shut down at the end, as
-    in 0.5, which used it as a context manager.
-    """
-    with executor:
-        futures = [executor.submit(func, arg) for arg in args]
-        for future in (futures if ordered else concurrent.futures.as_completed(futures)):
-            yield future.result()
 
 
 __all__ = [

@@ -175,10 +175,11 @@ class ClusterExecutor(concurrent.futures.Executor):
         """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
         one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
         items. Everything is submitted before this returns; results come in order (``timeout`` in
-        seconds for the whole map); closing the iterator early cancels the calls not yet running."""
-        chunksize = check_count(chunksize, "chunksize", minimum=1)
-        items: list[Item] = [(args, {}) for args in zip(*iterables)]
-        futures = self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+        seconds for the whole map); closing the iterator early cancels the calls not yet running.
+
+        Raises what :meth:`submit` raises, at the call; the function's own exceptions when iterating.
+        """
+        futures = self.map_futures(fn, *iterables, chunksize=chunksize)
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def results() -> Iterator[Any]:
@@ -194,6 +195,14 @@ class ClusterExecutor(concurrent.futures.Executor):
                     self._cancel_calls(calls)
 
         return results()
+
+    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any], chunksize: int = 1) -> list[ClusterFuture]:
+        """The futures of a :meth:`map`, in order: one per item, submitted as one array job (Slurm) or
+        one cluster (HTCondor) of tasks of ``chunksize`` items each. Use it with
+        :func:`concurrent.futures.as_completed` to take results as they come."""
+        chunksize = check_count(chunksize, "chunksize", minimum=1)
+        items: list[Item] = [(args, {}) for args in zip(*iterables)]
+        return self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work; optionally cancel queued calls; optionally wait for the rest.

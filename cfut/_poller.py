@@ -59,6 +59,7 @@ class Poller:
         self.query_failures = 0
         self.deaths = 0
         self._lock = threading.Lock()  # one step at a time (monitor thread and poll_once callers)
+        self._cancel_lock = threading.Lock()  # one cancel command at a time for the same jobs
 
     def poll_once(self, *, query: bool = True) -> bool:
         """One monitoring step (the five steps of the module docstring); True if anything changed."""
@@ -80,7 +81,7 @@ class Poller:
 
     def query(self, tasks: list[Task]) -> dict[str, JobStatus] | None:
         """One status command for every outstanding job; None when it failed (tried again next step)."""
-        ids = [t.scheduler_id for t in tasks if t.scheduler_id and t.outstanding]
+        ids = [t.scheduler_id for t in tasks if t.scheduler_id and t.waited_for()]
         if not ids:
             return None
         with self.store.lock:
@@ -99,7 +100,7 @@ class Poller:
         """Look up, once, the jobs the status command no longer lists (a job already seen ended keeps
         what we know and costs no more commands), then tell the store what each task's job is doing."""
         settled = {t.scheduler_id for t in tasks if t.state is TaskState.ENDED}
-        missing = [t.scheduler_id for t in tasks if t.scheduler_id and t.outstanding
+        missing = [t.scheduler_id for t in tasks if t.scheduler_id and t.waited_for()
                    and t.scheduler_id not in statuses and t.scheduler_id not in settled]
         if missing:
             try:
@@ -112,7 +113,7 @@ class Poller:
         now = self.clock()
         for task in tasks:
             sid = task.scheduler_id
-            if sid is None or not task.outstanding:
+            if sid is None or not task.waited_for():
                 continue
             status = statuses.get(sid)
             if status is None:
@@ -135,7 +136,7 @@ class Poller:
             return False
         changed = False
         for task in tasks:
-            if not task.outstanding:
+            if not task.waited_for():
                 continue
             if task.state is TaskState.QUEUED and task.key + _jobdir.STARTED_SUFFIX in names:
                 self.store.mark_running(task)
@@ -149,7 +150,7 @@ class Poller:
                     continue  # listed but not readable yet: look again next step
                 self.store.resolve(call, ok, value)
                 changed = True
-            if not task.outstanding:
+            if not task.waited_for():
                 self.finish(task, remove_job=False)
         return changed
 
@@ -158,7 +159,7 @@ class Poller:
     def declare_dead(self, tasks: list[Task]) -> bool:
         """Fail the calls of jobs that ended without a result once the grace period is over."""
         now = self.clock()
-        dead = [t for t in tasks if t.outstanding and t.state is TaskState.ENDED and t.ended_at is not None
+        dead = [t for t in tasks if t.waited_for() and t.state is TaskState.ENDED and t.ended_at is not None
                 and now - t.ended_at >= self.result_grace]
         if not dead:
             return False
@@ -196,16 +197,17 @@ class Poller:
 
     def flush_cancels(self) -> None:
         """Remove every job no call needs any more with one cancel command; a failure is retried next step."""
-        tasks = [t for t in self.store.cancelling() if t.scheduler_id]
-        if not tasks:
-            return
-        ids = sorted({t.scheduler_id for t in tasks if t.scheduler_id})
-        if not self.scheduler.cancel(ids):
-            log.warning("could not cancel jobs %s yet; will retry", ", ".join(ids))
-            return
-        for task in tasks:
-            self.store.removed(task)
-            self._remove_files(task)
+        with self._cancel_lock:
+            tasks = [t for t in self.store.cancelling() if t.scheduler_id]
+            if not tasks:
+                return
+            ids = sorted({t.scheduler_id for t in tasks if t.scheduler_id})
+            if not self.scheduler.cancel(ids):
+                log.warning("could not cancel jobs %s yet; will retry", ", ".join(ids))
+                return
+            for task in tasks:
+                self.store.removed(task)
+                self._remove_files(task)
 
     # -- forgetting
 

@@ -89,8 +89,7 @@ class Task:
     ended_at: float | None = None  # executor clock when first seen ended (or unknown)
     keep_log: bool = False  # its job died: its log stays after it is forgotten
 
-    @property
-    def outstanding(self) -> bool:
+    def waited_for(self) -> bool:
         """Some call still waits for this task's job."""
         return any(not call.settled for call in self.calls)
 
@@ -256,7 +255,7 @@ class JobStore:
         """A task none of whose calls is outstanding leaves the live set: DONE, or CANCELLING when its
         job may still be queued or running and ``remove_job`` says it must go. Returns the new state."""
         with self.lock:
-            if task.outstanding or not task.state.live or task.state is TaskState.CANCELLING:
+            if task.waited_for() or not task.state.live or task.state is TaskState.CANCELLING:
                 return task.state
             if remove_job and task.scheduler_id is not None:
                 task.state = TaskState.CANCELLING

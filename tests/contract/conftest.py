@@ -15,22 +15,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from backends import Backend, FakeBackend, RealBackend, real_slurm_available  # noqa: E402
+from backends import Backend, FakeBackend, RealBackend  # noqa: E402
 
-_REASON = ("no Slurm cluster answers: sbatch/squeue missing or the controller is down "
-           "(start one with: sudo bash ci/slurm-docker/start-slurm.sh start)")
-
-
-def required() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("CFUT_REQUIRE_SLURM") == "1"
-
-
-def require_real_slurm() -> None:
-    if real_slurm_available():
-        return
-    if required():
-        pytest.fail(f"{_REASON}; CI=true or CFUT_REQUIRE_SLURM=1 makes this a failure", pytrace=False)
-    pytest.skip(_REASON)
+from tests.support.real_slurm import require as require_real_slurm  # noqa: E402
+from tests.support.real_slurm import required  # noqa: E402,F401 - test_differential imports it from here
 
 
 @pytest.fixture(params=[pytest.param("fake", marks=pytest.mark.fake),

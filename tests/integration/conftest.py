@@ -6,30 +6,19 @@ then a missing or broken cluster fails the run.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slurmtools import queued_jobs_named
 
-from cfut.__main__ import real_slurm_answers
-
-
-def _required() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("CFUT_REQUIRE_SLURM") == "1"
+from tests.support import real_slurm
+from tests.support.slurmtools import queued_jobs_named
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def slurm_cluster() -> None:
-    if real_slurm_answers():
-        return
-    reason = ("no Slurm cluster answers: sbatch/squeue missing or the controller is down "
-              "(start one with: sudo bash ci/slurm-docker/start-slurm.sh start)")
-    if _required():
-        pytest.fail(f"{reason}; CI=true or CFUT_REQUIRE_SLURM=1 makes this a failure", pytrace=False)
-    pytest.skip(reason)
+    real_slurm.require()
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from condor_checks import check_description, check_event_text, check_fake
 
 import cfut
 from cfut.fakes.condor import FakeCondor
+from tests.support.condor_checks import check_description, check_fake
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -110,14 +110,6 @@ def test_future_goes_pending_running_finished_from_the_log_alone(executor: cfut.
     assert future.result() == 9
     stats = executor.statistics()
     assert stats.commands == {"condor_submit": 1}, "the event log answered every status question"
-
-
-def test_remote_exception_is_reraised(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:
-    future = executor.submit(fail, "boom")
-    settle(executor, fake, [future])
-    with pytest.raises(ValueError, match="boom") as info:
-        future.result()
-    assert isinstance(info.value.__cause__, cfut.RemoteTraceback)
 
 
 # ---------------------------------------------------------------- deaths
@@ -238,46 +230,6 @@ def test_unreadable_log_asks_condor_q_at_once(executor: cfut.CondorExecutor, fak
     os.rmdir(executor.event_log)
 
 
-# ---------------------------------------------------------------- cancel and shutdown
-
-
-def test_cancel_pending_uses_condor_rm(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:
-    future = executor.submit(square, 2)
-    assert future.cancel() is True and future.cancelled()
-    assert fake.queue() == [] and count(fake, "condor_rm") == 1
-
-
-def test_cancel_running_fails(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:
-    future = executor.submit(square, 2)
-    fake.advance(0)
-    executor.poll_once()
-    assert future.cancel() is False
-    settle(executor, fake, [future])
-    assert future.result() == 4
-
-
-def test_shutdown_cancel_futures_one_condor_rm(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False)
-    futures = list(map(lambda n: ex.submit(square, n), range(3)))
-    mapped = ex.map(square, [1, 2])
-    ex.shutdown(wait=False, cancel_futures=True)
-    assert all(f.cancelled() for f in futures)
-    assert fake.queue() == [] and count(fake, "condor_rm") == 1
-    with pytest.raises(cfut.ExecutorShutdownError):
-        ex.submit(square, 1)
-    with pytest.raises(Exception):  # noqa: B017 - the map's futures were cancelled
-        list(mapped)
-
-
-def test_failed_condor_rm_is_retried(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:
-    future = executor.submit(square, 2)
-    fake.fail_next("condor_rm")
-    assert future.cancel() is True
-    assert fake.queue() == [future.job_id]
-    executor.poll_once()
-    assert fake.queue() == [] and count(fake, "condor_rm") == 2
-
-
 # ---------------------------------------------------------------- submission
 
 
@@ -286,24 +238,6 @@ def test_missing_python_is_a_submission_error_with_condor_text(fake: FakeCondor,
     with pytest.raises(cfut.SubmissionError, match="ERROR: Executable file /no/such/python does not exist"):
         ex.submit(square, 2)
     assert os.listdir(tmp_path) == [], "the payload is removed"
-
-
-def test_transient_submit_failure_is_retried(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False)
-    fake.fail_next("condor_submit", times=2)
-    future = ex.submit(square, 2)
-    assert count(fake, "condor_submit") == 3
-    settle(ex, fake, [future])
-    assert future.result() == 4
-
-
-def test_lost_submit_reply_is_adopted_not_duplicated(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False)
-    fake.fail_next("condor_submit", lose_reply=True)
-    future = ex.submit(square, 2)
-    assert count(fake, "condor_submit") == 1 and fake.queue() == ["1.0"] and future.job_id == "1.0"
-    settle(ex, fake, [future])
-    assert future.result() == 4
 
 
 def test_setup_lines_use_a_wrapper_script(fake: FakeCondor, tmp_path: Path) -> None:
@@ -328,19 +262,3 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(cfut.InvalidArgumentError, match="getenv"):
         cfut.CondorExecutor(runner=FakeCondor(), workdir=tmp_path, getenv=3)  # type: ignore[arg-type]
 
-
-@pytest.mark.slow
-def test_subprocess_jobs_in_a_path_with_quotes(tmp_path: Path) -> None:
-    fake = FakeCondor(progression="manual", execution="subprocess")
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "it's \"here\"", background_polling=False,
-                             result_grace=1)
-    futures = [ex.submit(square, 4), ex.submit(os._exit, 3)]
-    fake.advance(0)
-    fake.join()
-    settle(ex, fake, futures)
-    assert futures[0].result() == 16
-    error = futures[1].exception()
-    assert type(error) is cfut.JobDied and error.exit_code == 3
-    check_fake(fake)
-    for text in fake.written_events.values():
-        assert check_event_text(text) > 0

@@ -9,9 +9,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-from condor_checks import check_fake, classad2
 
 from cfut.fakes import FakeCondor, FakeUnsupported
+from tests.support.condor_checks import check_fake, classad2
 
 
 @pytest.fixture

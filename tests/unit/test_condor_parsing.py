@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from condor_checks import htcondor2, needs_htcondor  # HTCondor's own parsers, CONDOR_CONFIG set
 
 from cfut import Phase
 from cfut._errors import InvalidArgumentError, SchedulerOutputError
 from cfut._runner import CommandResult
 from cfut._schedulers.htcondor import HTCondorScheduler, eventlog, queries, submit
+from tests.support.condor_checks import htcondor2, needs_htcondor  # HTCondor's own parsers, CONDOR_CONFIG set
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "htcondor"
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from payloads import read_result, write_task
 
 from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
@@ -31,6 +30,7 @@ from cfut.fakes.slurm_values import (
     parse_time_limit,
     squeue_duration,
 )
+from tests.support.payloads import read_result, write_task
 
 pytestmark = pytest.mark.fake
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from condor_checks import check_fake
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cfut
 from cfut.fakes import FakeCondor, FakeSlurm
+from tests.support.condor_checks import check_fake
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -150,7 +150,7 @@ def test_every_future_resolves_exactly_once(backend: Backend, data: st.DataObjec
         resolutions: collections.Counter[int] = collections.Counter()
         if use_map:  # one array job / one cluster; map takes one function, so raises become returns
             jobs = [Plan("return", p.value) if p.kind == "raise" else p for p in jobs]
-            futures = ex._submit_calls(give, [((p.value,), {}) for p in jobs], (), chunksize=1, array=True)
+            futures = ex.map_futures(give, [p.value for p in jobs])
         else:
             futures = [ex.submit(throw if p.kind == "raise" else give, p.value) for p in jobs]
         for i, future in enumerate(futures):

@@ -1,0 +1,68 @@
+"""The public API is exactly ``cfut.__all__``: nothing else public, sorted, every error under one root."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import subprocess
+import sys
+
+import cfut
+import cfut.fakes
+
+
+def _public(module: object) -> set[str]:
+    # "@py_builtins"/"@pytest_ar": pytest rewrites the asserts of the cfut distribution, since it
+    # ships a pytest11 plugin (cfut.pytest_plugin).
+    return {name for name in dir(module) if not name.startswith(("_", "@"))}
+
+
+def test_public_names_are_exactly_all_and_sorted() -> None:
+    submodules = {info.name for info in pkgutil.iter_modules(cfut.__path__)}
+    public = _public(cfut) - submodules - {"annotations"}
+    assert public == set(cfut.__all__) - {"__version__"}
+    assert cfut.__all__ == sorted(cfut.__all__)
+
+
+def test_implementation_modules_are_private() -> None:
+    """Public modules: the package, the worker's 0.5 name, the CLI, the fakes and the pytest plugin."""
+    names = {info.name for info in pkgutil.iter_modules(cfut.__path__)}
+    assert {n for n in names if not n.startswith("_")} == {"fakes", "pytest_plugin", "remote"}
+
+
+def test_errors_share_one_root() -> None:
+    for name in cfut.__all__:
+        obj = getattr(cfut, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException) and obj is not cfut.RemoteTraceback:
+            assert issubclass(obj, cfut.CfutError), name
+    assert issubclass(cfut.BrokenClusterExecutor, __import__("concurrent.futures").futures.BrokenExecutor)
+
+
+def test_executor_signatures_have_no_catch_all_keywords() -> None:
+    for executor in (cfut.SlurmExecutor, cfut.CondorExecutor):
+        kinds = {p.kind for p in inspect.signature(executor).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, executor
+        assert inspect.Parameter.VAR_POSITIONAL not in kinds, executor
+    positional = [p.name for p in inspect.signature(cfut.SlurmExecutor).parameters.values()
+                  if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert positional == ["debug", "keep_logs", "additional_setup_lines", "additional_import_paths"], (
+        "clusterfutures 0.5's positional parameters")
+
+
+def test_the_worker_module_runs_without_a_runpy_warning() -> None:
+    """``python -m cfut.remote`` (0.5's worker name) is imported by nothing in cfut, so runpy does not
+    warn "found in sys.modules after import of package" at the top of every job log."""
+    importlib.import_module("cfut")
+    assert "cfut.remote" not in sys.modules
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "cfut.remote", "--help"], capture_output=True,
+                          text=True, check=True)
+    assert "RuntimeWarning" not in done.stderr and "python -m cfut.remote" in done.stdout
+
+
+def test_debug_does_not_configure_the_users_logging(tmp_path: object) -> None:
+    import logging
+
+    handlers = list(logging.getLogger().handlers)
+    cfut.SlurmExecutor(debug=True, runner=cfut.fakes.FakeSlurm(), workdir=str(tmp_path), background_polling=False)
+    assert logging.getLogger().handlers == handlers
