@@ -26,7 +26,8 @@
         ├── JobCancelled                            cancelled by someone else (CANCELLED)
         ├── JobNodeFailure                          its node failed (NODE_FAIL, BOOT_FAIL)
         ├── JobPreempted                            preempted and not requeued (PREEMPTED)
-        └── JobHeld                                 held by the scheduler (HTCondor hold, Slurm SPECIAL_EXIT)
+        ├── JobHeld                                 held by the scheduler (HTCondor hold, Slurm SPECIAL_EXIT)
+        └── JobUnschedulable                        pending for a reason waiting cannot cure; cancelled
 
 An exception raised by the user's function is re-raised as itself when it can be unpickled, with the
 remote traceback chained as ``__cause__`` (a :class:`RemoteTraceback`); only when it cannot be rebuilt
@@ -243,6 +244,16 @@ class JobHeld(JobDied):
 
     def _fields(self) -> dict[str, Any]:
         return {**super()._fields(), "hold_code": self.hold_code, "hold_subcode": self.hold_subcode}
+
+
+class JobUnschedulable(JobDied):
+    """The job stayed pending for a reason waiting does not cure (Slurm's ``PartitionConfig``,
+    ``BadConstraints``, ``DependencyNeverSatisfied``, ...; ``reason`` says which), so cfut cancelled it
+    after the executor's ``unschedulable_timeout``."""
+
+    def _message(self) -> str:
+        text = f"job {self.job_id} could never start: it stayed pending ({self.reason}), so cfut cancelled it"
+        return text + (f"; log: {self.log_path}" if self.log_path else "")
 
 
 class RealCommandRefused(CfutError):

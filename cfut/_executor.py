@@ -28,9 +28,9 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from . import _keys
+from . import _keys, _lifecycle
 from ._commands import SchedulerCommands
-from ._errors import BrokenClusterExecutor, ExecutorShutdownError, InvalidArgumentError
+from ._errors import BrokenClusterExecutor, ExecutorShutdownError, InvalidArgumentError, JobCancelled
 from ._future import ClusterFuture
 from ._jobdir import JobDir
 from ._poller import Monitor, Poller
@@ -110,6 +110,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         result_grace: float,
         submit_retries: int,
         background_polling: bool,
+        cancel_on_exit: bool,
     ) -> None:
         self.additional_setup_lines = check_setup_lines(additional_setup_lines, "additional_setup_lines")
         self.additional_import_paths = check_paths(additional_import_paths, "additional_import_paths")
@@ -152,6 +153,11 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._interval = self._poll_interval
         self._last_query = float("-inf")
         self._closed = False
+        self._terminated = False
+        #: Whether the jobs are cancelled when the process is interrupted or exits (see cfut._lifecycle).
+        self.cancel_on_exit = bool(cancel_on_exit)
+        if self.cancel_on_exit:
+            _lifecycle.register(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -226,6 +232,50 @@ class ClusterExecutor(concurrent.futures.Executor):
             if monitor is not None and monitor.thread is not threading.current_thread():
                 monitor.thread.join()
             self._close_scheduler()
+            _lifecycle.unregister(self)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        """Leaving a ``with`` block: normally, wait for every job (as :meth:`shutdown`). Leaving it by
+        ``KeyboardInterrupt`` or ``SystemExit``: with ``cancel_on_exit`` cancel every job, queued or
+        running, at once; in any case do not wait for them. Leaving it by another exception: cancel
+        what has not started, wait for the rest."""
+        if exc_type is None:
+            self.shutdown(wait=True)
+        elif not issubclass(exc_type, Exception):
+            if self.cancel_on_exit:
+                self._terminate(f"{exc_type.__name__} left the executor's with block")
+            self.shutdown(wait=False)
+        else:
+            self.shutdown(wait=True, cancel_futures=True)
+
+    def _terminate(self, reason: str) -> None:
+        """Cancel every job of this executor now, queued or running, once; their files go once they
+        are gone. Futures of calls not yet running are cancelled; running ones fail with JobCancelled."""
+        with self._store.lock:
+            if self._terminated:
+                return
+            self._terminated = True
+            self._shutdown = True
+            tasks = self._store.live()
+        if not tasks:
+            return
+        log.warning("cancelling %d job(s) of %r: %s", len(tasks), self, reason)
+        for task in tasks:
+            self._store.cancel(task.calls)
+            for call in task.calls:
+                error = JobCancelled(task.scheduler_id or "?", "CANCELLED", reason=f"cancelled by cfut: {reason}")
+                self._store.resolve(call, False, error)
+            self._poller.finish(task, remove_job=task.state in (TaskState.QUEUED, TaskState.RUNNING))
+        for attempt in range(3):
+            self._poller.flush_cancels()
+            if not self._store.cancelling():
+                break
+            self._sleep(0.5 * (attempt + 1))
+        if self._store.cancelling():
+            log.error("could not cancel every job of %r; what is left: %s", self,
+                      ", ".join(t.scheduler_id or "?" for t in self._store.cancelling()))
+        with self._store.lock:
+            _BUSY.discard(self)
 
     def poll_once(self) -> None:
         """One monitoring step (see :mod:`cfut._poller`): one status query if any job is outstanding,

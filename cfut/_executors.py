@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from ._commands import SchedulerCommands
-from ._executor import ClusterExecutor
+from ._executor import ClusterExecutor, check_seconds
 from ._jobdir import JobDir
 from ._runner import CommandRunner
 from ._schedulers.htcondor import HTCondorScheduler, condor_options
@@ -34,7 +34,13 @@ class SlurmExecutor(ClusterExecutor):
             before its calls fail with :class:`~cfut.JobDied`.
         submit_retries: retries of ``sbatch`` after a transient controller error (1 s, 2 s, 4 s, ... apart).
         background_polling: ``False``: nothing polls unless you call :meth:`poll_once`.
+        cancel_on_exit: ``True``: Ctrl-C leaving a ``with`` block, SIGTERM and interpreter exit cancel
+            this executor's queued and running jobs (once, and remove their files); ``False``: they run
+            on, and :meth:`reattach` collects them from another process.
         python: the interpreter the job runs the worker with; default this process's ``sys.executable``.
+        unschedulable_timeout: seconds a job may stay pending for a reason waiting cannot cure
+            (``PartitionConfig``, ``BadConstraints``, ``DependencyNeverSatisfied``, ... as ``squeue``
+            reports it) before its calls fail with :class:`~cfut.JobUnschedulable` and it is cancelled.
 
     Raises:
         InvalidArgumentError: a bad option (named in the message), an unusable work directory or key file.
@@ -54,16 +60,21 @@ class SlurmExecutor(ClusterExecutor):
         result_grace: float = 5.0,
         submit_retries: int = 3,
         background_polling: bool = True,
+        cancel_on_exit: bool = True,
         python: str | None = None,
+        unschedulable_timeout: float = 60.0,
     ) -> None:
+        timeout = check_seconds(unschedulable_timeout, "unschedulable_timeout", allow_zero=True)
+
         def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float]) -> SlurmScheduler:
-            return SlurmScheduler(commands, jobdir, python=python)
+            return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout)
 
         super().__init__(
             make, debug=debug, keep_logs=keep_logs, additional_setup_lines=additional_setup_lines,
             additional_import_paths=additional_import_paths, runner=runner, scheduler_name=SlurmScheduler.name,
             workdir=workdir, poll_interval=poll_interval, max_poll_interval=max_poll_interval,
             result_grace=result_grace, submit_retries=submit_retries, background_polling=background_polling,
+            cancel_on_exit=cancel_on_exit,
         )
 
 
@@ -76,7 +87,8 @@ class CondorExecutor(ClusterExecutor):
 
     Args:
         debug, keep_logs, additional_setup_lines, additional_import_paths, runner, workdir,
-        poll_interval, max_poll_interval, result_grace, submit_retries, background_polling, python:
+        poll_interval, max_poll_interval, result_grace, submit_retries, background_polling,
+        cancel_on_exit, python:
             as for :class:`SlurmExecutor` (setup lines run in a small ``/bin/sh`` wrapper).
         getenv: ``True``: the job sees the submitter's environment; ``False``; or a string of
             variable names and patterns as the ``getenv`` submit key takes them (``"PATH, HOME, CONDA_*"``).
@@ -92,8 +104,11 @@ class CondorExecutor(ClusterExecutor):
             their quotes: ``'"physics"'``).
         extra_submit_lines: more ``key = value`` lines, written before ``queue``; lines that would redo
             cfut's own keys (``executable``, ``arguments``, ``log``, ``queue``, ...) are refused.
-        remove_held: ``True``: a held job's future fails with :class:`~cfut.JobHeld` (after
-            ``result_grace``) and the job is removed with ``condor_rm``; ``False`` leaves it held.
+        remove_held: ``True``: a job held for ``hold_timeout`` seconds fails with :class:`~cfut.JobHeld`
+            and is removed with ``condor_rm`` (a release before that lets it run); ``False``: a held job
+            is waited for, however long, until someone releases or removes it.
+        hold_timeout: seconds a job may stay held before cfut gives up on it (default 300: longer than
+            HTCondor's ``PERIODIC_EXPR_INTERVAL`` of 60 s, so a pool's ``periodic_release`` policy acts first).
         log_silence: seconds without news in the job event log after which ``condor_q`` is asked.
 
     Raises:
@@ -114,6 +129,7 @@ class CondorExecutor(ClusterExecutor):
         result_grace: float = 5.0,
         submit_retries: int = 3,
         background_polling: bool = True,
+        cancel_on_exit: bool = True,
         python: str | None = None,
         getenv: bool | str = True,
         environment: Mapping[str, str] | None = None,
@@ -126,6 +142,7 @@ class CondorExecutor(ClusterExecutor):
         attributes: Mapping[str, str] | None = None,
         extra_submit_lines: Sequence[str] = (),
         remove_held: bool = True,
+        hold_timeout: float = 300.0,
         log_silence: float = 60.0,
     ) -> None:
         options = condor_options(
@@ -133,6 +150,7 @@ class CondorExecutor(ClusterExecutor):
             request_cpus=request_cpus, request_memory=request_memory, request_disk=request_disk,
             request_gpus=request_gpus, requirements=requirements, attributes=attributes,
             extra_submit_lines=extra_submit_lines, remove_held=remove_held, log_silence=log_silence,
+            hold_timeout=hold_timeout,
         )
 
         def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float]) -> HTCondorScheduler:
@@ -143,7 +161,7 @@ class CondorExecutor(ClusterExecutor):
             additional_import_paths=additional_import_paths, runner=runner,
             scheduler_name=HTCondorScheduler.name, workdir=workdir, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, result_grace=result_grace, submit_retries=submit_retries,
-            background_polling=background_polling,
+            background_polling=background_polling, cancel_on_exit=cancel_on_exit,
         )
 
     @property

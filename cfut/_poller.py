@@ -123,6 +123,11 @@ class Poller:
             if self.store.observe(task, status, now):
                 changed = True
                 log.debug("job %s: %s (%s)", sid, status.state, status.reason)
+            if task.stuck_since is None and status.phase is Phase.QUEUED and (
+                    self.scheduler.give_up_after(status) is not None):
+                task.stuck_since = now
+                log.warning("job %s is %s (%s): waiting may not help; giving up after %g s", sid, status.state,
+                            status.reason, self.scheduler.give_up_after(status))
         return changed
 
     # -- 3. collect
@@ -157,12 +162,14 @@ class Poller:
     # -- 4. declare_dead
 
     def declare_dead(self, tasks: list[Task]) -> bool:
-        """Fail the calls of jobs that ended without a result once the grace period is over."""
+        """Fail the calls of jobs that ended without a result once the grace period is over, and of
+        jobs stuck in a status the adapter gives up on (removing those from the queue)."""
         now = self.clock()
+        changed = self._give_up(tasks, now)
         dead = [t for t in tasks if t.waited_for() and t.state is TaskState.ENDED and t.ended_at is not None
                 and now - t.ended_at >= self.result_grace]
         if not dead:
-            return False
+            return changed
         # The status command rarely knows exit codes; ask the fallback once, for all of them.
         need = [t.scheduler_id for t in dead if t.scheduler_id and t.status
                 and t.status.exit_code is None and t.status is not UNKNOWN_STATUS]
@@ -178,20 +185,40 @@ class Poller:
             if detail is not None and detail.phase is Phase.FINISHED:
                 status = JobStatus(status.state, status.phase, status.reason or detail.reason,
                                    detail.exit_code, detail.signal, status.details or detail.details)
-            log_path = self.jobdir.log(task.key)
-            error_type = self.scheduler.error_for(status)
-            task.keep_log = True
-            for call in task.calls:
-                error = error_type(
-                    task.scheduler_id or "?", status.state, exit_code=status.exit_code, signal=status.signal,
-                    reason=status.reason, log_path=log_path if os.path.exists(log_path) else None,
-                    log_tail=_jobdir.tail(log_path), **dict(status.details),
-                )
-                self.store.resolve(call, False, error)
-            with self.store.lock:
-                self.deaths += 1
-            self.finish(task, remove_job=self.scheduler.must_remove(status))
+            self.fail(task, status)
+            self.finish(task, remove_job=False)
         return True
+
+    def _give_up(self, tasks: list[Task], now: float) -> bool:
+        stuck = []
+        for task in tasks:
+            status = task.status
+            if task.stuck_since is None or status is None or not task.waited_for():
+                continue
+            limit = self.scheduler.give_up_after(status)
+            if limit is not None and now - task.stuck_since >= limit and task.state is TaskState.QUEUED:
+                stuck.append((task, status))
+        for task, status in stuck:
+            log.warning("giving up on job %s: %s (%s) for %g s", task.scheduler_id, status.state, status.reason,
+                        now - (task.stuck_since or now))
+            self.fail(task, status)
+            self.finish(task, remove_job=True)
+        return bool(stuck)
+
+    def fail(self, task: Task, status: JobStatus) -> None:
+        """Fail every outstanding call of ``task`` with the error its job's ``status`` calls for."""
+        log_path = self.jobdir.log(task.key)
+        error_type = self.scheduler.error_for(status)
+        task.keep_log = True
+        for call in task.calls:
+            error = error_type(
+                task.scheduler_id or "?", status.state, exit_code=status.exit_code, signal=status.signal,
+                reason=status.reason, log_path=log_path if os.path.exists(log_path) else None,
+                log_tail=_jobdir.tail(log_path), **dict(status.details),
+            )
+            self.store.resolve(call, False, error)
+        with self.store.lock:
+            self.deaths += 1
 
     # -- 5. flush_cancels
 

@@ -88,6 +88,7 @@ class Task:
     status: JobStatus | None = None  # what the scheduler said last
     ended_at: float | None = None  # executor clock when first seen ended (or unknown)
     keep_log: bool = False  # its job died: its log stays after it is forgotten
+    stuck_since: float | None = None  # executor clock when it entered a status the adapter gives up on
 
     def waited_for(self) -> bool:
         """Some call still waits for this task's job."""
@@ -190,6 +191,8 @@ class JobStore:
                 return False
             changed = status != task.status
             task.status = status
+            if changed:
+                task.stuck_since = None
             if status.phase is Phase.RUNNING:
                 self._mark_running(task)
                 task.ended_at = None

@@ -65,9 +65,10 @@ class Scheduler(Protocol):
         """The JobDied subclass for a job that ended in ``status`` without a result."""
         ...
 
-    def must_remove(self, status: JobStatus) -> bool:
-        """Whether a job that ended in ``status`` without a result still sits in the queue and must be
-        removed (an HTCondor job on hold)."""
+    def give_up_after(self, status: JobStatus) -> float | None:
+        """For a queued job: seconds it may stay in ``status`` before its calls fail with
+        :meth:`error_for` and the job is removed (a reason waiting cannot resolve, such as Slurm's
+        ``PartitionConfig``, or an HTCondor hold); None when waiting may help."""
         ...
 
     def close(self, *, keep_logs: bool) -> None:

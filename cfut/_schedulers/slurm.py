@@ -32,6 +32,7 @@ from .._errors import (
     JobOutOfMemory,
     JobPreempted,
     JobTimeout,
+    JobUnschedulable,
     SchedulerError,
     SchedulerOutputError,
 )
@@ -75,6 +76,14 @@ _PHASES = {
     "SPECIAL_EXIT": Phase.FINISHED,  # held after requeue; it will not run unless released
 }
 
+# Reasons a pending job gives that waiting does not cure ("Job Reason Codes" of the Slurm docs): the
+# request itself cannot be met by the partition, its constraints, account or QOS, or its dependency
+# can no longer be satisfied. ReqNodeNotAvail is left out: nodes come back.
+UNSCHEDULABLE_REASONS = frozenset({
+    "PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints",
+    "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS", "AccountNotAllowed", "QOSNotAllowed",
+})
+
 _ERRORS: dict[str, type[JobDied]] = {
     "TIMEOUT": JobTimeout,
     "DEADLINE": JobTimeout,
@@ -84,6 +93,7 @@ _ERRORS: dict[str, type[JobDied]] = {
     "BOOT_FAIL": JobNodeFailure,
     "PREEMPTED": JobPreempted,
     "SPECIAL_EXIT": JobHeld,
+    "PENDING": JobUnschedulable,  # given up on: pending for a reason that waiting does not cure
 }
 
 # Messages of a controller that is busy or unreachable: worth retrying (slurm_errno.c texts).
@@ -244,8 +254,10 @@ class SlurmScheduler:
     #: Most tasks in one array job (Slurm's MaxArraySize default of 1001 allows indices 0-1000).
     max_tasks_per_batch = 1000
 
-    def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None) -> None:
+    def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None,
+                 unschedulable_timeout: float = 60.0) -> None:
         escape_filename_pattern(jobdir.path)  # refuse an unusable work directory now
+        self.unschedulable_timeout = unschedulable_timeout
         self.commands = commands
         self.jobdir = jobdir
         self.python = python or sys.executable
@@ -334,8 +346,10 @@ class SlurmScheduler:
     def error_for(self, status: JobStatus) -> type[JobDied]:
         return error_class(status.state)
 
-    def must_remove(self, status: JobStatus) -> bool:
-        return False  # a Slurm job that ended has left the queue (SPECIAL_EXIT aside: it is held, not run)
+    def give_up_after(self, status: JobStatus) -> float | None:
+        if status.state == "PENDING" and status.reason in UNSCHEDULABLE_REASONS:
+            return self.unschedulable_timeout
+        return None
 
     def close(self, *, keep_logs: bool) -> None:
         pass

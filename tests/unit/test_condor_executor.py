@@ -41,7 +41,8 @@ def fake() -> Iterator[FakeCondor]:
 
 @pytest.fixture
 def executor(fake: FakeCondor, tmp_path: Path) -> Iterator[cfut.CondorExecutor]:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, result_grace=2)
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, result_grace=2,
+                             hold_timeout=3)
     yield ex
     ex.shutdown(wait=False, cancel_futures=True)
 
@@ -128,15 +129,20 @@ def test_held_job_fails_with_reason_and_code_and_is_removed(executor: cfut.Condo
     assert count(fake, "condor_rm") == 1 and count(fake, "condor_q") == 0
 
 
-def test_held_job_left_held_when_configured(fake: FakeCondor, tmp_path: Path) -> None:
+def test_held_job_is_waited_for_when_not_to_be_removed(fake: FakeCondor, tmp_path: Path) -> None:
+    """remove_held=False: a hold never fails the future; a release, however late, lets the value arrive."""
     ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, result_grace=1,
-                             remove_held=False)
+                             remove_held=False, hold_timeout=1)
     future = ex.submit(square, 2)
     fake.hold(future.job_id)
-    settle(ex, fake, [future])
-    assert isinstance(future.exception(), cfut.JobHeld) and future.exception().hold_code == 1
-    assert fake.queue() == [future.job_id] and fake.job(future.job_id).state == "HELD"
+    for _ in range(600):
+        fake.advance(1)
+        ex.poll_once()
+    assert not future.done() and fake.job(future.job_id).state == "HELD"
     assert count(fake, "condor_rm") == 0
+    fake.release(future.job_id)
+    settle(ex, fake, [future])
+    assert future.result() == 4
 
 
 def test_hold_then_release_within_grace_completes(executor: cfut.CondorExecutor, fake: FakeCondor) -> None:
@@ -262,3 +268,27 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(cfut.InvalidArgumentError, match="getenv"):
         cfut.CondorExecutor(runner=FakeCondor(), workdir=tmp_path, getenv=3)  # type: ignore[arg-type]
 
+
+
+@pytest.mark.parametrize("remove_held", [True, False])
+def test_memory_hold_released_by_the_pools_policy_delivers_the_value(tmp_path: Path, remove_held: bool) -> None:
+    """shared/cases/16: a job held for memory (HoldReasonCode 34) at t=5 is released 60 s later by a
+    periodic_release policy (PERIODIC_EXPR_INTERVAL=60); with default settings its value arrives."""
+    fake = FakeCondor(progression="manual", job_duration=30)
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, remove_held=remove_held)
+    future = ex.submit(square, 7)
+    fake.advance(0)
+    for _ in range(5):
+        fake.advance(1)
+        ex.poll_once()
+    fake.hold(future.job_id, "Job has gone over memory limit of 2048 megabytes.", code=34, subcode=0)
+    for _ in range(60):
+        fake.advance(1)
+        ex.poll_once()
+    assert not future.done(), "a hold is not a death: the pool's policy gets its chance"
+    fake.release(future.job_id)
+    settle(ex, fake, [future], steps=60)
+    assert future.result() == 49
+    assert count(fake, "condor_rm") == 0
+    ex.shutdown()
+    check_fake(fake)

@@ -119,7 +119,7 @@ def test_event_log_golden() -> None:
     assert statuses["123.0"][-1].exit_code == 0 and statuses["123.0"][-1].signal is None
     assert statuses["123.1"][-1].signal == 9 and statuses["123.1"][-1].exit_code is None
     held = statuses["123.2"][1]
-    assert held.state == "HELD" and held.phase is Phase.FINISHED
+    assert held.state == "HELD" and held.phase is Phase.QUEUED, "held jobs wait in the queue"
     assert dict(held.details) == {"hold_code": 6, "hold_subcode": 2}
     assert held.reason.startswith("Error from slot1@ep1.example: Failed to execute")
     assert [s.state for s in statuses["123.2"]] == ["IDLE", "HELD", "IDLE", "RUNNING", "IDLE", "REMOVED"]

@@ -105,7 +105,7 @@ CONDOR = Backend(
         "held": cfut.JobHeld, "removed": cfut.JobCancelled, "signal": cfut.JobDied, "exit": cfut.JobDied,
     }.items()},
     st.just({}),
-    {"log_silence": 3},
+    {"log_silence": 3, "hold_timeout": 2},
 )
 BACKENDS = [pytest.param(SLURM, id="slurm"), pytest.param(CONDOR, id="condor")]
 

@@ -64,6 +64,11 @@ TRANSIENT = (
 )
 
 
+def _check_seconds(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidArgumentError(f"{what} must be >= 0 seconds, got {value!r}")
+
+
 def _resource(value: object, what: str) -> str | None:
     if value is None:
         return None
@@ -89,6 +94,7 @@ class CondorOptions:
     extra_submit_lines: tuple[str, ...]
     remove_held: bool
     log_silence: float
+    hold_timeout: float
 
 
 def condor_options(
@@ -106,6 +112,7 @@ def condor_options(
     extra_submit_lines: Sequence[str],
     remove_held: bool,
     log_silence: float,
+    hold_timeout: float,
 ) -> CondorOptions:
     """Check every HTCondor option; raises InvalidArgumentError naming the bad value."""
     python = python or sys.executable
@@ -126,8 +133,8 @@ def condor_options(
         check_value(value, f"attribute {name}")
     if isinstance(extra_submit_lines, str):
         raise InvalidArgumentError("extra_submit_lines must be a sequence of lines, not one string")
-    if isinstance(log_silence, bool) or not isinstance(log_silence, (int, float)) or log_silence < 0:
-        raise InvalidArgumentError(f"log_silence must be >= 0 seconds, got {log_silence!r}")
+    _check_seconds(log_silence, "log_silence")
+    _check_seconds(hold_timeout, "hold_timeout")
     return CondorOptions(
         python=python,
         getenv=getenv if isinstance(getenv, bool) else check_value(getenv, "getenv"),
@@ -139,6 +146,7 @@ def condor_options(
         extra_submit_lines=tuple(check_extra_line(line) for line in extra_submit_lines),
         remove_held=bool(remove_held),
         log_silence=float(log_silence),
+        hold_timeout=float(hold_timeout),
     )
 
 
@@ -304,9 +312,12 @@ class HTCondorScheduler:
     def error_for(self, status: JobStatus) -> type[JobDied]:
         return error_class(status.state)
 
-    def must_remove(self, status: JobStatus) -> bool:
-        """A held job stays in the queue; its future has failed, so it goes (unless remove_held=False)."""
-        return status.state == "HELD" and self.options.remove_held
+    def give_up_after(self, status: JobStatus) -> float | None:
+        """A held job: its calls fail with JobHeld after ``hold_timeout`` seconds on hold (a release
+        before that lets it run) and it is removed; with ``remove_held=False`` it is waited for."""
+        if status.state == "HELD" and self.options.remove_held:
+            return self.options.hold_timeout
+        return None
 
     def close(self, *, keep_logs: bool) -> None:
         """The event log goes once every job of ours is done with it, unless a job's story is wanted."""

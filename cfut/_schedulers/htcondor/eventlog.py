@@ -134,6 +134,6 @@ def status_from_event(event: LogEvent) -> JobStatus | None:
             match = _HOLD_CODE.fullmatch(line)
             if match:
                 hold_code, hold_subcode = int(match.group(1)), int(match.group(2))
-        return JobStatus("HELD", Phase.FINISHED, reason,
+        return JobStatus("HELD", Phase.QUEUED, reason,
                          details=(("hold_code", hold_code), ("hold_subcode", hold_subcode)))
     return None

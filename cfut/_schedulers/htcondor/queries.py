@@ -25,9 +25,9 @@ PHASES = {
     "RUNNING": Phase.RUNNING,
     "REMOVED": Phase.FINISHED,
     "COMPLETED": Phase.FINISHED,
-    # A held job will not run again unless someone releases it; it counts as finished so that its
-    # future fails after result_grace. A release before that puts it back in the queue.
-    "HELD": Phase.FINISHED,
+    # A held job waits in the queue until someone (or the pool's periodic_release policy) releases
+    # it; the adapter gives up on it after hold_timeout (see HTCondorScheduler.give_up_after).
+    "HELD": Phase.QUEUED,
     "TRANSFERRING_OUTPUT": Phase.RUNNING,
     "SUSPENDED": Phase.RUNNING,
 }
