@@ -116,6 +116,10 @@ class Poller:
             if sid is None or not task.waited_for():
                 continue
             status = statuses.get(sid)
+            if status is not None and status.batch_key is not None and status.batch_key != task.batch.key:
+                # the scheduler gave our job's id to another job (its state was lost, ids start again)
+                log.warning("job id %s now names another job (batch %s); ours is gone", sid, status.batch_key)
+                status = UNKNOWN_STATUS
             if status is None:
                 if sid not in gone:
                     continue  # unlisted but seen ended: keep what we know
@@ -182,6 +186,8 @@ class Poller:
         for task in dead:
             status = task.status or UNKNOWN_STATUS
             detail = details.get(task.scheduler_id or "")
+            if detail is not None and detail.batch_key not in (None, task.batch.key):
+                detail = None  # a stranger's record under our job's old id
             if detail is not None and detail.phase is Phase.FINISHED:
                 status = JobStatus(status.state, status.phase, status.reason or detail.reason,
                                    detail.exit_code, detail.signal, status.details or detail.details)

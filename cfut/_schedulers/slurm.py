@@ -111,8 +111,47 @@ TRANSIENT = (
 INVALID_JOB_ID = "Invalid job id specified"
 ACCOUNTING_DISABLED = "accounting storage is disabled"
 
-STATUS_FORMAT = "%i|%T|%r"
-SACCT_FORMAT = "JobID,State,ExitCode"
+STATUS_FORMAT = "%i|%T|%r|%j"
+SACCT_FORMAT = "JobID,State,ExitCode,JobName"
+JOB_NAME_PREFIX = "cfut."
+#: Longest ``--jobs=...`` argument cfut writes: Linux refuses any single argument over 131,072 bytes
+#: (MAX_ARG_STRLEN, 32 pages) with E2BIG, "Argument list too long".
+MAX_IDS_TEXT = 100_000
+
+
+def batch_key_of(name: str) -> str | None:
+    """The batch key in a job name cfut gave (``cfut.KEY``); None for any other name."""
+    return name[len(JOB_NAME_PREFIX):] if name.startswith(JOB_NAME_PREFIX) else None
+
+
+def compact_ids(job_ids: Sequence[str]) -> list[str]:
+    """Ask for a whole array (``A``, which ``--array`` lists task by task) where several of its tasks
+    are wanted, instead of each ``A_i``: 10,000 tasks of one array cost one short argument."""
+    tasks: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for job_id in job_ids:
+        array, sep, _ = job_id.partition("_")
+        if sep:
+            tasks.setdefault(array, []).append(job_id)
+        else:
+            plain.append(job_id)
+    compact = list(dict.fromkeys(plain))
+    for array, members in tasks.items():
+        compact += [array] if len(members) > 1 else members
+    return compact
+
+
+def id_chunks(job_ids: Sequence[str], limit: int = MAX_IDS_TEXT) -> list[list[str]]:
+    """Split ids into lists whose comma-joined text stays within ``limit`` bytes."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for job_id in job_ids:
+        if chunks[-1] and size + len(job_id) + 1 > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(job_id)
+        size += len(job_id) + 1
+    return [chunk for chunk in chunks if chunk]
 
 
 def phase_of(state: str) -> Phase:
@@ -176,21 +215,24 @@ def parse_sbatch(argv: Sequence[str], result: CommandResult) -> str:
     return job_id
 
 
-def squeue_argv(job_ids: Sequence[str]) -> list[str]:
-    return ["squeue", "--noheader", "--states=all", "--array", f"--jobs={','.join(job_ids)}",
-            f"--format={STATUS_FORMAT}"]
+def squeue_argv(job_ids: Sequence[str] | None) -> list[str]:
+    """One status command: for these ids, or (``None``) for every job of this user (``--me``)."""
+    which = "--me" if job_ids is None else f"--jobs={','.join(job_ids)}"
+    return ["squeue", "--noheader", "--states=all", "--array", which, f"--format={STATUS_FORMAT}"]
 
 
 def parse_squeue(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
+    """``%i|%T|%r|%j`` lines (the name last: a name may hold ``|``; ``%r`` never does)."""
     statuses = {}
     for line in output.splitlines():
         if not line.strip():
             continue
-        parts = line.strip().split("|")
-        if len(parts) != 3 or not re.fullmatch(r"\d+(_\d+)?", parts[0]):
+        parts = line.strip().split("|", 3)
+        if len(parts) not in (3, 4) or not re.fullmatch(r"\d+(_\d+)?", parts[0]):
             raise SchedulerOutputError(argv, output, f"unexpected line {line!r}")
-        job_id, state, reason = parts
-        statuses[job_id] = JobStatus(state, phase_of(state), reason)
+        job_id, state, reason = parts[:3]
+        key = batch_key_of(parts[3]) if len(parts) == 4 else None
+        statuses[job_id] = JobStatus(state, phase_of(state), reason, batch_key=key)
     return statuses
 
 
@@ -204,10 +246,10 @@ def parse_sacct(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
     for line in output.splitlines():
         if not line.strip():
             continue
-        parts = line.strip().split("|")
-        if len(parts) != 3:
+        parts = line.strip().split("|", 3)
+        if len(parts) not in (3, 4):
             raise SchedulerOutputError(argv, output, f"unexpected line {line!r}")
-        job_id, state_text, exit_text = parts
+        job_id, state_text, exit_text = parts[:3]
         if "." in job_id:  # a step (12.batch); --allocations should have left these out
             continue
         words = state_text.split()
@@ -215,7 +257,8 @@ def parse_sacct(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
             raise SchedulerOutputError(argv, output, f"no state in line {line!r}")
         state = words[0]  # "CANCELLED by 1000"
         exit_code, signal = parse_exit_code(exit_text)
-        statuses[job_id] = JobStatus(state, phase_of(state), " ".join(words[1:]), exit_code, signal)
+        key = batch_key_of(parts[3]) if len(parts) == 4 else None
+        statuses[job_id] = JobStatus(state, phase_of(state), " ".join(words[1:]), exit_code, signal, batch_key=key)
     return statuses
 
 
@@ -224,7 +267,7 @@ def scontrol_argv(job_ids: Sequence[str]) -> list[str]:
     return ["scontrol", "--oneliner", "show", "job"] + ([job_ids[0]] if len(job_ids) == 1 else [])
 
 
-_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|Reason|ExitCode)=(\S*)")
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|JobName|ArrayJobId|ArrayTaskId|JobState|Reason|ExitCode)=(\S*)")
 
 
 def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
@@ -242,7 +285,9 @@ def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
             job_id = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
         state = fields["JobState"]
         exit_code, signal = parse_exit_code(fields.get("ExitCode", ""))
-        statuses[job_id] = JobStatus(state, phase_of(state), fields.get("Reason", ""), exit_code, signal)
+        key = batch_key_of(fields["JobName"]) if "JobName" in fields else None
+        statuses[job_id] = JobStatus(state, phase_of(state), fields.get("Reason", ""), exit_code, signal,
+                                     batch_key=key)
     return statuses
 
 
@@ -308,21 +353,32 @@ class SlurmScheduler:
     # -- monitoring
 
     def query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
-        argv = squeue_argv(job_ids)
+        """One ``squeue``: by id (whole arrays where several tasks are asked), or, when even that would
+        not fit in one argument, every job of this user (``--me``), filtered here."""
+        ids = compact_ids(job_ids)
+        argv = squeue_argv(ids if len(",".join(ids)) <= MAX_IDS_TEXT else None)
         # squeue --jobs with a single id it no longer knows fails instead of printing nothing.
         result = self.commands.check(argv, accept=lambda r: INVALID_JOB_ID in r.stderr)
-        return parse_squeue(argv, result.stdout) if result.returncode == 0 else {}
+        if result.returncode != 0:
+            return {}
+        wanted = set(job_ids)
+        return {i: s for i, s in parse_squeue(argv, result.stdout).items() if i in wanted}
 
     def lookup(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+        """``sacct`` (several commands when the ids would not fit in one argument), then ``scontrol``
+        for what accounting does not know. A job neither knows is left out (it is gone)."""
         found: dict[str, JobStatus] = {}
+        wanted = set(job_ids)
         if self._accounting:
-            argv = sacct_argv(job_ids)
-            result = self.commands.run(argv)
-            if result.returncode == 0:
-                found.update(parse_sacct(argv, result.stdout))
-            elif ACCOUNTING_DISABLED in result.stderr + result.stdout:
-                self._accounting = False
-            # any other failure: try scontrol below
+            for chunk in id_chunks(compact_ids(job_ids)):
+                argv = sacct_argv(chunk)
+                result = self.commands.run(argv)
+                if result.returncode == 0:
+                    found.update((i, s) for i, s in parse_sacct(argv, result.stdout).items() if i in wanted)
+                elif ACCOUNTING_DISABLED in result.stderr + result.stdout:
+                    self._accounting = False
+                    break
+                # any other failure: try scontrol below
         missing = [i for i in job_ids if i not in found]
         if missing:
             argv = scontrol_argv(missing)
@@ -331,7 +387,7 @@ class SlurmScheduler:
                 for job_id, status in parse_scontrol(argv, result.stdout).items():
                     if job_id in missing:
                         found[job_id] = status
-            elif INVALID_JOB_ID not in result.stderr:  # else: gone from the controller too
+            elif not _gone(result):
                 raise SchedulerError(f"cannot look up jobs {', '.join(missing)}: {result.stderr.strip()}")
         return found
 
@@ -355,6 +411,13 @@ class SlurmScheduler:
         pass
 
 
+def _gone(result: CommandResult) -> bool:
+    """scontrol's ways of saying the controller does not know a job: ``Invalid job id specified`` on
+    stderr, or, for a pending array task cancelled by its index (observed on Slurm 22.05.8),
+    ``Job A_2 not found`` on *stdout* with exit code 1."""
+    return INVALID_JOB_ID in result.stderr or bool(re.search(r"^Job \S+ not found$", result.stdout, re.M))
+
+
 def job_name(batch: Batch) -> str:
     """The ``--job-name`` of a batch: unique, so a batch whose sbatch reply was lost can be found."""
-    return f"cfut.{batch.key}"
+    return f"{JOB_NAME_PREFIX}{batch.key}"

@@ -120,3 +120,65 @@ def test_only_the_runner_and_the_fakes_process_module_import_subprocess() -> Non
 ])
 def test_transient_failures_are_told_apart(stderr: str, transient: bool) -> None:
     assert slurm.SlurmScheduler.is_transient(CommandResult(("sbatch",), 1, "", stderr)) is transient
+
+
+def test_squeue_with_names_knows_whose_job_it_is() -> None:
+    statuses = slurm.parse_squeue(["squeue"], golden("squeue-status-named.txt"))
+    assert set(statuses) == {"100294", "100293_0", "100293_1", "100293_3"}, "a cancelled pending task vanishes"
+    assert statuses["100293_0"].batch_key == "0123456789abcdef" and statuses["100293_0"].reason == "JobHeldUser"
+    assert statuses["100294"].batch_key is None, "not a name cfut gives"
+
+
+def test_sacct_with_names_and_a_pending_array_record() -> None:
+    statuses = slurm.parse_sacct(["sacct"], golden("sacct-named.txt"))
+    assert statuses["100294"].exit_code == 3 and statuses["100294"].batch_key is None
+    assert statuses["100293_[0-1,3]"].batch_key == "0123456789abcdef"
+
+
+def test_a_pending_array_task_cancelled_by_index_is_gone_not_a_failure(tmp_path: Path) -> None:
+    """shared/cases/19: real Slurm answers ``scontrol show job A_2`` with "Job A_2 not found" on stdout
+    (exit 1) and ``squeue --jobs=A_2`` with nothing (exit 0): the task is gone, and lookup says so."""
+    from cfut._commands import SchedulerCommands
+    from cfut._jobdir import JobDir
+
+    answers = {
+        "squeue": CommandResult(("squeue",), 0, "", ""),
+        "sacct": CommandResult(("sacct",), 0, "", ""),
+        "scontrol": CommandResult(("scontrol",), 1, golden("scontrol-array-task-not-found.stdout"), ""),
+    }
+
+    class RealAnswers:
+        def run(self, argv: list[str], **kwargs: object) -> CommandResult:
+            return answers[argv[0]]
+
+    scheduler = slurm.SlurmScheduler(SchedulerCommands(RealAnswers()), JobDir(tmp_path, b"k" * 32))
+    assert scheduler.query(["100293_2"]) == {}
+    assert scheduler.lookup(["100293_2"]) == {}, "not found: gone, not an error to retry"
+
+
+def test_compact_ids_ask_for_whole_arrays_and_chunks_fit_one_argument() -> None:
+    assert slurm.compact_ids(["7", "9_1", "9_2", "10_4", "7"]) == ["7", "9", "10_4"]
+    ids = [f"{10_000_000 + n}" for n in range(20_000)]
+    chunks = slurm.id_chunks(ids)
+    assert [i for chunk in chunks for i in chunk] == ids
+    assert all(len(",".join(chunk)) <= slurm.MAX_IDS_TEXT for chunk in chunks) and len(chunks) > 1
+
+
+def test_status_of_more_jobs_than_one_argument_holds_asks_for_the_users_jobs(tmp_path: Path) -> None:
+    """shared/cases/03: 15,000 separate jobs would make ``--jobs=...`` longer than Linux allows one
+    argument (131,072 bytes); squeue is then asked for every job of the user (``--me``), once."""
+    from cfut._commands import SchedulerCommands
+    from cfut._jobdir import JobDir
+
+    seen: list[list[str]] = []
+
+    class Runner:
+        def run(self, argv: list[str], **kwargs: object) -> CommandResult:
+            seen.append(list(argv))
+            return CommandResult(tuple(argv), 0, "10000001|RUNNING|None|cfut.k\n99|RUNNING|None|x\n", "")
+
+    scheduler = slurm.SlurmScheduler(SchedulerCommands(Runner()), JobDir(tmp_path, b"k" * 32))
+    ids = [f"{10_000_000 + n}" for n in range(15_000)]
+    statuses = scheduler.query(ids)
+    assert len(seen) == 1 and "--me" in seen[0] and all(len(a) < 131_072 for a in seen[0])
+    assert set(statuses) == {"10000001"}, "only the jobs asked about"
