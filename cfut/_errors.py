@@ -163,7 +163,8 @@ class JobDied(CfutError):
 
     Attributes: ``job_id`` (the scheduler's id), ``state`` (its final state, e.g. ``FAILED``),
     ``exit_code`` and ``signal`` (``None`` when unknown), ``reason`` (the scheduler's reason text),
-    ``log_path`` (kept on disk) and ``log_tail`` (its last lines).
+    ``log_path`` (kept on disk), ``log_tail`` (its last lines) and ``starts`` (how many times the
+    job's worker started: more than 1 after a requeue, 0 when it never ran; ``None`` when unknown).
     """
 
     def __init__(
@@ -176,8 +177,10 @@ class JobDied(CfutError):
         reason: str = "",
         log_path: str | None = None,
         log_tail: str = "",
+        starts: int | None = None,
     ) -> None:
         self.job_id = job_id
+        self.starts = starts
         self.state = state
         self.exit_code = exit_code
         self.signal = signal
@@ -194,6 +197,8 @@ class JobDied(CfutError):
             parts.append(f"signal {self.signal}")
         if self.reason and self.reason not in ("None", "(null)"):
             parts.append(f"reason: {self.reason}")
+        if self.starts is not None and self.starts != 1:
+            parts.append(f"started {self.starts} times" if self.starts else "never started")
         if self.log_path:
             parts.append(f"log: {self.log_path}")
         message = "; ".join(parts)
@@ -203,7 +208,7 @@ class JobDied(CfutError):
 
     def _fields(self) -> dict[str, Any]:
         return {"exit_code": self.exit_code, "signal": self.signal, "reason": self.reason,
-                "log_path": self.log_path, "log_tail": self.log_tail}
+                "log_path": self.log_path, "log_tail": self.log_tail, "starts": self.starts}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_job_died, (type(self), self.job_id, self.state, self._fields()))

@@ -108,6 +108,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         poll_interval: float,
         max_poll_interval: float,
         result_grace: float,
+        completed_result_grace: float,
         submit_retries: int,
         background_polling: bool,
         cancel_on_exit: bool,
@@ -124,6 +125,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._poll_interval = check_seconds(poll_interval, "poll_interval")
         self._max_poll_interval = max(self._poll_interval, check_seconds(max_poll_interval, "max_poll_interval"))
         result_grace = check_seconds(result_grace, "result_grace", allow_zero=True)
+        completed_result_grace = check_seconds(completed_result_grace, "completed_result_grace", allow_zero=True)
         retries = check_count(submit_retries, "submit_retries")
         if self.debug:
             log.setLevel(logging.DEBUG)  # the user's logging configuration decides where it goes
@@ -141,7 +143,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._scheduler = make_scheduler(self._commands, self._jobdir, self._clock)
         self._store = JobStore()
         self._poller = Poller(self._store, self._scheduler, self._jobdir, self._clock,
-                              result_grace=result_grace, keep_logs=self.keep_logs)
+                              result_grace=result_grace, completed_result_grace=completed_result_grace,
+                              keep_logs=self.keep_logs)
         self._submitter = Submitter(
             self._store, self._scheduler, self._jobdir, sleep=self._sleep, retries=retries,
             import_paths=self.additional_import_paths, secret_env={_keys.KEY_ENV: key.hex()},

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from ._commands import SchedulerCommands
+from ._errors import InvalidArgumentError
 from ._executor import ClusterExecutor, check_seconds
 from ._jobdir import JobDir
 from ._runner import CommandRunner
@@ -30,8 +31,12 @@ class SlurmExecutor(ClusterExecutor):
             ``$CFUT_DIR`` or ``.cfut``. Created with mode 0700; an existing one must be private.
         poll_interval: seconds between status queries right after a submission or a change.
         max_poll_interval: the longest interval, in seconds, the queries back off to while nothing changes.
-        result_grace: seconds a job seen finished may take for its result file to appear (slow NFS)
-            before its calls fail with :class:`~cfut.JobDied`.
+        result_grace: seconds a job seen ended without its results may take for them to appear before
+            its calls fail with :class:`~cfut.JobDied`.
+        completed_result_grace: the same for a job that ended with exit code 0 (the worker exits 0 only
+            after writing every result, so they exist): seconds to keep looking, opening the files by
+            name, before concluding the filesystem does not show them (Linux NFS clients may hide a new
+            file from a directory listing for 30-60 s).
         submit_retries: retries of ``sbatch`` after a transient controller error (1 s, 2 s, 4 s, ... apart).
         background_polling: ``False``: nothing polls unless you call :meth:`poll_once`.
         cancel_on_exit: ``True``: Ctrl-C leaving a ``with`` block, SIGTERM and interpreter exit cancel
@@ -41,6 +46,9 @@ class SlurmExecutor(ClusterExecutor):
         unschedulable_timeout: seconds a job may stay pending for a reason waiting cannot cure
             (``PartitionConfig``, ``BadConstraints``, ``DependencyNeverSatisfied``, ... as ``squeue``
             reports it) before its calls fail with :class:`~cfut.JobUnschedulable` and it is cancelled.
+        requeue: ``sbatch --requeue`` (``True``) or ``--no-requeue``: whether Slurm may run a task again
+            after a node failure or a preemption. A requeued task runs only the calls without a result;
+            :attr:`JobDied.starts <cfut.JobDied>` says how often a task started.
 
     Raises:
         InvalidArgumentError: a bad option (named in the message), an unusable work directory or key file.
@@ -58,23 +66,27 @@ class SlurmExecutor(ClusterExecutor):
         poll_interval: float = 0.5,
         max_poll_interval: float = 10.0,
         result_grace: float = 5.0,
+        completed_result_grace: float = 120.0,
         submit_retries: int = 3,
         background_polling: bool = True,
         cancel_on_exit: bool = True,
         python: str | None = None,
         unschedulable_timeout: float = 60.0,
+        requeue: bool = True,
     ) -> None:
         timeout = check_seconds(unschedulable_timeout, "unschedulable_timeout", allow_zero=True)
+        if not isinstance(requeue, bool):
+            raise InvalidArgumentError(f"requeue must be True or False, got {requeue!r}")
 
         def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float]) -> SlurmScheduler:
-            return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout)
+            return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout, requeue=requeue)
 
         super().__init__(
             make, debug=debug, keep_logs=keep_logs, additional_setup_lines=additional_setup_lines,
             additional_import_paths=additional_import_paths, runner=runner, scheduler_name=SlurmScheduler.name,
             workdir=workdir, poll_interval=poll_interval, max_poll_interval=max_poll_interval,
-            result_grace=result_grace, submit_retries=submit_retries, background_polling=background_polling,
-            cancel_on_exit=cancel_on_exit,
+            result_grace=result_grace, completed_result_grace=completed_result_grace,
+            submit_retries=submit_retries, background_polling=background_polling, cancel_on_exit=cancel_on_exit,
         )
 
 
@@ -87,8 +99,8 @@ class CondorExecutor(ClusterExecutor):
 
     Args:
         debug, keep_logs, additional_setup_lines, additional_import_paths, runner, workdir,
-        poll_interval, max_poll_interval, result_grace, submit_retries, background_polling,
-        cancel_on_exit, python:
+        poll_interval, max_poll_interval, result_grace, completed_result_grace, submit_retries,
+        background_polling, cancel_on_exit, python:
             as for :class:`SlurmExecutor` (setup lines run in a small ``/bin/sh`` wrapper).
         getenv: ``True``: the job sees the submitter's environment; ``False``; or a string of
             variable names and patterns as the ``getenv`` submit key takes them (``"PATH, HOME, CONDA_*"``).
@@ -127,6 +139,7 @@ class CondorExecutor(ClusterExecutor):
         poll_interval: float = 0.5,
         max_poll_interval: float = 10.0,
         result_grace: float = 5.0,
+        completed_result_grace: float = 120.0,
         submit_retries: int = 3,
         background_polling: bool = True,
         cancel_on_exit: bool = True,
@@ -160,7 +173,8 @@ class CondorExecutor(ClusterExecutor):
             make, debug=debug, keep_logs=keep_logs, additional_setup_lines=additional_setup_lines,
             additional_import_paths=additional_import_paths, runner=runner,
             scheduler_name=HTCondorScheduler.name, workdir=workdir, poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval, result_grace=result_grace, submit_retries=submit_retries,
+            max_poll_interval=max_poll_interval, result_grace=result_grace,
+            completed_result_grace=completed_result_grace, submit_retries=submit_retries,
             background_polling=background_polling, cancel_on_exit=cancel_on_exit,
         )
 

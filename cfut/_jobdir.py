@@ -173,6 +173,20 @@ class JobDir:
             return False, exc
         return _outcome(record, path)
 
+    def starts(self, task_key: str) -> int:
+        """How many times the task's worker started (one line each in ``<task>.started``)."""
+        try:
+            with open(self.started(task_key), "rb") as handle:
+                return handle.read().count(b"\n")
+        except OSError:
+            return 0
+
+    def claimed_results(self, task_key: str) -> set[str]:
+        """Result files the task's log says its worker wrote (``cfut worker: wrote result PATH``)."""
+        prefix = "cfut worker: wrote result "
+        return {line[len(prefix):].strip() for line in tail(self.log(task_key), 10_000).splitlines()
+                if line.startswith(prefix)}
+
     # -- cleanup
 
     def remove(self, paths: Iterable[str]) -> None:

@@ -47,12 +47,13 @@ class Poller:
     """One executor's monitoring steps over its store, scheduler adapter and work directory."""
 
     def __init__(self, store: JobStore, scheduler: Scheduler, jobdir: JobDir, clock: Callable[[], float], *,
-                 result_grace: float, keep_logs: bool) -> None:
+                 result_grace: float, completed_result_grace: float, keep_logs: bool) -> None:
         self.store = store
         self.scheduler = scheduler
         self.jobdir = jobdir
         self.clock = clock
         self.result_grace = result_grace
+        self.completed_result_grace = max(result_grace, completed_result_grace)
         self.keep_logs = keep_logs
         self.polls = 0
         self.status_queries = 0
@@ -150,8 +151,13 @@ class Poller:
             if task.state is TaskState.QUEUED and task.key + _jobdir.STARTED_SUFFIX in names:
                 self.store.mark_running(task)
                 changed = True
+            ended = task.state is TaskState.ENDED
             for call in task.calls:
-                if call.settled or call.call_id + _jobdir.RESULT_SUFFIX not in names:
+                if call.settled:
+                    continue
+                # A job that ended wrote its results, or never will: open them by name too, since a
+                # directory listing on NFS can miss a new file for half a minute (acdirmin).
+                if call.call_id + _jobdir.RESULT_SUFFIX not in names and not ended:
                     continue
                 try:
                     ok, value = self.jobdir.read_outcome(call.call_id)
@@ -190,10 +196,17 @@ class Poller:
                 detail = None  # a stranger's record under our job's old id
             if detail is not None and detail.phase is Phase.FINISHED:
                 status = JobStatus(status.state, status.phase, status.reason or detail.reason,
-                                   detail.exit_code, detail.signal, status.details or detail.details)
+                                   detail.exit_code, detail.signal, status.details or detail.details,
+                                   status.batch_key)
+                with self.store.lock:
+                    task.status = status  # looked up once: what the fallback knew stays known
+            if _succeeded(status) and task.ended_at is not None and (
+                    now - task.ended_at < self.completed_result_grace):
+                continue  # a job that ended with exit code 0 wrote every result: they will show
             self.fail(task, status)
             self.finish(task, remove_job=False)
-        return True
+            changed = True
+        return changed
 
     def _give_up(self, tasks: list[Task], now: float) -> bool:
         stuck = []
@@ -215,12 +228,19 @@ class Poller:
         """Fail every outstanding call of ``task`` with the error its job's ``status`` calls for."""
         log_path = self.jobdir.log(task.key)
         error_type = self.scheduler.error_for(status)
+        claimed = self.jobdir.claimed_results(task.key)
+        starts = self.jobdir.starts(task.key)
         task.keep_log = True
         for call in task.calls:
+            reason = status.reason
+            if self.jobdir.result(call.call_id) in claimed:
+                # never "without a result" next to a log that says it was written
+                reason = (f"its log says it wrote {self.jobdir.result(call.call_id)!r}, which cannot be read "
+                          "here: is the shared filesystem showing it late? (completed_result_grace)")
             error = error_type(
                 task.scheduler_id or "?", status.state, exit_code=status.exit_code, signal=status.signal,
-                reason=status.reason, log_path=log_path if os.path.exists(log_path) else None,
-                log_tail=_jobdir.tail(log_path), **dict(status.details),
+                reason=reason, log_path=log_path if os.path.exists(log_path) else None,
+                log_tail=_jobdir.tail(log_path), starts=starts, **dict(status.details),
             )
             self.store.resolve(call, False, error)
         with self.store.lock:
@@ -263,6 +283,11 @@ class Poller:
             if not (self.keep_logs or any(t.keep_log for t in task.batch.tasks)):
                 paths.append(task.batch.script_path)
         jobdir.remove(paths)
+
+
+def _succeeded(status: JobStatus) -> bool:
+    """The job ended by itself with exit code 0: the worker exits 0 only after writing every result."""
+    return status.state == "COMPLETED" and status.exit_code == 0 and not status.signal
 
 
 class Monitor:

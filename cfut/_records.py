@@ -22,6 +22,7 @@ A task is *settled* once none of its calls is PENDING or RUNNING; its files go w
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import enum
 import logging
 import threading
@@ -189,7 +190,12 @@ class JobStore:
         with self.lock:
             if task.state not in (TaskState.QUEUED, TaskState.RUNNING, TaskState.ENDED):
                 return False
-            changed = status != task.status
+            known = task.status
+            if (known is not None and known.state == status.state and status.exit_code is None
+                    and status.signal is None):
+                # squeue says the state, an earlier lookup said how it ended: keep what we know
+                status = dataclasses.replace(status, exit_code=known.exit_code, signal=known.signal)
+            changed = status != known
             task.status = status
             if changed:
                 task.stuck_since = None

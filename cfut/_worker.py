@@ -81,7 +81,10 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
         print(f"cfut worker: payload {payload_path!r} is gone: the submitting process already collected "
               "or cancelled this task; nothing to do", file=log)
         return 0
-    _wire.write_private(started, f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode())
+    # One line per start, appended: a requeued task's marker counts how often it started.
+    fd = os.open(started, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as handle:
+        handle.write(f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n")
     try:
         key = key if key is not None else _keys.job_key()
         payload = _wire.decode_payload(_wire.read_frame(key, _wire.PAYLOAD, payload_path), payload_path)

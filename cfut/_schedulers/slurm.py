@@ -300,9 +300,10 @@ class SlurmScheduler:
     max_tasks_per_batch = 1000
 
     def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None,
-                 unschedulable_timeout: float = 60.0) -> None:
+                 unschedulable_timeout: float = 60.0, requeue: bool = True) -> None:
         escape_filename_pattern(jobdir.path)  # refuse an unusable work directory now
         self.unschedulable_timeout = unschedulable_timeout
+        self.requeue = requeue
         self.commands = commands
         self.jobdir = jobdir
         self.python = python or sys.executable
@@ -335,6 +336,9 @@ class SlurmScheduler:
         jobdir.write_text(batch.script_path, batch_script(self.python, payload, request.setup_lines,
                                                           request.import_paths))
         argv = sbatch_argv(job_name(batch), log_path, batch.script_path)
+        # Explicit, whatever the cluster's JobRequeue default: a requeued task runs only the calls
+        # that have no result yet, so requeueing (after a node failure, a preemption) is safe.
+        argv.insert(-1, "--requeue" if self.requeue else "--no-requeue")
         if batch.array:
             argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}")
         # sbatch hands its umask to the job (SLURM_UMASK): keep the job's log private too. The key

@@ -13,8 +13,8 @@ from .getopt import Option, OptionTable, Parsed
 MODELLED = frozenset({
     "array", "begin", "chdir", "clusters", "comment", "cpus-per-task", "error", "export", "hold", "job-name",
     "mail-type",
-    "mail-user", "mem", "nodes", "ntasks", "open-mode", "output", "parsable", "partition", "quiet",
-    "time", "wrap",
+    "mail-user", "mem", "no-requeue", "nodes", "ntasks", "open-mode", "output", "parsable", "partition", "quiet",
+    "requeue", "time", "wrap",
 })
 
 _FLAGS = {

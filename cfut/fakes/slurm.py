@@ -909,7 +909,7 @@ class FakeSlurm:
             node_count=node_count, partition=partition, mem_mb=mem_mb, comment=opts.get("comment"),
             mail_type=opts.get("mail-type"), mail_user=opts.get("mail-user"),
             env=_exported(opts.get("export"), merged_env, "export" in opts), array=array, submit_time=now,
-            argv=argv, inline=inline, held="hold" in opts,
+            argv=argv, inline=inline, held="hold" in opts, requeue="no-requeue" not in opts or "requeue" in opts,
         )
         return sub, eligible
 

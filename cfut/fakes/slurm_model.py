@@ -95,6 +95,7 @@ class Submission:
     #: Array tasks still sharing the array's pending record (no job id of their own yet).
     unassigned: int = 0
     held: bool = False  # sbatch --hold
+    requeue: bool = True  # sbatch --requeue (JobRequeue=1, Slurm's default) or --no-requeue
 
     @property
     def tasks_per_node(self) -> int:

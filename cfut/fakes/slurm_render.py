@@ -445,7 +445,7 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
         [f"UserId={ctx.user}({ctx.uid})", f"GroupId={ctx.group}({ctx.gid})", "MCS_label=N/A"],
         [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
         [f"JobState={task.shown_state}", f"Reason={task.reason}", "Dependency=(null)"],
-        ["Requeue=1", "Restarts=0", "BatchFlag=1", "Reboot=0", f"ExitCode={task.exit_code}:{task.signal}"],
+        [f"Requeue={int(task.sub.requeue)}", "Restarts=0", "BatchFlag=1", "Reboot=0", f"ExitCode={task.exit_code}:{task.signal}"],
         [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",
          "TimeMin=N/A"],
         [f"SubmitTime={ctx.date(sub.submit_time)}", f"EligibleTime={ctx.date(task.eligible)}"],

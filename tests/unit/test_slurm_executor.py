@@ -92,14 +92,31 @@ def test_grace_period_waits_for_a_slow_filesystem(fake: FakeSlurm, tmp_path: Pat
     assert future.result(timeout=0) == 25
 
 
-def test_result_hidden_beyond_grace_is_job_died(fake: FakeSlurm, tmp_path: Path) -> None:
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=3, background_polling=False)
+def test_result_hidden_beyond_grace_is_job_died_that_says_the_log_has_it(fake: FakeSlurm, tmp_path: Path) -> None:
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=3, completed_result_grace=10,
+                            background_polling=False)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     fake.hide_results(future.job_id, 100)
     settle(ex, fake, [future])
     error = future.exception()
     assert isinstance(error, cfut.JobDied) and error.state == "COMPLETED" and error.exit_code == 0
+    assert "its log says it wrote" in error.reason and error.starts == 1
+    assert ex.statistics().commands["sacct"] == 1, "the exit code is looked up once"
+
+
+@pytest.mark.parametrize("hidden", [3, 30])
+def test_a_result_late_on_nfs_is_delivered(fake: FakeSlurm, tmp_path: Path, hidden: float) -> None:
+    """shared/cases/02: a result file hidden 3 s or 30 s (Linux NFS caches directory entries 30-60 s)
+    after its job COMPLETED with exit code 0: with default settings the value arrives."""
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False)
+    future = ex.submit(square, 5)
+    fake.advance(0.5)
+    fake.hide_results(future.job_id, hidden)
+    settle(ex, fake, [future], steps=60)
+    assert future.result() == 25
+    ex.shutdown()
+    assert os.listdir(tmp_path) == [], "the late result is collected, not left behind"
 
 
 @pytest.mark.parametrize("accounting", [True, False])
