@@ -228,12 +228,11 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._cancel_calls(victims)
         monitor = self._monitor
         if monitor is not None:
-            monitor.stop.set()
-            monitor.wakeup.set()
+            monitor.halt()
         if wait:
             self._wait_idle()
-            if monitor is not None and monitor.thread is not threading.current_thread():
-                monitor.thread.join()
+            if monitor is not None:
+                monitor.join()
             self._close_scheduler()
             _lifecycle.unregister(self)
 
@@ -334,6 +333,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._ensure_monitor()
             if self._monitor is not None:
                 self._monitor.wakeup.set()
+                self._monitor.watch.wake()
         return futures
 
     def _abandon(self, batches: Sequence[Batch]) -> None:
@@ -377,14 +377,14 @@ class ClusterExecutor(concurrent.futures.Executor):
                     log.error("the monitor thread had ended with work outstanding; starting a new one")
                 self._monitor = Monitor(self, self._wait)
                 if self._shutdown:
-                    self._monitor.stop.set()
+                    self._monitor.halt()
                 self._monitor.start()
 
-    def _monitor_step(self) -> float:
-        """One wake-up of the monitor thread; returns how long to wait before the next."""
+    def _status_step(self) -> float:
+        """One wake-up of the status thread; returns how long to wait before the next (seconds)."""
         now = self._clock()
         due = now - self._last_query >= self._interval
-        changed = self._poller.poll_once(query=due)
+        changed = self._poller.status_step(query=due)
         with self._store.lock:
             if changed:
                 self._interval = self._poll_interval
@@ -395,7 +395,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             if not self._store.has_work():
                 _BUSY.discard(self)
         remaining = self._interval - (self._clock() - self._last_query)
-        return max(0.01, min(remaining, 1.0))  # scanning for results is cheap: at least once a second
+        return max(0.01, min(remaining, self._max_poll_interval))
 
     def _wait_idle(self) -> None:
         if self._background and self._monitor is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from ._jobdir import JobDir
 from ._records import JobStore, Task, TaskState
 from ._schedulers.base import Scheduler
 from ._status import UNKNOWN_STATUS, JobStatus, Phase
+from ._watch import DirectoryWatch
 
 if TYPE_CHECKING:
     from ._executor import ClusterExecutor
@@ -59,12 +61,17 @@ class Poller:
         self.status_queries = 0
         self.query_failures = 0
         self.deaths = 0
-        self._lock = threading.Lock()  # one step at a time (monitor thread and poll_once callers)
+        self._status_lock = threading.Lock()  # one status step at a time
+        self._collect_lock = threading.Lock()  # one scan at a time
         self._cancel_lock = threading.Lock()  # one cancel command at a time for the same jobs
 
     def poll_once(self, *, query: bool = True) -> bool:
         """One monitoring step (the five steps of the module docstring); True if anything changed."""
-        with self._lock:
+        return self.status_step(query=query, scan=True)
+
+    def status_step(self, *, query: bool = True, scan: bool = False) -> bool:
+        """What the status thread does: query, reconcile, (collect,) declare_dead, flush_cancels."""
+        with self._status_lock:
             with self.store.lock:
                 self.polls += 1
             tasks = self.store.outstanding()
@@ -73,10 +80,15 @@ class Poller:
                 statuses = self.query(tasks)
                 if statuses is not None:
                     changed |= self.reconcile(tasks, statuses)
-            changed |= self.collect(tasks)
-            changed |= self.declare_dead(tasks)
+            if scan:
+                changed |= self.collect(self.store.outstanding())
+            changed |= self.declare_dead(self.store.outstanding())
             self.flush_cancels()
             return changed
+
+    def results_step(self) -> bool:
+        """What the results thread does: one scan of the work directory (no scheduler command)."""
+        return self.collect(self.store.outstanding())
 
     # -- 1. query
 
@@ -139,6 +151,12 @@ class Poller:
 
     def collect(self, tasks: list[Task]) -> bool:
         """One scan of the work directory: mark started tasks running, resolve calls with results."""
+        with self._collect_lock:
+            return self._collect(tasks)
+
+    def _collect(self, tasks: list[Task]) -> bool:
+        if not tasks:
+            return False
         try:
             names = self.jobdir.scan()
         except OSError as exc:
@@ -178,6 +196,9 @@ class Poller:
         changed = self._give_up(tasks, now)
         dead = [t for t in tasks if t.waited_for() and t.state is TaskState.ENDED and t.ended_at is not None
                 and now - t.ended_at >= self.result_grace]
+        if dead:  # a result written since the last scan wins over a verdict
+            self.collect(dead)
+            dead = [t for t in dead if t.waited_for()]
         if not dead:
             return changed
         # The status command rarely knows exit codes; ask the fallback once, for all of them.
@@ -291,47 +312,104 @@ def _succeeded(status: JobStatus) -> bool:
 
 
 class Monitor:
-    """The monitor thread of one executor (see the module docstring). ``wait(event, seconds)`` is how
-    it lets time pass: really, or on a fake scheduler's virtual clock."""
+    """The monitor threads of one executor (see the module docstring).
+
+    * the **status thread** runs :meth:`Poller.status_step` at the executor's adaptive interval,
+      waiting with ``wait(event, seconds)``: really, or on a fake scheduler's virtual clock;
+    * the **results thread** runs :meth:`Poller.results_step` whenever the work directory changes
+      (:class:`~cfut._watch.DirectoryWatch`: inotify, or a cheap stat loop), so a result is seen
+      within tens of milliseconds of its appearance, and never waits behind a slow scheduler.
+
+    Both hold the executor only weakly and end when it is shut down and idle, or collected.
+    """
 
     def __init__(self, executor: ClusterExecutor, wait: Callable[[threading.Event, float], bool]) -> None:
         self.wakeup = threading.Event()
         self.stop = threading.Event()
         self._wait = wait
-        self.thread = threading.Thread(target=self._run, args=(weakref.ref(executor),),
-                                       name=f"cfut-monitor-{executor._scheduler.name}", daemon=True)
+        self.watch = DirectoryWatch(executor._jobdir.path)
+        ref = weakref.ref(executor, lambda _: self._wake_all())
+        name = executor._scheduler.name
+        self.threads = [
+            threading.Thread(target=self._guard, args=(ref, self._status_loop), name=f"cfut-monitor-{name}",
+                             daemon=True),
+            threading.Thread(target=self._guard, args=(ref, self._results_loop), name=f"cfut-results-{name}",
+                             daemon=True),
+        ]
         self.errors = 0
+        self._ended = 0
+        self._lock = threading.Lock()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self.threads[0]
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return all(thread.is_alive() for thread in self.threads)
 
-    def _run(self, ref: weakref.ref[ClusterExecutor]) -> None:
+    def join(self) -> None:
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def _wake_all(self) -> None:
+        self.wakeup.set()
+        self.watch.wake()
+
+    def halt(self) -> None:
+        self.stop.set()
+        self._wake_all()
+
+    def _guard(self, ref: weakref.ref[ClusterExecutor], loop: Callable[[weakref.ref[ClusterExecutor]], None]) -> None:
         failures = 0
         try:
             while True:
-                executor = ref()
-                if executor is None:
-                    return
-                if self.stop.is_set() and not executor._store.has_work():
-                    return
                 try:
-                    delay = executor._monitor_step()
-                    failures = 0
+                    loop(ref)
+                    return
                 except BaseException as exc:  # never die silently: count, log, and break if it persists
+                    executor = ref()
+                    if executor is None:
+                        return
                     failures += 1
-                    self.errors += 1
+                    with self._lock:
+                        self.errors += 1
                     log.exception("monitor step failed (%d in a row)", failures)
                     if failures >= MAX_CONSECUTIVE_FAILURES:
                         executor._break(exc)
                         return
-                    delay = executor._interval
-                del executor
-                self._wait(self.wakeup, delay)
-                self.wakeup.clear()
+                    del executor
+                    time.sleep(min(1.0, 0.01 * 2 ** failures))
         finally:
             executor = ref()
-            if executor is not None and executor._store.has_work() and not executor._broken:
-                log.error("the monitor thread of %r ended with work outstanding", executor)
+            if executor is not None and executor._store.has_work() and executor._broken is None \
+                    and not self.stop.is_set():
+                log.error("a monitor thread of %r ended with work outstanding", executor)
+            del executor
+            with self._lock:
+                self._ended += 1
+                if self._ended == len(self.threads):
+                    self.watch.close()
+
+    def _status_loop(self, ref: weakref.ref[ClusterExecutor]) -> None:
+        while True:
+            executor = ref()
+            if executor is None or (self.stop.is_set() and not executor._store.has_work()):
+                return
+            delay = executor._status_step()
+            del executor
+            self._wait(self.wakeup, delay)
+            self.wakeup.clear()
+
+    def _results_loop(self, ref: weakref.ref[ClusterExecutor]) -> None:
+        while True:
+            executor = ref()
+            if executor is None or (self.stop.is_set() and not executor._store.has_work()):
+                return
+            executor._poller.results_step()
+            del executor
+            self.watch.wait(0.5)

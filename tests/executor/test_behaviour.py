@@ -513,3 +513,39 @@ def test_a_monitor_that_keeps_failing_breaks_the_executor(harness: Harness, capl
         ex.submit(square, 1)
     assert "a bug in the status path" in caplog.text and "broken" in caplog.text
     ex.shutdown()  # returns at once: nothing is left to wait for
+
+
+class BlockedStatus:
+    """A runner whose status command hangs until released (a dead controller: ~9 s per squeue)."""
+
+    def __init__(self, fake: object, status_command: str) -> None:
+        self.fake, self.status_command = fake, status_command
+        self.clock = getattr(fake, "clock")
+        self.sleep = getattr(fake, "sleep")
+        self.release = threading.Event()
+        self.blocked = threading.Event()
+
+    def run(self, argv: list[str], **kwargs: object) -> cfut.CommandResult:
+        if os.path.basename(argv[0]) == self.status_command:
+            self.blocked.set()
+            self.release.wait(60)
+        return self.fake.run(argv, **kwargs)  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.fakes_only
+def test_results_do_not_wait_behind_a_hanging_scheduler(harness: Harness) -> None:
+    """A result the work directory holds resolves its future while the status command hangs."""
+    harness.executor()
+    runner = BlockedStatus(harness.fake, harness.status_command)
+    extra = {"log_silence": 0} if harness.scheduler == "htcondor" else {}
+    ex = type(harness.executors[0])(runner=runner, workdir=harness.workdir("blocked"), poll_interval=0.01, **extra)
+    harness.executors.append(ex)
+    try:
+        future = ex.submit(square, 6)
+        assert runner.blocked.wait(30), "the status thread asked the scheduler"
+        harness.fake.advance(5)  # the job starts,
+        harness.fake.advance(5)  # runs and writes its result; the status command still hangs
+        assert future.result(timeout=30) == 36
+        assert not runner.release.is_set()
+    finally:
+        runner.release.set()
