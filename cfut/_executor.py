@@ -32,7 +32,9 @@ from . import _keys, _lifecycle
 from ._commands import SchedulerCommands
 from ._errors import BrokenClusterExecutor, ExecutorShutdownError, InvalidArgumentError, JobCancelled
 from ._future import ClusterFuture
-from ._jobdir import JobDir
+from ._jobdir import JobDir, new_key
+from ._journal import SUFFIX as JOURNAL_SUFFIX
+from ._journal import Journal
 from ._poller import Monitor, Poller
 from ._records import Batch, Call, CallState, JobStore, TaskState
 from ._runner import CommandRunner, default_runner
@@ -46,7 +48,7 @@ log = logging.getLogger("cfut")
 #: ``SlurmExecutor().submit(f)`` without a name for the executor must still resolve its future.
 _BUSY: set[ClusterExecutor] = set()
 
-SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float]], Scheduler]
+SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float], str], Scheduler]
 
 
 def check_setup_lines(lines: object, what: str) -> tuple[str, ...]:
@@ -140,15 +142,19 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.workdir = self._jobdir.path
         self._commands = SchedulerCommands(runner)
         self._runner = runner
-        self._scheduler = make_scheduler(self._commands, self._jobdir, self._clock)
+        #: This executor's key: its journal is ``<key>.journal`` in the work directory.
+        self._key = new_key()
+        self._scheduler = make_scheduler(self._commands, self._jobdir, self._clock, self._key)
+        self._journal = Journal(self._jobdir.file(self._key + JOURNAL_SUFFIX), key,
+                                {"scheduler": self._scheduler.name, "key": self._key})
         self._store = JobStore()
         self._poller = Poller(self._store, self._scheduler, self._jobdir, self._clock,
                               result_grace=result_grace, completed_result_grace=completed_result_grace,
-                              keep_logs=self.keep_logs)
+                              keep_logs=self.keep_logs, journal=self._journal)
         self._submitter = Submitter(
             self._store, self._scheduler, self._jobdir, sleep=self._sleep, retries=retries,
             import_paths=self.additional_import_paths, secret_env={_keys.KEY_ENV: key.hex()},
-            job_env={_keys.KEY_FILE_ENV: _keys.key_file()}, owner=weakref.ref(self))
+            job_env={_keys.KEY_FILE_ENV: _keys.key_file()}, owner=weakref.ref(self), journal=self._journal)
         self._shutdown = False
         self._broken: BaseException | None = None
         self._background = bool(background_polling)
@@ -276,6 +282,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         if self._store.cancelling():
             log.error("could not cancel every job of %r; what is left: %s", self,
                       ", ".join(t.scheduler_id or "?" for t in self._store.cancelling()))
+        else:
+            self._close_scheduler()
         with self._store.lock:
             _BUSY.discard(self)
 
@@ -433,7 +441,9 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._store.idle.notify_all()
 
     def _close_scheduler(self) -> None:
+        """Every job is done with: the adapter's files and the journal go."""
         if self._closed or self._store.has_work():
             return
         self._closed = True
         self._scheduler.close(keep_logs=self.keep_logs or self._poller.deaths > 0)
+        self._journal.close(remove=True)

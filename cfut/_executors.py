@@ -78,7 +78,7 @@ class SlurmExecutor(ClusterExecutor):
         if not isinstance(requeue, bool):
             raise InvalidArgumentError(f"requeue must be True or False, got {requeue!r}")
 
-        def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float]) -> SlurmScheduler:
+        def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float], key: str) -> SlurmScheduler:
             return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout, requeue=requeue)
 
         super().__init__(
@@ -166,8 +166,9 @@ class CondorExecutor(ClusterExecutor):
             hold_timeout=hold_timeout,
         )
 
-        def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float]) -> HTCondorScheduler:
-            return HTCondorScheduler(commands, jobdir, options, clock=clock)
+        def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float],
+                 key: str) -> HTCondorScheduler:
+            return HTCondorScheduler(commands, jobdir, options, clock=clock, key=key)
 
         super().__init__(
             make, debug=debug, keep_logs=keep_logs, additional_setup_lines=additional_setup_lines,

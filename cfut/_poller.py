@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from . import _jobdir
 from ._errors import SchedulerError
 from ._jobdir import JobDir
+from ._journal import Journal
 from ._records import JobStore, Task, TaskState
 from ._schedulers.base import Scheduler
 from ._status import UNKNOWN_STATUS, JobStatus, Phase
@@ -49,7 +50,7 @@ class Poller:
     """One executor's monitoring steps over its store, scheduler adapter and work directory."""
 
     def __init__(self, store: JobStore, scheduler: Scheduler, jobdir: JobDir, clock: Callable[[], float], *,
-                 result_grace: float, completed_result_grace: float, keep_logs: bool) -> None:
+                 result_grace: float, completed_result_grace: float, keep_logs: bool, journal: Journal) -> None:
         self.store = store
         self.scheduler = scheduler
         self.jobdir = jobdir
@@ -57,6 +58,7 @@ class Poller:
         self.result_grace = result_grace
         self.completed_result_grace = max(result_grace, completed_result_grace)
         self.keep_logs = keep_logs
+        self.journal = journal
         self.polls = 0
         self.status_queries = 0
         self.query_failures = 0
@@ -304,6 +306,7 @@ class Poller:
             if not (self.keep_logs or any(t.keep_log for t in task.batch.tasks)):
                 paths.append(task.batch.script_path)
         jobdir.remove(paths)
+        self.journal.done(task.key, task.batch.key, batch_done)
 
 
 def _succeeded(status: JobStatus) -> bool:

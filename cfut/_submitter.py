@@ -26,6 +26,7 @@ before the error is raised: a map either returns every future or leaves nothing 
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from ._errors import (
 )
 from ._future import ClusterFuture
 from ._jobdir import JobDir, new_key, task_key
+from ._journal import Journal, JournalBatch
 from ._records import Batch, Call, JobStore, Task
 from ._schedulers.base import Scheduler, SubmitRequest
 
@@ -59,7 +61,7 @@ class Submitter:
 
     def __init__(self, store: JobStore, scheduler: Scheduler, jobdir: JobDir, *, sleep: Callable[[float], None],
                  retries: int, import_paths: tuple[str, ...], secret_env: dict[str, str],
-                 job_env: dict[str, str], owner: weakref.ref[ClusterExecutor]) -> None:
+                 job_env: dict[str, str], owner: weakref.ref[ClusterExecutor], journal: Journal) -> None:
         self.store = store
         self.scheduler = scheduler
         self.jobdir = jobdir
@@ -69,6 +71,7 @@ class Submitter:
         self._secret_env = secret_env
         self._job_env = job_env
         self._owner = owner  # weakly: the executor owns this submitter
+        self.journal = journal
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: tuple[str, ...], *,
                chunksize: int, array: bool) -> list[ClusterFuture]:
@@ -119,6 +122,13 @@ class Submitter:
 
     def _submit(self, batch: Batch, setup_lines: tuple[str, ...]) -> None:
         request = SubmitRequest(batch, setup_lines, self._import_paths, self._secret_env, self._job_env)
+        try:
+            # Before the command: a crash between it and the answer is recovered by the batch's name.
+            self.journal.batch(batch.key, batch.array,
+                               [(t.key, t.index, [c.call_id for c in t.calls]) for t in batch.tasks])
+        except BaseException:
+            self._remove_files(batch)
+            raise
         try:
             job_id = self._submit_with_retries(request)
         except (SubmissionError, CommandNotFoundError, RealCommandRefused):
@@ -185,6 +195,7 @@ class Submitter:
                   "in %s (python -m cfut clean removes them)", batch.key, self.jobdir.path)
 
     def _accept(self, batch: Batch, job_id: str) -> None:
+        self.journal.accepted(batch.key, job_id)
         self.store.accept(batch, job_id, [self.scheduler.task_id(job_id, t.index) for t in batch.tasks])
         owner = self._owner()
         assert owner is not None, "an executor that is submitting is alive"
@@ -198,7 +209,25 @@ class Submitter:
         if owner is not None:
             owner._abandon(batches)
 
+    def adopt(self, entry: JournalBatch, job_id: str, tasks: Sequence[tuple[str, int | None, list[str]]]) -> Batch:
+        """Records and futures for a batch another process submitted (from its journal); its files exist."""
+        batch = Batch(key=entry.key)
+        for key, index, call_ids in tasks:
+            task = Task(batch=batch, index=index, key=key)
+            batch.tasks.append(task)
+            task.calls = [Call(call_id=call_id, future=ClusterFuture(), task=task) for call_id in call_ids]
+        batch.script_path = self.jobdir.script(batch.key) if os.path.exists(self.jobdir.script(batch.key)) else ""
+        self.journal.batch(batch.key, entry.array, [(t.key, t.index, [c.call_id for c in t.calls])
+                                                    for t in batch.tasks])
+        self._accept(batch, job_id)
+        return batch
+
+    def remove_files(self, batch: Batch) -> None:
+        """Remove a batch's files after its submission made no job (and say so in the journal)."""
+        self._remove_files(batch)
+
     def _remove_files(self, batch: Batch) -> None:
+        self.journal.abandoned(batch.key)
         jobdir = self.jobdir
         paths = [jobdir.functions(batch.key), batch.script_path]
         for task in batch.tasks:

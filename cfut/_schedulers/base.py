@@ -71,6 +71,10 @@ class Scheduler(Protocol):
         ``PartitionConfig``, or an HTCondor hold); None when waiting may help."""
         ...
 
+    def adopt(self, key: str) -> None:
+        """Also follow what the executor with this key left behind (reattach: HTCondor's event log)."""
+        ...
+
     def close(self, *, keep_logs: bool) -> None:
         """The executor is done with every job: remove what the adapter kept (unless ``keep_logs``)."""
         ...

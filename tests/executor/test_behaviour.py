@@ -520,8 +520,8 @@ class BlockedStatus:
 
     def __init__(self, fake: object, status_command: str) -> None:
         self.fake, self.status_command = fake, status_command
-        self.clock = getattr(fake, "clock")
-        self.sleep = getattr(fake, "sleep")
+        self.clock = fake.clock
+        self.sleep = fake.sleep
         self.release = threading.Event()
         self.blocked = threading.Event()
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from ..._commands import SchedulerCommands
 from ..._errors import InvalidArgumentError, JobDied, SchedulerOutputError
-from ..._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir, new_key
+from ..._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir
 from ..._records import Batch
 from ..._runner import CommandResult
 from ..._status import JobStatus, Phase
@@ -157,15 +157,15 @@ class HTCondorScheduler:
     max_tasks_per_batch = 10000
 
     def __init__(self, commands: SchedulerCommands, jobdir: JobDir, options: CondorOptions, *,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], key: str) -> None:
         check_value(jobdir.path, "the work directory")
         self.commands = commands
         self.jobdir = jobdir
         self.options = options
         self._clock = clock
         #: The job event log every job of this executor writes to.
-        self.event_log = jobdir.file(f"{new_key()}.events{LOG_SUFFIX}")
-        self._reader = EventLogReader(self.event_log)
+        self.event_log = self._event_log(key)
+        self._readers = [EventLogReader(self.event_log)]
         self._log_status: dict[str, JobStatus] = {}  # last status the log (or condor_q) gave, by job id
         self._heard: dict[str, float] = {}  # when the log (or condor_q) last told us about a job
         self._log_broken = False
@@ -235,7 +235,7 @@ class HTCondorScheduler:
     def _read_log(self) -> None:
         """Take in the event log's new records (no command is run)."""
         try:
-            events = self._reader.read_new()
+            events = [event for reader in self._readers for event in reader.read_new()]
         except OSError as exc:
             if not self._log_broken:
                 log.warning("cannot read the job event log %s (%s); asking condor_q instead",
@@ -319,7 +319,14 @@ class HTCondorScheduler:
             return self.options.hold_timeout
         return None
 
+    def _event_log(self, key: str) -> str:
+        return self.jobdir.file(f"{key}.events{LOG_SUFFIX}")
+
+    def adopt(self, key: str) -> None:
+        """Read the event log the executor with this key wrote to, too (its jobs keep writing there)."""
+        self._readers.append(EventLogReader(self._event_log(key)))
+
     def close(self, *, keep_logs: bool) -> None:
-        """The event log goes once every job of ours is done with it, unless a job's story is wanted."""
+        """The event logs go once every job of ours is done with them, unless a job's story is wanted."""
         if not keep_logs:
-            self.jobdir.remove([self.event_log])
+            self.jobdir.remove([reader.path for reader in self._readers])
