@@ -41,11 +41,11 @@ from typing import Any
 import pytest
 
 from ._runner import refuse_real_commands, use_default_runner
-from .fakes.clock import PROGRESSIONS
-from .fakes.commands import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep, Ticker
-from .fakes.condor import FakeCondor
-from .fakes.slurm import FakeSlurm
-from .fakes.unsupported import FakeUnsupported
+from .fakes._clock import PROGRESSIONS
+from .fakes._condor.fake import FakeCondor
+from .fakes._errors import FakeUnsupported
+from .fakes._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep, Ticker
+from .fakes._slurm.fake import FakeSlurm
 
 #: Slurm's client commands: none of them may run for real while ``fake_slurm`` is active.
 REAL_SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun", "salloc", "sinfo", "sstat",

@@ -10,10 +10,10 @@ does, on the same cluster model.
 
 from __future__ import annotations
 
-from .cluster import FakeCluster
-from .condor import FakeCondor
-from .slurm import FakeSlurm
-from .slurm_model import JobSnapshot
-from .unsupported import FakeUnsupported
+from ._cluster import FakeCluster
+from ._condor.fake import FakeCondor
+from ._errors import FakeUnsupported
+from ._slurm.fake import FakeSlurm
+from ._slurm.model import JobSnapshot
 
 __all__ = ["FakeCluster", "FakeCondor", "FakeSlurm", "FakeUnsupported", "JobSnapshot"]

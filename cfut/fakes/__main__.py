@@ -15,8 +15,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .clock import PROGRESSIONS
-from .commands import FakeCommandServer, Ticker
+from ._clock import PROGRESSIONS
+from ._shims.server import FakeCommandServer, Ticker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,12 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fake: Any
     if options.scheduler == "slurm":
-        from .slurm import FakeSlurm
+        from ._slurm.fake import FakeSlurm
 
         fake = FakeSlurm(nodes=options.nodes, cpus_per_node=options.cpus_per_node, progression=options.progression,
                          execution=options.execution, min_job_age=options.min_job_age)
     else:
-        from .condor import FakeCondor
+        from ._condor.fake import FakeCondor
 
         fake = FakeCondor(nodes=options.nodes, cpus_per_node=options.cpus_per_node,
                           progression=options.progression, execution=options.execution)

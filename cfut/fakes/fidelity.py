@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import slurm, slurm_messages
-from .getopt import OptionTable
-from .sbatch_options import MODELLED as SBATCH_MODELLED
-from .sbatch_options import SBATCH_OPTIONS
-from .slurm_model import END_DEFAULTS, STATE_CODES
-from .slurm_render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
+from ._getopt import OptionTable
+from ._slurm import fake as slurm
+from ._slurm import messages as slurm_messages
+from ._slurm.model import END_DEFAULTS, STATE_CODES
+from ._slurm.options import MODELLED as SBATCH_MODELLED
+from ._slurm.options import SBATCH_OPTIONS
+from ._slurm.render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
 
 
 def _names(table: OptionTable) -> list[str]:

@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +24,8 @@ from cfut import _worker as remote
 from cfut import serialize
 from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
-from cfut.fakes.shell import parse_inline
-from cfut.fakes.slurm_values import (
+from cfut.fakes._inline import parse_inline
+from cfut.fakes._slurm.values import (
     compress_hostlist,
     hms_duration,
     index_ranges,
@@ -582,7 +583,13 @@ def test_sacct_selection(manual: FakeSlurm) -> None:
     submit(manual, "-J", "late", wrap="exit 1")
     manual.advance(2)
     fmt = ("-n", "-P", "-X", "-o", "JobName")
-    assert run(manual, "sacct", *fmt).stdout == "early\nlate\n"
+    # without --jobs sacct starts at 00:00 today (on the fake's wall clock): "early" ended 2 hours
+    # ago, so it is listed unless midnight fell in between (the test runs at any hour)
+    now_wall = manual.cluster.clock.wall(manual.clock())
+    midnight = time.mktime(time.localtime(now_wall)[:3] + (0, 0, 0, 0, 0, -1))
+    early_end = manual.cluster.clock.wall(manual.job(1).end_time or 0.0)
+    expected = "early\nlate\n" if early_end >= midnight else "late\n"
+    assert run(manual, "sacct", *fmt).stdout == expected
     assert run(manual, "sacct", *fmt, "-S", "now-1hour").stdout == "late\n"
     assert run(manual, "sacct", *fmt, "-E", "now-1hour").stdout == "early\n"
     assert run(manual, "sacct", *fmt, "-s", "F").stdout == "late\n"

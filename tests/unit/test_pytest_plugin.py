@@ -12,7 +12,7 @@ from subprocess import PIPE
 
 import pytest
 
-from cfut.fakes.process import start_process
+from cfut.fakes._process import start_process
 
 pytestmark = pytest.mark.fake
 

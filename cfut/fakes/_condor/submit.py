@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .unsupported import FakeUnsupported
+from .._errors import FakeUnsupported
 
 
 class SubmitError(Exception):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from .getopt import Option, OptionTable, Parsed
+from .._getopt import Option, OptionTable, Parsed
 
 # Options the fake models; the rest of the table is real sbatch options it refuses to guess about.
 MODELLED = frozenset({

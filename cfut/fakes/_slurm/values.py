@@ -14,7 +14,7 @@ import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .unsupported import FakeUnsupported
+from .._errors import FakeUnsupported
 
 # Slurm's NO_VAL: what %a expands to in a job that is not an array task (slurm-12_4294967294.out).
 NO_VAL = 4294967294

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .slurm_values import ArraySpec
+from .values import ArraySpec
 
 if TYPE_CHECKING:
-    from .process import BatchProcess
-    from .shell import InlineScript
+    from .._inline import InlineScript
+    from .._process import BatchProcess
 
 # squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
 STATE_CODES: Mapping[str, str] = MappingProxyType({

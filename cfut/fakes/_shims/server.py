@@ -34,11 +34,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._runner import CommandRunner
-from . import command_client
-from .getopt import GetoptError
-from .sbatch_options import SBATCH_OPTIONS
-from .unsupported import FakeUnsupported
+from ..._runner import CommandRunner
+from .._errors import FakeUnsupported
+from .._getopt import GetoptError
+from .._slurm.options import SBATCH_OPTIONS
+from . import client as command_client
 
 SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun")
 CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
@@ -114,7 +114,7 @@ class FakeCommandServer:
         bin_dir: str | None = None,
         on_unsupported: Callable[[tuple[str, ...], str], None] | None = None,
     ) -> None:
-        from .slurm import FakeSlurm
+        from .._slurm.fake import FakeSlurm
 
         self.runner = runner
         if commands is None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from .unsupported import FakeUnsupported
+from ._errors import FakeUnsupported
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Shell programs whose behaviour on the subset above is the same. bash and dash differ on `echo`
