@@ -24,6 +24,7 @@ from cfut import _worker as remote
 from cfut import serialize
 from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
+from cfut.fakes._clock import FakeClock
 from cfut.fakes._inline import parse_inline
 from cfut.fakes._slurm.values import (
     compress_hostlist,
@@ -577,19 +578,19 @@ def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
     assert run(off, "sacct").stderr == "Slurm accounting storage is disabled\n"
 
 
-def test_sacct_selection(manual: FakeSlurm) -> None:
+def test_sacct_selection() -> None:
+    # sacct without --jobs starts at 00:00 today: a wall clock that starts at 09:00 keeps the two
+    # hours below on one day, whatever the hour the test runs at
+    cluster = FakeCluster(progression="manual")
+    nine = time.mktime(time.localtime()[:3] + (9, 0, 0, 0, 0, -1))
+    cluster.clock = FakeClock("manual", wall=lambda: nine)
+    manual = FakeSlurm(cluster=cluster)
     submit(manual, "-J", "early")
     manual.advance(7200)
     submit(manual, "-J", "late", wrap="exit 1")
     manual.advance(2)
     fmt = ("-n", "-P", "-X", "-o", "JobName")
-    # without --jobs sacct starts at 00:00 today (on the fake's wall clock): "early" ended 2 hours
-    # ago, so it is listed unless midnight fell in between (the test runs at any hour)
-    now_wall = manual.cluster.clock.wall(manual.clock())
-    midnight = time.mktime(time.localtime(now_wall)[:3] + (0, 0, 0, 0, 0, -1))
-    early_end = manual.cluster.clock.wall(manual.job(1).end_time or 0.0)
-    expected = "early\nlate\n" if early_end >= midnight else "late\n"
-    assert run(manual, "sacct", *fmt).stdout == expected
+    assert run(manual, "sacct", *fmt).stdout == "early\nlate\n"
     assert run(manual, "sacct", *fmt, "-S", "now-1hour").stdout == "late\n"
     assert run(manual, "sacct", *fmt, "-E", "now-1hour").stdout == "early\n"
     assert run(manual, "sacct", *fmt, "-s", "F").stdout == "late\n"
