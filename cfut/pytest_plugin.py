@@ -43,8 +43,8 @@ import pytest
 from ._runner import refuse_real_commands, use_default_runner
 from .fakes._clock import PROGRESSIONS
 from .fakes._condor.fake import FakeCondor
-from .fakes._errors import FakeUnsupported
-from .fakes._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep, Ticker
+from .fakes._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep
+from .fakes._shims.ticker import Ticker
 from .fakes._slurm.fake import FakeSlurm
 
 #: Slurm's client commands: none of them may run for real while ``fake_slurm`` is active.
@@ -174,15 +174,7 @@ class _Strict:
     commands: FakeCommandServer | None
 
     def _strict_init(self) -> None:
-        self.refused = []
         self.commands = None
-
-    def run(self, argv: Sequence[str], **kwargs: Any) -> Any:
-        try:
-            return super().run(argv, **kwargs)  # type: ignore[misc]
-        except FakeUnsupported as exc:
-            self.refused.append((tuple(argv), f"FakeUnsupported: {exc}"))
-            raise
 
     @property
     def bin_dir(self) -> str | None:

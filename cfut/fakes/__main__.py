@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._clock import PROGRESSIONS
-from ._shims.server import FakeCommandServer, Ticker
+from ._shims.server import FakeCommandServer
+from ._shims.ticker import Ticker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         with FakeCommandServer(fake, bin_dir=options.bin_dir) as server:
-            ticker = Ticker(fake).start() if options.scheduler == "slurm" else None
+            ticker = Ticker(fake).start() if options.progression == "immediate" else None
             print(f"fake {options.scheduler} cluster ({fake!r}) serving {', '.join(server.commands)}\n"
                   f"use it from a shell with:\n\n    export PATH={server.bin_dir}:$PATH\n\n"
                   "Ctrl-C stops it (and kills its jobs).", flush=True)

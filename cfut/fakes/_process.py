@@ -1,8 +1,9 @@
-"""Batch scripts run as real processes (``execution="subprocess"``), the way slurmd would run them.
+"""Job processes of the fakes (``execution="subprocess"``): the one place that starts and kills them.
 
-The script is written to a private spool directory (as slurmd keeps ``job<ID>/slurm_script``) and run
-by the interpreter named on its ``#!`` line, in its own session so that a signal reaches every
-process the script started, like a job's cgroup or process group on a real node.
+A job runs in its own session, so that a signal reaches every process its script started, like a
+job's cgroup on a real node (slurmstepd, HTCondor's starter). FakeSlurm writes the batch script to a
+private spool directory first (as slurmd keeps ``job<ID>/slurm_script``) and runs it with the
+interpreter named on its ``#!`` line; FakeCondor runs the job's executable with its arguments.
 """
 
 from __future__ import annotations
@@ -23,18 +24,11 @@ def start_process(
     stderr: int | IO[Any] | None = None,
     new_session: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start a process without waiting for it, in its own session: how the fakes run jobs."""
+    """Start a process without waiting for it, by default in its own session."""
     return subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
         stdout=stdout, stderr=stderr, start_new_session=new_session,
     )
-
-
-#: For ``stderr=`` of :func:`start_process`: send it where stdout goes.
-STDOUT = subprocess.STDOUT
-
-#: Raised by ``Popen.wait(timeout)`` of a process from :func:`start_process`.
-WaitTimeout = subprocess.TimeoutExpired
 
 
 def interpreter(script: str) -> list[str]:
@@ -43,11 +37,30 @@ def interpreter(script: str) -> list[str]:
     return first[2:].split()
 
 
-class BatchProcess:
-    """One running batch script; owns its process and the spool file of its script."""
+class JobProcess:
+    """One running job: its process group, and the spool file of its script if it has one.
+
+    ``stderr=None`` sends standard error where standard output goes.
+    """
 
     def __init__(
         self,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        stdout: IO[bytes],
+        stderr: IO[bytes] | None,
+        script_path: str | None = None,
+    ) -> None:
+        self.path = script_path
+        self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
+                                  stderr=stderr if stderr is not None else subprocess.STDOUT)
+        self.pid = self.proc.pid
+
+    @classmethod
+    def from_script(
+        cls,
         *,
         script: str,
         script_args: Sequence[str],
@@ -57,24 +70,24 @@ class BatchProcess:
         env: Mapping[str, str],
         stdout: IO[bytes],
         stderr: IO[bytes] | None,
-    ) -> None:
-        self.path = os.path.join(spool_dir, name)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    ) -> JobProcess:
+        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line."""
+        path = os.path.join(spool_dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
         with os.fdopen(fd, "w") as handle:
             handle.write(script)
-        argv = [*interpreter(script), self.path, *script_args]
-        self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
-                                  stderr=stderr if stderr is not None else STDOUT)
-        self.pid = self.proc.pid
+        return cls([*interpreter(script), path, *script_args], cwd=cwd, env=env, stdout=stdout, stderr=stderr,
+                   script_path=path)
 
     def poll(self) -> int | None:
+        """The exit status (negative: killed by that signal), or None while it runs."""
         return self.proc.poll()
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """Wait for the process to exit; None if it is still running after ``timeout`` seconds."""
+        """Wait (really) for the process to exit; None if it still runs after ``timeout`` seconds."""
         try:
             return self.proc.wait(timeout)
-        except WaitTimeout:
+        except subprocess.TimeoutExpired:
             return None
 
     def signal_group(self, signum: int) -> None:
@@ -87,7 +100,7 @@ class BatchProcess:
             pass  # already gone (a zombie group leader may refuse: nothing left to signal)
 
     def signal_shell(self, signum: int) -> None:
-        """Send a signal to the batch shell alone (``scancel --batch``)."""
+        """Send a signal to the job's first process alone (``scancel --batch``: the batch shell)."""
         if self.proc.returncode is not None:
             return
         try:
@@ -96,20 +109,23 @@ class BatchProcess:
             pass
 
     def kill_leftovers(self) -> None:
-        """SIGKILL what the script left behind (``sleep 100 &``): slurmstepd ends every process of a
-        job when its batch script exits. The group outlives its leader while it has members, so its
-        id cannot have been reused."""
+        """SIGKILL what the job left behind (``sleep 100 &``): slurmstepd and HTCondor's starter end
+        every process of a job when it exits. The group outlives its leader while it has members,
+        so its id cannot have been reused."""
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 
     def kill_and_reap(self) -> int:
-        """SIGKILL the whole job and wait for the shell (``end_job``: the node took it away)."""
+        """SIGKILL the whole job and wait for its first process; its exit status."""
         self.signal_group(signal.SIGKILL)
         return self.proc.wait()
 
     def cleanup(self) -> None:
+        """Remove the spool file of the script, if any."""
+        if self.path is None:
+            return
         try:
             os.unlink(self.path)
         except FileNotFoundError:

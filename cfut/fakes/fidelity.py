@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from ._getopt import OptionTable
 from ._slurm import fake as slurm
 from ._slurm import messages as slurm_messages
+from ._slurm import options as slurm_options
 from ._slurm.model import END_DEFAULTS, STATE_CODES
-from ._slurm.options import MODELLED as SBATCH_MODELLED
-from ._slurm.options import SBATCH_OPTIONS
 from ._slurm.render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
 
 
@@ -51,11 +50,8 @@ def render() -> str:
         "`scontrol` models `show job [ID]`, `hold` and `release`.",
         "",
     ]
-    lines += _command("sbatch", SBATCH_OPTIONS, SBATCH_MODELLED)
-    lines += _command("squeue", slurm.SQUEUE_OPTIONS, slurm.SQUEUE_MODELLED)
-    lines += _command("sacct", slurm.SACCT_OPTIONS, slurm.SACCT_MODELLED)
-    lines += _command("scancel", slurm.SCANCEL_OPTIONS, slurm.SCANCEL_MODELLED)
-    lines += _command("scontrol", slurm.SCONTROL_OPTIONS, slurm.SCONTROL_MODELLED)
+    for name, (table, modelled) in slurm_options.TABLES.items():
+        lines += _command(name, table, modelled)
     lines += [
         "## Output formats",
         "",
@@ -80,8 +76,14 @@ def render() -> str:
         "## Verbatim messages",
         "",
     ]
+    texts: dict[str, str] = {}
     for name in sorted(n for n in vars(slurm_messages) if n.isupper()):
-        text = getattr(slurm_messages, name)
+        value = getattr(slurm_messages, name)
+        if isinstance(value, str):
+            texts[name] = value
+        else:
+            texts.update({f"{name}[{key}]": text for key, text in value.items()})
+    for name, text in texts.items():
         lines.append(f"- `{name}`: `{text.strip()!r}`" if "\n" in text.strip() else f"- `{name}`: `{text.strip()}`")
     lines += [""]
     return "\n".join(lines)

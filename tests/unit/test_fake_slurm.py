@@ -820,7 +820,8 @@ def test_subprocess_spool_is_private_and_removed(tmp_path: Path, monkeypatch: py
     fake = FakeSlurm(progression="manual", execution="subprocess")
     submit(fake, wrap="sleep 1000")
     fake.advance(0.1)
-    spool = fake._spool[0]
+    spool = fake.spool_dir
+    assert spool is not None
     assert stat.S_IMODE(os.stat(spool).st_mode) == 0o700
     fake.close()
     assert not os.path.exists(spool)

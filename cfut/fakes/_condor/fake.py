@@ -19,23 +19,22 @@ Anything outside the model raises :class:`FakeUnsupported`.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-import io
 import os
 import shlex
-import signal as signal_module
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ..._runner import CommandResult
+from .._base import FakeScheduler, Handler
 from .._clock import Progression
 from .._cluster import FakeCluster
 from .._errors import FakeUnsupported
-from .._inline import _is_python, _worker_args, parse_inline, run_inline
-from .._process import start_process
+from .._inline import InlineScript, is_python, parse_inline, run_inline, run_worker_in_process, worker_args
+from .._process import JobProcess
 from . import classad
 from . import eventlog as condor_log
 from .submit import (
@@ -63,15 +62,6 @@ DEFAULT_FAILURES = {
 }
 
 
-@dataclass
-class _Failure:
-    times: int
-    returncode: int
-    stdout: str
-    stderr: str
-    lose_reply: bool = False
-
-
 @dataclass(eq=False)
 class FakeCondorJob:
     """One proc of a cluster, with its ClassAd attributes and what happens to it."""
@@ -93,7 +83,9 @@ class FakeCondorJob:
     ends_at: float | None = None
     nodes: tuple[str, ...] = ()
     outcome: tuple[int | None, int | None] | None = None  # (exit code, signal) instead of running
-    process: Any = None
+    process: JobProcess | None = None
+    inline: InlineScript | None = None  # the checked shell script an inline job runs
+    hold_at_submit: bool = False  # submit description's ``hold = true``
     leave_at: float | None = None  # removed while running: leaves the queue at the next step
     remove_reason: str = ""
 
@@ -113,7 +105,7 @@ class _Snapshot:
 _STATE_NAMES = {IDLE: "IDLE", RUNNING: "RUNNING", REMOVED: "REMOVED", COMPLETED: "COMPLETED", HELD: "HELD"}
 
 
-class FakeCondor:
+class FakeCondor(FakeScheduler):
     """A fake HTCondor pool behind the CommandRunner seam.
 
     ``FakeCondor(progression="immediate", execution="inline", cluster=None, nodes=1, cpus_per_node=4,
@@ -131,20 +123,17 @@ class FakeCondor:
         job_duration: float = 1.0,
         schedd_name: str | None = None,
     ) -> None:
-        if execution not in ("inline", "subprocess"):
-            raise ValueError(f"execution must be 'inline' or 'subprocess', not {execution!r}")
-        self.cluster = cluster or FakeCluster(nodes=nodes, cpus_per_node=cpus_per_node, progression=progression,
-                                              node_prefix="slot", name="condor")
-        self.execution = execution
+        cluster = cluster or FakeCluster(nodes=nodes, cpus_per_node=cpus_per_node, progression=progression,
+                                         node_prefix="slot", name="condor")
+        super().__init__(cluster=cluster, execution=execution)
+        if job_duration < 0:
+            raise ValueError(f"job_duration must not be negative, got {job_duration!r}")
         self.job_duration = float(job_duration)
         self.schedd_name = schedd_name or self.cluster.submit_host
         self.lock = self.cluster.lock
         self._next_cluster = 1
         self._queue: dict[str, FakeCondorJob] = {}
         self._history: list[FakeCondorJob] = []
-        self._failures: dict[str, list[_Failure]] = {}
-        #: Every command run, as argv tuples (tests count scheduler calls with it).
-        self.calls: list[tuple[str, ...]] = []
         #: Every submit description condor_submit accepted, verbatim.
         self.descriptions: list[str] = []
         #: Every job event log file written to.
@@ -153,39 +142,6 @@ class FakeCondor:
         self.written_events: dict[str, str] = {}
         #: Fault: while True, jobs write nothing to their event logs (a log that is silent or lost).
         self.silent_log = False
-        self._ticker: threading.Thread | None = None
-        self._closed = False
-
-    # ---------------------------------------------------------------- time
-
-    def clock(self) -> float:
-        """The executor's clock when it runs on this fake (virtual unless realtime)."""
-        return self.cluster.clock.now()
-
-    def sleep(self, seconds: float) -> None:
-        if self.cluster.clock.virtual:
-            self.advance(seconds)
-        else:
-            time.sleep(seconds)
-
-    def advance(self, seconds: float = 0.0) -> None:
-        """Move virtual time forward and let everything due by then happen."""
-        with self.lock:
-            if seconds:
-                self.cluster.clock.jump(seconds)
-            self._step()
-
-    def join(self, timeout: float = 30.0) -> None:
-        """Wait (really) for every subprocess job to exit, then account for their ends."""
-        deadline = time.monotonic() + timeout
-        for job in list(self._queue.values()):
-            if job.process is not None:
-                try:
-                    job.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001 - TimeoutExpired; reported by the next step
-                    pass
-        with self.lock:
-            self._step()
 
     # ---------------------------------------------------------------- the scheduler
 
@@ -209,43 +165,73 @@ class FakeCondor:
         job.ad["JobStatus"] = status
         job.ad["EnteredCurrentStatus"] = int(self._epoch())
 
-    def _step(self) -> None:
-        """Let everything due by now happen; in immediate progression, jump over idle time until
-        nothing more can happen without outside help."""
-        while True:
-            self._settle_now()
-            if self.cluster.clock.progression != "immediate":
-                return
-            due = [j.ends_at for j in self._queue.values()
-                   if j.status == RUNNING and j.ends_at is not None and j.process is None]
-            due += [j.leave_at for j in self._queue.values() if j.leave_at is not None]
-            if not due:
-                return
-            wait = min(due) - self._now()
-            if wait > 0:
-                self.cluster.clock.jump(wait)
+    # -- FakeScheduler's hooks
 
-    def _settle_now(self) -> None:
-        now = self._now()
+    COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
+    STATUS_COMMANDS = frozenset({"condor_q", "condor_history"})
+    SUBMIT_COMMAND = "condor_submit"
+    # cfut learns of HTCondor jobs from the job event log the schedd writes unasked, not by polling
+    DRIVES_ITSELF = True
+
+    def _command_table(self) -> Mapping[str, Handler]:
+        def wrap(tool: Any, status: bool) -> Handler:
+            def handler(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
+                        cwd: str | None) -> CommandResult:
+                if status:
+                    self._status_refresh()
+                code, out, err = tool(argv, input, env, cwd)
+                return CommandResult(argv, code, out, err)
+            return handler
+
+        return {"condor_submit": wrap(self._condor_submit, False), "condor_q": wrap(self._condor_q, True),
+                "condor_history": wrap(self._condor_history, True), "condor_rm": wrap(self._condor_rm, False)}
+
+    def _jump_target(self) -> float | None:
+        due = [j.ends_at for j in self._queue.values()
+               if j.status == RUNNING and j.ends_at is not None and j.process is None]
+        due += [j.leave_at for j in self._queue.values() if j.leave_at is not None]
+        horizon = self._horizon()
+        due += [j.submitted for j in self._queue.values() if j.status == IDLE and j.submitted > horizon]
+        return min(due, default=None)
+
+    def _live_processes(self) -> Sequence[JobProcess]:
+        return [j.process for j in self._queue.values() if j.process is not None]
+
+    def _default_failure(self, command: str) -> tuple[str, str]:
+        _, out, err = DEFAULT_FAILURES[command]
+        return out, err
+
+    def _shutdown(self) -> None:
+        for job in self._queue.values():
+            self._stop_process(job)
+
+    def _settle(self, target: float) -> int:
+        """Let what is due at or before ``target`` happen: removals, ends, then starts in queue order."""
+        changes = 0
         for job in list(self._queue.values()):
-            if job.leave_at is not None and job.leave_at <= now:
+            if job.leave_at is not None and job.leave_at <= target:
                 self._stop_process(job)
                 self._leave(job, removed=True)
+                changes += 1
             elif job.status == RUNNING:
                 if job.process is not None:
                     code = job.process.poll()
                     if code is not None:
+                        job.process.kill_leftovers()
                         self._finish(job, *((None, -code) if code < 0 else (code, None)))
-                elif job.ends_at is not None and job.ends_at <= now:
+                        changes += 1
+                elif job.ends_at is not None and job.ends_at <= target:
                     self._finish_inline(job)
+                    changes += 1
         for job in sorted(self._queue.values(), key=lambda j: (j.cluster, j.proc)):
-            if job.status == IDLE and job.submitted <= now:
-                self._try_start(job)
+            if job.status == IDLE and job.submitted <= target and self._try_start(job):
+                changes += 1
+        return changes
 
-    def _try_start(self, job: FakeCondorJob) -> None:
+    def _try_start(self, job: FakeCondorJob) -> bool:
         nodes = self.cluster.allocate(job.cpus)
         if nodes is None:
-            return
+            return False
         job.nodes = nodes
         job.started = self._now()
         self._set_status(job, RUNNING)
@@ -261,11 +247,10 @@ class FakeCondor:
             job.ends_at = None
         else:
             job.ends_at = self._now() + self._duration(job)
+        return True
 
     def _duration(self, job: FakeCondorJob) -> float:
-        script = job.ad.get("_inline_script")
-        extra = script.sleep_seconds if script is not None else 0.0  # type: ignore[union-attr]
-        return self.job_duration + extra
+        return self.job_duration + (job.inline.sleep_seconds if job.inline is not None else 0.0)
 
     def _open_outputs(self, job: FakeCondorJob) -> tuple[IO[bytes] | None, IO[bytes] | None]:
         out = open(job.output, "ab") if job.output else None  # noqa: SIM115 - closed by the caller
@@ -274,45 +259,36 @@ class FakeCondor:
         err = open(job.error, "ab") if job.error else None  # noqa: SIM115
         return out, err
 
-    def _spawn(self, job: FakeCondorJob) -> Any:
+    def _spawn(self, job: FakeCondorJob) -> JobProcess:
         out, err = self._open_outputs(job)
         out = out if out is not None else open(os.devnull, "wb")  # noqa: SIM115
         err = err if err is not None else open(os.devnull, "wb")  # noqa: SIM115
         try:
-            return start_process([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err)
+            return JobProcess([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err)
         finally:
             for handle in {id(h): h for h in (out, err) if h is not None}.values():
                 handle.close()
 
     def _finish_inline(self, job: FakeCondorJob) -> None:
+        """An inline job's time is up: its outcome, or its executable run now in this process."""
         if job.outcome is not None:
             self._finish(job, *job.outcome)
             return
-        out_text, err_text = io.StringIO(), io.StringIO()
-        script = job.ad.get("_inline_script")
-        try:
-            if script is not None:
-                code = run_inline(script, env=job.env, out=out_text, err=err_text,  # type: ignore[arg-type]
-                                  run_worker=lambda args: self._run_worker(args, err_text),
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(job.output or os.devnull, "a"))
+            same = job.error is not None and job.error == job.output
+            err = out if same else stack.enter_context(open(job.error or os.devnull, "a"))
+
+            def worker(args: list[str]) -> int:
+                return run_worker_in_process(args, stdout=out, stderr=err)
+
+            if job.inline is not None:
+                code = run_inline(job.inline, env=job.env, out=out, err=err, run_worker=worker,
                                   script_name=job.executable)
             else:
-                code = self._run_worker(_worker_args([job.executable, *job.arguments]) or [], err_text)
-        finally:
-            self._write_outputs(job, out_text.getvalue(), err_text.getvalue())
-        self._finish(job, code & 0xFF, None)
-
-    def _run_worker(self, args: list[str], err: io.StringIO) -> int:
-        from ... import _worker as remote
-
-        return remote.main(args, log=err)
-
-    def _write_outputs(self, job: FakeCondorJob, out: str, err: str) -> None:
-        if job.output:
-            with open(job.output, "a") as handle:
-                handle.write(out if job.error != job.output else out + err)
-        if job.error and job.error != job.output:
-            with open(job.error, "a") as handle:
-                handle.write(err)
+                code = worker(worker_args([job.executable, *job.arguments]) or [])
+        # a negative status is the signal that killed the job (the starter reports it as such)
+        self._finish(job, *((None, -code) if code < 0 else (code & 0xFF, None)))
 
     def _finish(self, job: FakeCondorJob, exit_code: int | None, signal: int | None) -> None:
         self.cluster.release(job.nodes, job.cpus)
@@ -344,11 +320,7 @@ class FakeCondor:
 
     def _stop_process(self, job: FakeCondorJob) -> None:
         if job.process is not None:
-            try:
-                os.killpg(job.process.pid, signal_module.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            job.process.wait()
+            job.process.kill_and_reap()
             job.process = None
 
     # ---------------------------------------------------------------- fault injection
@@ -358,18 +330,6 @@ class FakeCondor:
         if job is None:
             raise KeyError(f"job {job_id} is not in the queue")
         return job
-
-    def fail_next(self, command: str, times: int = 1, *, returncode: int | None = None,
-                  stdout: str | None = None, stderr: str | None = None, lose_reply: bool = False) -> None:
-        """The next ``times`` runs of ``command`` fail (default texts: :data:`DEFAULT_FAILURES`).
-        With ``lose_reply`` (condor_submit only), the jobs are queued but the command still fails."""
-        if command not in DEFAULT_FAILURES:
-            raise ValueError(f"cannot inject failures into {command!r}")
-        code, out, err = DEFAULT_FAILURES[command]
-        with self.lock:
-            self._failures.setdefault(command, []).append(_Failure(
-                times, code if returncode is None else returncode, out if stdout is None else stdout,
-                err if stderr is None else stderr, lose_reply))
 
     def hold(self, job_id: str, reason: str | None = None, code: int = 1, subcode: int = 0) -> None:
         """Put a job on hold (``condor_hold``, or a policy with ``code``); a running job stops."""
@@ -445,67 +405,20 @@ class FakeCondor:
         with self.lock:
             return [j.job_id for j in sorted(self._queue.values(), key=lambda j: (j.cluster, j.proc))]
 
-    def job(self, job_id: str) -> _Snapshot:
+    def job(self, job_id: str | int) -> _Snapshot:
         """A job in the queue or the history."""
         with self.lock:
-            job = self._queue.get(job_id) or next((j for j in self._history if j.job_id == job_id), None)
+            job = self._queue.get(str(job_id)) or next((j for j in self._history if j.job_id == str(job_id)), None)
             if job is None:
                 raise KeyError(job_id)
-            return _Snapshot(job.job_id, job.status, _STATE_NAMES.get(job.status, str(job.status)),
-                             self._public_ad(job))
+            return self._snapshot(job)
+
+    def _snapshot(self, job: FakeCondorJob) -> _Snapshot:
+        return _Snapshot(job.job_id, job.status, _STATE_NAMES.get(job.status, str(job.status)), self._public_ad(job))
 
     def history(self) -> list[str]:
         with self.lock:
             return [j.job_id for j in self._history]
-
-    # ---------------------------------------------------------------- the CommandRunner
-
-    def run(self, argv: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, timeout: float | None = None) -> CommandResult:
-        argv = tuple(argv)
-        with self.lock:
-            self.calls.append(argv)
-            name = os.path.basename(argv[0]) if argv else ""
-            handlers = {"condor_submit": self._condor_submit, "condor_q": self._condor_q,
-                        "condor_history": self._condor_history, "condor_rm": self._condor_rm}
-            if name not in handlers:
-                raise FakeUnsupported(f"FakeCondor does not provide the command {name!r}")
-            if self.cluster.clock.progression != "manual":
-                self._step()
-            self._ensure_ticker()
-            failures = self._failures.get(name)
-            if failures:
-                failure = failures[0]
-                failure.times -= 1
-                if failure.times <= 0:
-                    failures.pop(0)
-                if failure.lose_reply and name == "condor_submit":
-                    self._condor_submit(argv, input, env, cwd)
-                return CommandResult(argv, failure.returncode, failure.stdout, failure.stderr)
-            code, out, err = handlers[name](argv, input, env, cwd)
-            if self.cluster.clock.progression == "immediate" and name == "condor_submit":
-                self._step()
-            return CommandResult(argv, code, out, err)
-
-    def _ensure_ticker(self) -> None:
-        if self.cluster.clock.progression != "realtime" or self._ticker is not None:
-            return
-
-        def tick(ref: Any = None) -> None:
-            while not self._closed:
-                with self.lock:
-                    self._step()
-                time.sleep(0.02)
-
-        self._ticker = threading.Thread(target=tick, name="fake-condor-ticker", daemon=True)
-        self._ticker.start()
-
-    def close(self) -> None:
-        """Stop the realtime ticker and kill subprocess jobs still running."""
-        self._closed = True
-        with self.lock:
-            for job in self._queue.values():
-                self._stop_process(job)
 
     # -- condor_submit
 
@@ -557,8 +470,7 @@ class FakeCondor:
             self._set_status(job, IDLE)
             self._queue[job.job_id] = job
             self._event(job, condor_log.SUBMIT, condor_log.submit_body(self._host(self.schedd_name)))
-            if job.ad.get("_hold_at_submit"):
-                job.ad.pop("_hold_at_submit")
+            if job.hold_at_submit:
                 text_reason = "submitted on hold at user's request"
                 job.ad.update(HoldReason=text_reason, HoldReasonCode=15, HoldReasonSubCode=0)
                 self._set_status(job, HELD)
@@ -653,31 +565,30 @@ class FakeCondor:
         for name, value in attributes.items():
             ad[name] = _attribute_value(expand(value, macros))
         ad = {k: v for k, v in ad.items() if v is not None}
-        if get("hold", "false").lower() in ("true", "yes", "1"):
-            ad["_hold_at_submit"] = True
-        if self.execution == "inline":
-            self._check_inline(executable, arguments, ad)
+        inline = self._check_inline(executable, arguments) if self.execution == "inline" else None
         return FakeCondorJob(cluster=cluster, proc=proc, executable=executable, arguments=arguments, iwd=iwd,
                              env=env, log=path("log"), output=path("output"), error=path("error"), cpus=cpus,
-                             ad=ad)
+                             ad=ad, inline=inline, hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
 
-    def _check_inline(self, executable: str, arguments: list[str], ad: dict[str, classad.Value]) -> None:
-        """Refuse at submission what inline execution could not run faithfully."""
-        if _is_python(executable):
-            if _worker_args([executable, *arguments]) is None:
+    @staticmethod
+    def _check_inline(executable: str, arguments: list[str]) -> InlineScript | None:
+        """Refuse at submission what inline execution could not run faithfully; the checked shell
+        script, or None for the cfut worker run directly."""
+        if is_python(executable):
+            if worker_args([executable, *arguments]) is None:
                 raise FakeUnsupported(f"inline jobs run `python -m cfut.remote ...` only, not {arguments!r}; "
                                       'use execution="subprocess"')
-            return
+            return None
         with open(executable, errors="replace") as handle:
             text = handle.read()
         if arguments:
             raise FakeUnsupported("inline shell scripts cannot take arguments (no $1/$@ in the inline shell); "
                                   'use execution="subprocess"')
-        ad["_inline_script"] = parse_inline(text)  # type: ignore[assignment]
+        return parse_inline(text)
 
     @staticmethod
     def _public_ad(job: FakeCondorJob) -> dict[str, classad.Value]:
-        return {k: v for k, v in job.ad.items() if not k.startswith("_")}
+        return dict(job.ad)
 
     # -- selection and output, shared by condor_q and condor_history
 
@@ -844,6 +755,12 @@ class FakeCondor:
         # The (usually empty) error stack comes first on stderr when any id failed (rm.cpp).
         stderr = ("\n" + "\n".join(err) + "\n") if had_error else ""
         return (1 if had_error else 0), "".join(line + "\n" for line in out), stderr
+
+    def jobs(self) -> list[_Snapshot]:
+        """Snapshots of every job the fake knows (the queue's and the history's), by id."""
+        with self.lock:
+            every = sorted([*self._queue.values(), *self._history], key=lambda j: (j.cluster, j.proc))
+            return [self._snapshot(j) for j in every]
 
     def __repr__(self) -> str:
         return f"FakeCondor(progression={self.cluster.clock.progression!r}, execution={self.execution!r})"

@@ -14,14 +14,10 @@ running) it becomes a job step, numbered from 0 per job and recorded in :attr:`F
 the client then runs the command itself with the job's environment plus ``SLURM_STEP_ID`` and
 friends, and exits with its status. ``srun`` outside a job (an interactive allocation) is not
 modelled and fails as :class:`~cfut.fakes.FakeUnsupported` would.
-
-:class:`Ticker` lets a fake's jobs progress without anyone polling (reaping finished subprocess
-jobs, starting queued ones), as a real controller does on its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -286,35 +282,3 @@ def _reads_stdin(argv: tuple[str, ...], cwd: str | None) -> bool:
             return True
         return not any(not a.startswith("-") and os.path.isfile(os.path.join(cwd or ".", a)) for a in args)
     return False
-
-
-class Ticker:
-    """A thread that lets ``fake`` progress on its own every ``interval`` real seconds: it reaps
-    subprocess jobs that ended and starts what their CPUs allow (``FakeSlurm.join(timeout=0)``), so
-    a job submitted from a shell runs without anyone polling ``squeue``."""
-
-    def __init__(self, fake: Any, interval: float = 0.05) -> None:
-        self.fake = fake
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cfut-fake-ticker", daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # a failing job must not stop the clock
-                self.fake.join(timeout=0)
-
-    def start(self) -> Ticker:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def __enter__(self) -> Ticker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
