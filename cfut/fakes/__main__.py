@@ -13,8 +13,8 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
 
+from ._base import FakeScheduler
 from ._clock import PROGRESSIONS
 from ._shims.server import FakeCommandServer
 from ._shims.ticker import Ticker
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-job-age", type=float, default=300.0, help="Slurm's MinJobAge, in seconds")
     options = parser.parse_args(argv)
 
-    fake: Any
+    fake: FakeScheduler
     if options.scheduler == "slurm":
         from ._slurm.fake import FakeSlurm
 
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         with FakeCommandServer(fake, bin_dir=options.bin_dir) as server:
+            # jobs submitted from a shell progress without polling (realtime fakes tick on their own)
             ticker = Ticker(fake).start() if options.progression == "immediate" else None
             print(f"fake {options.scheduler} cluster ({fake!r}) serving {', '.join(server.commands)}\n"
                   f"use it from a shell with:\n\n    export PATH={server.bin_dir}:$PATH\n\n"

@@ -73,6 +73,17 @@ class Handler(Protocol):
                  cwd: str | None) -> CommandResult: ...
 
 
+class Snapshot(Protocol):
+    """What every fake's ``job()`` returns at least: the id in the scheduler's naming, and the state
+    by the scheduler's name for it (Slurm's ``PENDING``, HTCondor's ``IDLE``, ...)."""
+
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+
 class _Waitable(Protocol):
     def poll(self) -> int | None: ...
 
@@ -155,11 +166,11 @@ class FakeScheduler:
         """Ids of the jobs pending, running or held, in the scheduler's own naming and order."""
         raise NotImplementedError
 
-    def jobs(self) -> Sequence[object]:
+    def jobs(self) -> Sequence[Snapshot]:
         """Snapshots of every job the fake knows, in submission order."""
         raise NotImplementedError
 
-    def job(self, job_id: str | int) -> object:
+    def job(self, job_id: str | int) -> Snapshot:
         """A snapshot of one job; ``KeyError`` if the fake does not know it."""
         raise NotImplementedError
 

@@ -10,6 +10,7 @@ text framing (:mod:`.eventlog`).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -81,11 +82,14 @@ class Schedd:
         self.written_events: dict[str, str] = {}
         #: Fault: while True, jobs write nothing to their event logs (a log that is silent or lost).
         self.silent_log = False
+        self._at: float | None = None  # the time of the event being processed, during settle()
+        self._settled_to = -math.inf  # everything due at or before this has been processed
 
     # ------------------------------------------------------------------ time and the event log
 
     def now(self) -> float:
-        return self.clock.now()
+        """The time things happen at: the event being processed, else the clock's now."""
+        return self._at if self._at is not None else self.clock.now()
 
     def epoch(self) -> float:
         return self.clock.wall(self.now())
@@ -130,25 +134,59 @@ class Schedd:
     # ------------------------------------------------------------------ the event loop
 
     def settle(self, target: float) -> int:
-        """Let what is due at or before ``target`` happen: removals, ends, then starts in queue order."""
+        """Let everything due at or before ``target`` happen, in time order, each at its own time
+        (removals, inline ends, then starts in queue order); count what happened."""
+        changes = self._reap()
+        floor = self._settled_to
+        last = -math.inf
+        while True:
+            # ends and removals are due until handled; an idle job is worth a pass once per time
+            times = [j.leave_at for j in self.queue.values() if j.leave_at is not None]
+            times += [j.ends_at for j in self.queue.values()
+                      if j.status == RUNNING and j.process is None and j.ends_at is not None]
+            times += [start for j in self.queue.values() if j.status == IDLE
+                      and (start := max(j.submitted, floor)) > last]
+            due = [x for x in times if x <= target]
+            if not due:
+                break
+            at = min(due)
+            self._at = max(at, floor)
+            try:
+                step = self._step_at(self._at)
+            finally:
+                self._at = None
+            changes += step
+            if step == 0 and at <= last:
+                break
+            last = max(last, at)
+        self._settled_to = max(self._settled_to, target)
+        return changes
+
+    def _reap(self) -> int:
+        """Notice subprocess jobs whose processes have exited (at the clock's now)."""
+        reaped = 0
+        for job in [j for j in self.queue.values() if j.process is not None and j.status == RUNNING]:
+            assert job.process is not None
+            code = job.process.poll()
+            if code is not None:
+                job.process.kill_leftovers()
+                self.finish(job, *((None, -code) if code < 0 else (code, None)))
+                reaped += 1
+        return reaped
+
+    def _step_at(self, at: float) -> int:
+        """What is due at ``at``: removals, inline ends, then starts in queue order."""
         changes = 0
         for job in list(self.queue.values()):
-            if job.leave_at is not None and job.leave_at <= target:
+            if job.leave_at is not None and job.leave_at <= at:
                 self.stop_process(job)
                 self.leave(job, removed=True)
                 changes += 1
-            elif job.status == RUNNING:
-                if job.process is not None:
-                    code = job.process.poll()
-                    if code is not None:
-                        job.process.kill_leftovers()
-                        self.finish(job, *((None, -code) if code < 0 else (code, None)))
-                        changes += 1
-                elif job.ends_at is not None and job.ends_at <= target:
-                    self._finish_inline(job)
-                    changes += 1
+            elif job.status == RUNNING and job.process is None and job.ends_at is not None and job.ends_at <= at:
+                self._finish_inline(job)
+                changes += 1
         for job in sorted(self.queue.values(), key=lambda j: j.key):
-            if job.status == IDLE and job.submitted <= target and self._try_start(job):
+            if job.status == IDLE and job.submitted <= at and self._try_start(job):
                 changes += 1
         return changes
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..._runner import CommandRunner
+from .._base import FakeScheduler
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
 from .._slurm.options import SBATCH_OPTIONS
@@ -95,8 +95,8 @@ def write_command(path: str, name: str, socket_path: str, python: str = sys.exec
 class FakeCommandServer:
     """Serve ``runner`` (a fake scheduler) to executables in :attr:`bin_dir`; start, then close.
 
-    ``commands`` are the executables to write (default: Slurm's when ``runner`` is a FakeSlurm,
-    HTCondor's otherwise). ``bin_dir`` defaults to a ``bin`` directory next to the socket, removed
+    ``commands`` are the executables to write (default: Slurm's, with ``srun``, when ``runner``
+    answers ``sbatch``; HTCondor's otherwise). ``bin_dir`` defaults to a ``bin`` directory next to the socket, removed
     at :meth:`close`; a directory given is created if needed and its commands are left in place.
     ``on_unsupported(argv, message)`` hears of requests the server itself refused (``srun`` outside a
     job, unknown options); what the fake refuses it records itself.
@@ -104,17 +104,15 @@ class FakeCommandServer:
 
     def __init__(
         self,
-        runner: CommandRunner,
+        runner: FakeScheduler,
         commands: Sequence[str] | None = None,
         *,
         bin_dir: str | None = None,
         on_unsupported: Callable[[tuple[str, ...], str], None] | None = None,
     ) -> None:
-        from .._slurm.fake import FakeSlurm
-
         self.runner = runner
         if commands is None:
-            commands = SLURM_COMMANDS if isinstance(runner, FakeSlurm) else CONDOR_COMMANDS
+            commands = SLURM_COMMANDS if "sbatch" in runner.COMMANDS else CONDOR_COMMANDS
         self.commands = tuple(commands)
         self._private = tempfile.mkdtemp(prefix="cfut-fake-cmds-")  # mode 0700
         self.socket_path = os.path.join(self._private, "socket")
