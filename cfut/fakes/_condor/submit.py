@@ -47,6 +47,11 @@ UNMODELLED_KEYS = frozenset({
     "allowed_execute_duration", "input", "stream_output", "stream_error", "job_max_vacate_time", "kill_sig",
     "noop_job", "coresize", "nice_user", "next_job_start_delay", "job_lease_duration",
 })
+#: Keys whose meaning the fake models (read by :func:`materialize`); other keys are accepted and
+#: have no effect on the fake's jobs, as most of them have none on a job that runs at once.
+MODELLED_KEYS = ("executable", "arguments", "args", "initialdir", "iwd", "universe", "log", "output", "error",
+                 "getenv", "environment", "env", "request_cpus", "request_memory", "request_disk", "request_gpus",
+                 "requirements", "batch_name", "hold", "+Attr", "MY.Attr")
 _UNIVERSES = frozenset({"standard", "vanilla", "scheduler", "local", "grid", "java", "vm", "parallel", "docker",
                         "container"})
 

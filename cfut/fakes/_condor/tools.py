@@ -116,6 +116,11 @@ CONDOR_RM = ToolSpec("condor_rm", (
     _o("forcex", 1), _o("fast", 2), _o("name", 1, 1), _o("pool", 1, 1), _o("version", 1), _o("help", 1),
 ), messages.RM_UNRECOGNIZED, messages.RM_USAGE)
 
+#: condor_submit's arguments the fake models (a submit file, or ``-`` or nothing for standard input).
+SUBMIT_OPTIONS = ("-terse", "-verbose", "-v")
+#: ``-af`` qualifiers modelled (``-af:jt``).
+AUTOFORMAT_QUALIFIERS = "jlVr,tng"
+
 #: Every tool's option table, for docs/fidelity.md.
 TABLES = {spec.name: spec for spec in (CONDOR_Q, CONDOR_HISTORY, CONDOR_RM)}
 
@@ -263,7 +268,7 @@ def _id_matches(schedd: Schedd, job: CondorJob, ident: str) -> bool:
 
 
 def _autoformat(ads: list[dict[str, classad.Value]], attrs: list[str], opts: str) -> str:
-    unknown = set(opts) - set("jlVr,tng")
+    unknown = set(opts) - set(AUTOFORMAT_QUALIFIERS)
     if unknown or ("n" in opts and "," in opts):
         raise FakeUnsupported(f"-af qualifiers {opts!r}")
     sep = "\t" if "t" in opts else " "
@@ -374,9 +379,9 @@ def condor_submit(schedd: Schedd, argv: tuple[str, ...], stdin: str | None, env:
     terse = verbose = False
     path: str | None = None
     for arg in argv[1:]:
-        if arg == "-terse":
+        if arg == SUBMIT_OPTIONS[0]:
             terse = True
-        elif arg in ("-verbose", "-v"):
+        elif arg in SUBMIT_OPTIONS[1:]:
             verbose = True
         elif arg == "-" or not arg.startswith("-"):
             if path is not None:

@@ -48,6 +48,11 @@ _SRUN_OPTIONS: dict[str, tuple[str | None, bool]] = {
 _SRUN_SHORT = {short: long for long, (short, _) in _SRUN_OPTIONS.items() if short}
 
 
+def srun_options() -> list[str]:
+    """The long names of the srun options the fake accepts (for docs/fidelity.md)."""
+    return sorted(_SRUN_OPTIONS)
+
+
 @dataclass(frozen=True)
 class JobStep:
     """One ``srun`` inside a batch job, as the fake command server recorded it."""
