@@ -491,7 +491,10 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
     saved_umask = os.umask(0o077)
     os.umask(saved_umask)
     saved_cwd = os.getcwd()
-    saved_env = dict(os.environ)
+    # CPython keeps os.environ's encoded items in a plain dict: a copy and a comparison of it cost a
+    # few microseconds, where going through the mapping decodes every variable (10,000 jobs add up)
+    environ = getattr(os.environ, "_data", None)
+    saved_env = dict(environ) if isinstance(environ, dict) else dict(os.environ)
     saved_streams = sys.stdout, sys.stderr
     saved_exit = os._exit
     os._exit = _raise_exit
@@ -508,9 +511,11 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
         os.umask(saved_umask)
         if os.getcwd() != saved_cwd:
             os.chdir(saved_cwd)
-        if os.environ != saved_env:
+        now_env = environ if isinstance(environ, dict) else dict(os.environ)
+        if now_env != saved_env:
             os.environ.clear()
-            os.environ.update(saved_env)
+            os.environ.update({os.fsdecode(k): os.fsdecode(v) for k, v in saved_env.items()}
+                              if isinstance(environ, dict) else saved_env)
 
 
 def run_worker_in_process(args: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:

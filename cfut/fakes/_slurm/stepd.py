@@ -112,13 +112,10 @@ class Stepd:
             indices = sub.array.indices
             slurm.update({
                 "SLURM_ARRAY_JOB_ID": str(sub.job_id), "SLURM_ARRAY_TASK_ID": str(task.index),
-                "SLURM_ARRAY_TASK_COUNT": str(len(indices)), "SLURM_ARRAY_TASK_MIN": str(min(indices)),
-                "SLURM_ARRAY_TASK_MAX": str(max(indices)),
+                "SLURM_ARRAY_TASK_COUNT": str(len(indices)), "SLURM_ARRAY_TASK_MIN": str(sub.array.bounds[0]),
+                "SLURM_ARRAY_TASK_MAX": str(sub.array.bounds[1]),
             })
-            # the step of a single "first-last:step" range; 1 for lists (observed: --array=2,4 gives 1)
-            steps = {b - a for a, b in zip(indices, indices[1:])}
-            ranged = "," not in sub.array.text and ":" in sub.array.text
-            slurm["SLURM_ARRAY_TASK_STEP"] = str(steps.pop() if ranged and len(steps) == 1 else 1)
+            slurm["SLURM_ARRAY_TASK_STEP"] = str(sub.array.task_step)
         return {**sub.env, **slurm}
 
     def launch(self, task: Task) -> None:
