@@ -22,10 +22,11 @@ While a fixture is active:
   by the same fake (:mod:`cfut.fakes.commands`), so code that shells out, shell scripts and other
   libraries meet the same queue. ``fake_slurm.bin_dir`` names their directory.
 
-Teardown is strict: jobs still pending or running, and commands the fake refused
-(:class:`~cfut.fakes.FakeUnsupported`, or a real command refused), fail the test, unless the test
-had already failed (then the original failure is all that is reported). Pass
-``allow_leftover_jobs=True`` to allow jobs left behind.
+Teardown is strict: jobs still in the queue (``fake.queue()``), and commands the fake refused
+(``fake.refused``: :class:`~cfut.fakes.FakeUnsupported`, or a real command refused), fail the test,
+unless the test had already failed (then the original failure is all that is reported). Pass
+``allow_leftover_jobs=True`` to allow jobs left behind. Both fixtures work through the
+:class:`~cfut.fakes.FakeScheduler` interface alone.
 
 Marker options (validated; an unknown option or a bad value fails the test at set-up, naming it):
 see :data:`SLURM_OPTIONS` and :data:`CONDOR_OPTIONS`.
@@ -41,11 +42,10 @@ from typing import Any
 import pytest
 
 from ._runner import refuse_real_commands, use_default_runner
-from .fakes.clock import PROGRESSIONS
-from .fakes.commands import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep, Ticker
-from .fakes.condor import FakeCondor
-from .fakes.slurm import FakeSlurm
-from .fakes.unsupported import FakeUnsupported
+from .fakes import FakeCondor, FakeScheduler, FakeSlurm
+from .fakes._clock import PROGRESSIONS
+from .fakes._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, FakeCommandServer, JobStep
+from .fakes._shims.ticker import Ticker
 
 #: Slurm's client commands: none of them may run for real while ``fake_slurm`` is active.
 REAL_SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun", "salloc", "sinfo", "sstat",
@@ -165,24 +165,14 @@ def marker_options(node: pytest.Item, marker: str, spec: Mapping[str, Option]) -
 
 # ---------------------------------------------------------------------- the fakes the fixtures return
 
-class _Strict:
-    """What the fixtures add to a fake: a record of everything refused, and the PATH commands."""
+class _Strict(FakeScheduler):
+    """What the fixtures add to a fake: the fake commands on PATH (``refused`` is the base's)."""
 
-    #: (argv, message) of every command refused during the test.
-    refused: list[tuple[tuple[str, ...], str]]
     #: The fake commands' server, or None with ``path=False``.
     commands: FakeCommandServer | None
 
     def _strict_init(self) -> None:
-        self.refused = []
         self.commands = None
-
-    def run(self, argv: Sequence[str], **kwargs: Any) -> Any:
-        try:
-            return super().run(argv, **kwargs)  # type: ignore[misc]
-        except FakeUnsupported as exc:
-            self.refused.append((tuple(argv), f"FakeUnsupported: {exc}"))
-            raise
 
     @property
     def bin_dir(self) -> str | None:
@@ -218,7 +208,7 @@ _FAKE_KEYS = ("nodes", "cpus_per_node", "progression", "execution", "job_duratio
 
 
 @contextlib.contextmanager
-def _activate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fake: Any, *,
+def _activate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fake: _Strict, *,
               marker: str, scheduler: str, commands: Sequence[str], real_names: Sequence[str],
               real_prefixes: Sequence[str], options: Mapping[str, Any]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
@@ -231,8 +221,8 @@ def _activate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, f
             fake.commands = server
             monkeypatch.setenv("PATH", server.path_with_commands())
             allowed = (server.bin_dir,)
-        if isinstance(fake, FakeSlurm) and options["progression"] != "manual":
-            stack.enter_context(Ticker(fake))
+        if fake.progression != "manual":
+            stack.enter_context(Ticker(fake))  # jobs submitted from a shell progress without polling
 
         def refused(argv: tuple[str, ...]) -> None:
             fake.refused.append((argv, f"the real {argv[0]!r} was refused (a fake {scheduler} is active)"))
@@ -246,21 +236,15 @@ def _activate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, f
             _check_teardown(fake, marker, options)
 
 
-def _check_teardown(fake: Any, marker: str, options: Mapping[str, Any]) -> None:
+def _check_teardown(fake: FakeScheduler, marker: str, options: Mapping[str, Any]) -> None:
     problems = []
     if fake.refused:
         lines = "\n".join(f"  {' '.join(argv)}\n    {message}" for argv, message in fake.refused)
         problems.append(f"{marker}: {len(fake.refused)} command(s) refused during the test:\n{lines}")
     if not options["allow_leftover_jobs"]:
-        if isinstance(fake, FakeSlurm):
-            if options["execution"] == "subprocess":
-                fake.join(timeout=SUBPROCESS_GRACE)  # jobs whose result arrived may still be exiting
-            else:
-                fake.join(timeout=0)
-            left = [f"{job.job_id} ({job.state})" for job in fake.jobs() if job.state in ("PENDING", "RUNNING",
-                                                                                          "COMPLETING", "SUSPENDED")]
-        else:
-            left = list(fake.queue())
+        # jobs whose result arrived may still be exiting
+        fake.join(timeout=SUBPROCESS_GRACE if fake.execution == "subprocess" else 0)
+        left = [f"{job_id} ({fake.job(job_id).state})" for job_id in fake.queue()]
         if left:
             problems.append(f"{marker}: {len(left)} job(s) left in the queue at the end of the test: "
                             f"{', '.join(left)}. Wait for them or cancel them, or mark the test "

@@ -13,10 +13,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
 
-from .clock import PROGRESSIONS
-from .commands import FakeCommandServer, Ticker
+from ._base import FakeScheduler
+from ._clock import PROGRESSIONS
+from ._shims.server import FakeCommandServer
+from ._shims.ticker import Ticker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,14 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-job-age", type=float, default=300.0, help="Slurm's MinJobAge, in seconds")
     options = parser.parse_args(argv)
 
-    fake: Any
+    fake: FakeScheduler
     if options.scheduler == "slurm":
-        from .slurm import FakeSlurm
+        from ._slurm.fake import FakeSlurm
 
         fake = FakeSlurm(nodes=options.nodes, cpus_per_node=options.cpus_per_node, progression=options.progression,
                          execution=options.execution, min_job_age=options.min_job_age)
     else:
-        from .condor import FakeCondor
+        from ._condor.fake import FakeCondor
 
         fake = FakeCondor(nodes=options.nodes, cpus_per_node=options.cpus_per_node,
                           progression=options.progression, execution=options.execution)
@@ -47,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         with FakeCommandServer(fake, bin_dir=options.bin_dir) as server:
-            ticker = Ticker(fake).start() if options.scheduler == "slurm" else None
+            # jobs submitted from a shell progress without polling (realtime fakes tick on their own)
+            ticker = Ticker(fake).start() if options.progression == "immediate" else None
             print(f"fake {options.scheduler} cluster ({fake!r}) serving {', '.join(server.commands)}\n"
                   f"use it from a shell with:\n\n    export PATH={server.bin_dir}:$PATH\n\n"
                   "Ctrl-C stops it (and kills its jobs).", flush=True)

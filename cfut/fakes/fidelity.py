@@ -1,62 +1,108 @@
-"""Write docs/fidelity.md from FakeSlurm's own tables: ``python -m cfut.fakes.fidelity > docs/fidelity.md``.
+"""Write docs/fidelity.md from the fakes' own tables: ``python -m cfut.fakes.fidelity > docs/fidelity.md``.
 
-Everything listed comes from the data the fake runs on (option tables, format tokens, sacct fields,
-states, verbatim messages), so the document cannot drift from the code; a unit test checks that
-the committed file is what this prints.
+Everything listed comes from the data FakeSlurm and FakeCondor run on (option tables, format
+tokens, sacct fields, states, submit keys, events, the job environment, verbatim messages), so the
+document cannot drift from the code; a unit test checks that the committed file is what this prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import ModuleType
 
-from . import slurm, slurm_messages
-from .getopt import OptionTable
-from .sbatch_options import MODELLED as SBATCH_MODELLED
-from .sbatch_options import SBATCH_OPTIONS
-from .slurm_model import END_DEFAULTS, STATE_CODES
-from .slurm_render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
-
-
-def _names(table: OptionTable) -> list[str]:
-    return sorted(option.long for option in table.options)
+from ._clock import FakeClock
+from ._cluster import FakeCluster
+from ._condor import classad, eventlog, schedd, submit, tools
+from ._condor import messages as condor_messages
+from ._getopt import OptionTable
+from ._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, srun_options
+from ._slurm import messages as slurm_messages
+from ._slurm import options as slurm_options
+from ._slurm.fake import COMMANDS as SLURM_MODEL_COMMANDS
+from ._slurm.model import END_DEFAULTS, STATE_CODES, Submission, Task
+from ._slurm.render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
+from ._slurm.stepd import Stepd
+from ._slurm.values import parse_array
 
 
 def _code(items: Iterable[str]) -> str:
     return ", ".join(f"`{item}`" for item in items) or "none"
 
 
-def _command(name: str, table: OptionTable, modelled: frozenset[str]) -> list[str]:
-    names = _names(table)
-    return [f"### {name}", "",
+def _slurm_command(name: str, table: OptionTable, modelled: frozenset[str]) -> list[str]:
+    names = sorted(option.long for option in table.options)
+    return [f"#### {name}", "",
             f"Modelled options: {_code('--' + n for n in names if n in modelled)}.", "",
             f"Known but refused (FakeUnsupported): {_code('--' + n for n in names if n not in modelled)}.", "",
             "Any other option gets getopt_long's own error, as on a real cluster.", ""]
 
 
-def render() -> str:
+def _condor_tool(spec: tools.ToolSpec) -> list[str]:
+    def spelled(option: tools.ToolOption) -> str:
+        shortest = option.name if option.min_prefix < 0 else option.name[:max(option.min_prefix, 1)]
+        return f"-{option.name}" + (f" (from -{shortest})" if shortest != option.name else "")
+
+    modelled = [spelled(o) for o in spec.options if o.modelled]
+    refused = [spelled(o) for o in spec.options if not o.modelled]
+    return [f"#### {spec.name}", "",
+            f"Modelled options: {_code(modelled)}.", "",
+            f"Known but refused (FakeUnsupported): {_code(refused)}.", "",
+            f"Options may be abbreviated down to the prefix shown, with one or two dashes, as the real tool "
+            f"matches them. A missing value and any other option get the tool's own message and exit 1 "
+            f"(`{spec.unknown.strip()}`).", ""]
+
+
+def _messages(module: ModuleType) -> list[str]:
+    texts: dict[str, str] = {}
+    for name in sorted(n for n in vars(module) if n.isupper()):
+        value = getattr(module, name)
+        if isinstance(value, str):
+            texts[name] = value
+        elif isinstance(value, Mapping):
+            for key, text in value.items():
+                texts[f"{name}[{key}]"] = text if isinstance(text, str) else "".join(text)
+    lines = []
+    for name, text in texts.items():
+        shown = text.strip()
+        lines.append(f"- `{name}`: `{shown!r}`" if "\n" in shown else f"- `{name}`: `{shown}`")
+    return lines
+
+
+def _slurm_environment() -> list[str]:
+    """The variables a batch script sees, from the fake's own code (an array task with --ntasks
+    and --cpus-per-task, which sets every optional one)."""
+    cluster = FakeCluster(progression="manual")
+    cluster.clock = FakeClock("manual", wall=lambda: 0.0)
+    array = parse_array("0-1", 1001)
+    sub = Submission(seq=1, job_id=1, script="#!/bin/sh\n", script_args=(), command=None, name="doc", workdir="/",
+                     submit_dir="/", output=None, error=None, open_mode="truncate", time_limit=None,
+                     explicit_time=False, cpus_per_task=1, ntasks=1, node_count=1, partition="debug", mem_mb=None,
+                     comment=None, mail_type=None, mail_user=None, env={}, array=array, submit_time=0.0, argv=(),
+                     inline=None)
+    task = Task(sub, 0, 1, 0.0, nodes=(cluster.nodes[0].name,))
+    return sorted(Stepd(cluster).job_env(task))
+
+
+def _slurm() -> list[str]:
     lines = [
-        "# FakeSlurm fidelity",
+        "## FakeSlurm (Slurm 22.05)",
         "",
-        "<!-- generated by `python -m cfut.fakes.fidelity > docs/fidelity.md`; do not edit -->",
-        "",
-        "What `cfut.fakes.FakeSlurm` models of Slurm 22.05, generated from the fake's own tables. Anything",
-        "not listed as modelled raises `cfut.fakes.FakeUnsupported` rather than being guessed. Behaviour is",
-        "checked against a real cluster by `tests/contract/` (golden reports in",
+        "Behaviour is checked against a real cluster by `tests/contract/` (golden reports in",
         "`tests/golden/slurm-22.05/contract/`, re-recorded by `tests/golden/record_slurm.py`).",
         "",
-        "## Commands",
+        "### Commands",
         "",
-        f"{_code(slurm.COMMANDS)}; any other command is refused. "
-        "`scontrol` models `show job [ID]`, `hold` and `release`.",
+        f"{_code(SLURM_MODEL_COMMANDS)}; any other command is refused. `scontrol` models "
+        f"{_code(slurm_options.SCONTROL_VERBS)}. On `PATH` (the pytest plugin, `python -m cfut.fakes slurm`) "
+        f"the fake also serves {_code(c for c in SLURM_COMMANDS if c not in SLURM_MODEL_COMMANDS)}: a job step "
+        "inside a batch job (`ID.N` in sacct), with the options "
+        f"{_code('--' + n for n in srun_options())}; outside a job it is refused.",
         "",
     ]
-    lines += _command("sbatch", SBATCH_OPTIONS, SBATCH_MODELLED)
-    lines += _command("squeue", slurm.SQUEUE_OPTIONS, slurm.SQUEUE_MODELLED)
-    lines += _command("sacct", slurm.SACCT_OPTIONS, slurm.SACCT_MODELLED)
-    lines += _command("scancel", slurm.SCANCEL_OPTIONS, slurm.SCANCEL_MODELLED)
-    lines += _command("scontrol", slurm.SCONTROL_OPTIONS, slurm.SCONTROL_MODELLED)
+    for name, (table, modelled) in slurm_options.TABLES.items():
+        lines += _slurm_command(name, table, modelled)
     lines += [
-        "## Output formats",
+        "### Output formats",
         "",
         f"`squeue --format` tokens (with `.` and a width): {_code('%' + t for t in SQUEUE_HEADERS)}; "
         "other tokens, `%-...` and `%%` are refused.",
@@ -70,20 +116,94 @@ def render() -> str:
         "",
         "`scontrol show job`: multi-line and `--oneliner` records.",
         "",
-        "## Job states",
+        "### Job states",
         "",
         f"State codes: {_code(f'{k}={v}' for k, v in STATE_CODES.items())}.",
         "",
         f"States a job can be made to end in (`end_job`, `set_outcome`): {_code(END_DEFAULTS)}.",
         "",
-        "## Verbatim messages",
+        "### Job environment",
+        "",
+        f"A batch script sees what sbatch exported (`--export`) plus {_code(_slurm_environment())}.",
+        "`SBATCH_*` input variables are refused.",
+        "",
+        "### Verbatim messages",
+        "",
+        *_slurm_messages(),
         "",
     ]
-    for name in sorted(n for n in vars(slurm_messages) if n.isupper()):
-        text = getattr(slurm_messages, name)
-        lines.append(f"- `{name}`: `{text.strip()!r}`" if "\n" in text.strip() else f"- `{name}`: `{text.strip()}`")
-    lines += [""]
-    return "\n".join(lines)
+    return lines
+
+
+def _slurm_messages() -> list[str]:
+    return _messages(slurm_messages)
+
+
+def _condor() -> list[str]:
+    lines = [
+        "## FakeCondor (HTCondor)",
+        "",
+        "Formats follow the project's HTCondor reference (`htcondor-cli.md`) and, where it is silent, the",
+        "tools' own format strings; the tests read every event log the fake writes with",
+        "`htcondor2.JobEventLog` and every submit description with `htcondor2.Submit`.",
+        "",
+        "### Commands",
+        "",
+        f"{_code(CONDOR_COMMANDS)}; any other command is refused.",
+        "",
+        "#### condor_submit",
+        "",
+        f"Modelled arguments: {_code(tools.SUBMIT_OPTIONS)}, a submit file, or `-` (or none) for standard input;",
+        "other options are refused.",
+        "",
+        f"Submit description keys modelled: {_code(submit.MODELLED_KEYS)}; macros, `queue [N] [vars] in/from`, "
+        "both argument syntaxes.",
+        "",
+        f"Keys refused (FakeUnsupported): {_code(sorted(submit.UNMODELLED_KEYS))}.",
+        "",
+    ]
+    for spec in tools.TABLES.values():
+        lines += _condor_tool(spec)
+    lines += [
+        "### Output formats",
+        "",
+        f"`-af` / `-autoformat` with the qualifiers {_code(tools.AUTOFORMAT_QUALIFIERS)}; `-format` with the "
+        f"conversions `{classad._CONVERSION.pattern}`; `-long`; `-json` (condor_history prints `[`/`]` for no "
+        "match, condor_q nothing). The default table output is refused.",
+        "",
+        "### Job states and events",
+        "",
+        f"JobStatus codes: {_code(f'{code}={name}' for code, name in schedd.STATE_NAMES.items())}.",
+        "",
+        f"Job event log events written: {_code(f'{code:03d} {name}' for code, name in eventlog.EVENT_NAMES.items())}.",
+        "",
+        "### Job environment",
+        "",
+        "A job sees the `environment` of its description, plus the submitter's variables `getenv` names",
+        "(`true` or a list of patterns), and `PATH=/usr/bin:/bin` unless set.",
+        "",
+        "### Verbatim messages",
+        "",
+        *_messages(condor_messages),
+        "",
+    ]
+    return lines
+
+
+def render() -> str:
+    lines = [
+        "# Fidelity of the fake schedulers",
+        "",
+        "<!-- generated by `python -m cfut.fakes.fidelity > docs/fidelity.md`; do not edit -->",
+        "",
+        "What `cfut.fakes.FakeSlurm` and `cfut.fakes.FakeCondor` model, generated from the fakes' own tables.",
+        "Anything not listed as modelled raises `cfut.fakes.FakeUnsupported` rather than being guessed, and",
+        "is recorded in the fake's `refused` list. Both run on one `FakeScheduler` base: one clock and its",
+        "progressions (`immediate`, `manual`, `realtime`), one time protocol (`clock()`, `sleep(s)`,",
+        "`wait(event, s)`), one way of running a job's worker in-process and one of running job processes.",
+        "",
+    ]
+    return "\n".join([*lines, *_slurm(), *_condor()])
 
 
 def main() -> None:

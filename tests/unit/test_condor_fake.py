@@ -114,3 +114,72 @@ def test_condor_rm_outcomes_and_exit_codes(fake: FakeCondor, tmp_path: Path) -> 
     assert whole.stdout == "All jobs in cluster 1 have been marked for removal\n" and whole.returncode == 0
     assert fake.queue() == [] and fake.history() == ["1.0", "1.1"]
     assert os.path.exists(tmp_path / "e.log")
+
+
+RM_USAGE_START = "Usage: condor_rm [options] [constraints]\n"
+
+
+@pytest.mark.parametrize(("argv", "stderr"), [
+    (["condor_q", "-format"], "Error: -format requires format and attribute parameters\n"),
+    (["condor_q", "-format", "%d"], "Error: -format requires format and attribute parameters\n"),
+    (["condor_q", "-constraint"], "Error: -constraint requires another parameter\n"),
+    (["condor_q", "-af"], "Error: -autoformat requires at least one attribute parameter\n"),
+    (["condor_q", "-af:j", "-long"], "Error: -autoformat requires at least one attribute parameter\n"),
+    (["condor_q", "-limit"], "Error: -limit requires the max number of results as an argument.\n"),
+    (["condor_q", "-limit", "x", "-af", "ProcId"], "Error: Unable to convert (x) to a number for -limit.\n"),
+    (["condor_q", "-limit", "0", "-af", "ProcId"], "Error: 0 is not a valid for -limit.\n"),
+    (["condor_q", "-bogus"], "Error: unrecognized argument -bogus\n"),
+    (["condor_history", "-format", "%d"],
+     "Error: Argument -format requires a spec and classad attribute name as parameters.\n"
+     "\t\te.g. condor_history -format '%d' ClusterId\n"),
+    (["condor_history", "-limit"], "Error: Argument -match requires a number value as a parameter.\n"),
+    (["condor_history", "-constraint"], "Error: Argument -constraint requires another parameter\n"),
+    (["condor_history", "-af:j"],
+     "Error: Argument -af:j requires at least one attribute parameter\n\t\te.g. condor_history -af:j ClusterId\n"),
+    (["condor_history", "-bogus"], "Error: Unknown argument -bogus\n"),
+    (["condor_rm", "-constraint"], "condor_rm: -constraint requires another argument\n"),
+    (["condor_rm", "-constraint", "-all"], "condor_rm: -constraint requires another argument\n"),
+    (["condor_rm", "1", "-reason"], "condor_rm: -reason requires another argument\n"),
+    (["condor_rm", "-constraint", "true", "-all"], "condor_rm: can't mix -all with other constraints\n"),
+    (["condor_rm"], "You did not specify any jobs\n" + RM_USAGE_START),
+    (["condor_rm", "-reason", "why"], "You did not specify any jobs\n" + RM_USAGE_START),
+    (["condor_rm", "-bogus"], "Unrecognized option: -bogus\n" + RM_USAGE_START),
+])
+def test_bad_arguments_get_the_tools_own_error(fake: FakeCondor, argv: list[str], stderr: str) -> None:
+    result = fake.run(argv)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(stderr)
+    if "Usage:" in stderr:
+        assert result.stderr.endswith("  -all                remove all jobs (cannot be used with other constraints)\n")
+    else:
+        assert result.stderr == stderr
+
+
+def test_arguments_are_matched_as_the_tools_match_them(fake: FakeCondor, tmp_path: Path) -> None:
+    submit(fake, tmp_path, "queue 3\n", "-terse")
+    fake.advance(0)
+    fake.advance(5)  # all three completed, newest last
+    # condor_history -limit takes C's atoi: a word that is not a number means no limit
+    assert fake.run(["condor_history", "-limit", "x", "-af", "ProcId"]).stdout == "2\n1\n0\n"
+    assert fake.run(["condor_history", "-lim", "2", "-af", "ProcId"]).stdout == "2\n1\n"
+    assert fake.run(["condor_history", "--match", "1", "-af", "ProcId"]).stdout == "2\n"
+    # prefixes the tools accept: -const for -constraint, -l for -long, -f for -format
+    assert fake.run(["condor_history", "-const", "ProcId == 1", "-f", "%d\n", "ProcId"]).stdout == "1\n"
+    assert fake.run(["condor_history", "1.0", "-l"]).stdout.startswith("Args = \"\"\nClusterId = 1\n")
+    with pytest.raises(FakeUnsupported, match="-pool"):
+        fake.run(["condor_q", "-pool", "elsewhere", "-af", "ProcId"])
+    with pytest.raises(FakeUnsupported, match="-forcex"):
+        fake.run(["condor_rm", "-forcex", "1.0"])
+    assert [argv[1] for argv, _ in fake.refused] == ["-pool", "-forcex"]
+    fake.refused.clear()
+
+
+def test_no_private_keys_in_the_job_ad(tmp_path: Path) -> None:
+    fake = FakeCondor(progression="manual")  # inline: the script is kept on the job record, not in its ad
+    submit(fake, tmp_path, "hold = true\nqueue 1\n", "-terse")
+    ad = fake.job("1.0").ad
+    assert fake.job("1.0").state == "HELD" and ad["HoldReasonCode"] == 15
+    assert not [key for key in ad if key.startswith("_")]
+    long_form = fake.run(["condor_q", "-long"]).stdout
+    assert "_inline" not in long_form and "_hold" not in long_form
+    fake.close()

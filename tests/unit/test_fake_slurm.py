@@ -12,6 +12,7 @@ import pickle
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from hypothesis import strategies as st
 
 from cfut._runner import CommandResult, CommandRunner
 from cfut.fakes import FakeCluster, FakeSlurm, FakeUnsupported
-from cfut.fakes.shell import parse_inline
-from cfut.fakes.slurm_values import (
+from cfut.fakes._clock import FakeClock
+from cfut.fakes._inline import parse_inline
+from cfut.fakes._slurm.values import (
     compress_hostlist,
     hms_duration,
     index_ranges,
@@ -582,7 +584,13 @@ def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
     assert run(off, "sacct").stderr == "Slurm accounting storage is disabled\n"
 
 
-def test_sacct_selection(manual: FakeSlurm) -> None:
+def test_sacct_selection() -> None:
+    # sacct without --jobs starts at 00:00 today: a wall clock that starts at 09:00 keeps the two
+    # hours below on one day, whatever the hour the test runs at
+    cluster = FakeCluster(progression="manual")
+    nine = time.mktime(time.localtime()[:3] + (9, 0, 0, 0, 0, -1))
+    cluster.clock = FakeClock("manual", wall=lambda: nine)
+    manual = FakeSlurm(cluster=cluster)
     submit(manual, "-J", "early")
     manual.advance(7200)
     submit(manual, "-J", "late", wrap="exit 1")
@@ -820,7 +828,8 @@ def test_subprocess_spool_is_private_and_removed(tmp_path: Path, monkeypatch: py
     fake = FakeSlurm(progression="manual", execution="subprocess")
     submit(fake, wrap="sleep 1000")
     fake.advance(0.1)
-    spool = fake._spool[0]
+    spool = fake.spool_dir
+    assert spool is not None
     assert stat.S_IMODE(os.stat(spool).st_mode) == 0o700
     fake.close()
     assert not os.path.exists(spool)

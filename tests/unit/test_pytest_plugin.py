@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from subprocess import PIPE
 
 import pytest
-
-from cfut.fakes.process import start_process
 
 pytestmark = pytest.mark.fake
 
@@ -28,8 +27,8 @@ def test_executor_without_runner_uses_the_fake(pytester: pytest.Pytester) -> Non
 
         def test_it(fake_slurm):
             with cfut.SlurmExecutor() as executor:
-                assert executor._runner is fake_slurm
                 assert executor.submit(pow, 2, 5).result() == 32
+                assert fake_slurm.calls[0][0] == "sbatch", "the executor submits to the fake"
                 assert list(executor.map(abs, [-1, -2, 3])) == [1, 2, 3]
             assert fake_slurm.command_counts["sbatch"] == 2
             assert fake_slurm.queue() == []
@@ -257,14 +256,15 @@ def test_fake_condor_fixture(pytester: pytest.Pytester) -> None:
 
         def test_condor(fake_condor):
             with cfut.CondorExecutor() as executor:
-                assert executor._runner is fake_condor
                 assert executor.submit(pow, 3, 2).result() == 9
+                assert fake_condor.command_counts["condor_submit"] == 1, "the executor submits to the fake"
             out = subprocess.run(["condor_q", "-af", "ClusterId"], capture_output=True, text=True)
             assert out.returncode == 0, out.stderr
 
         def test_both(fake_slurm, fake_condor):
-            assert cfut.SlurmExecutor()._runner is fake_slurm
-            assert cfut.CondorExecutor()._runner is fake_condor
+            with cfut.SlurmExecutor() as slurm, cfut.CondorExecutor() as condor:
+                assert slurm.submit(abs, -4).result() == 4 and condor.submit(abs, -5).result() == 5
+            assert fake_slurm.command_counts["sbatch"] == 1 and fake_condor.command_counts["condor_submit"] == 1
     """)
     result.assert_outcomes(passed=2)
 
@@ -303,16 +303,16 @@ def test_downstream_project_gets_the_plugin_from_the_entry_point(pytester: pytes
 
 def test_python_m_cfut_fakes_serves_commands_until_interrupted(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    server = start_process([sys.executable, "-m", "cfut.fakes", "slurm", "--bin-dir", str(bin_dir)],
-                           stdout=PIPE, new_session=False)
+    server = subprocess.Popen([sys.executable, "-m", "cfut.fakes", "slurm", "--bin-dir", str(bin_dir)],
+                              stdout=PIPE, stdin=subprocess.DEVNULL)
     try:
         assert server.stdout is not None
         lines = [server.stdout.readline().decode() for _ in range(4)]
         assert lines[3].strip() == f"export PATH={bin_dir}:$PATH"
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
         # The job sleeps so that squeue still lists it however slow this machine is.
-        shell = start_process(["sh", "-c", "sbatch --wrap 'sleep 60' && squeue --noheader --format=%i"],
-                              cwd=str(tmp_path), env=env, stdout=PIPE, new_session=False)
+        shell = subprocess.Popen(["sh", "-c", "sbatch --wrap 'sleep 60' && squeue --noheader --format=%i"],
+                                 cwd=str(tmp_path), env=env, stdout=PIPE, stdin=subprocess.DEVNULL)
         out, _ = shell.communicate(timeout=30)
         assert out.decode().splitlines() == ["Submitted batch job 1", "1"]
     finally:

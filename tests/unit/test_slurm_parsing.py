@@ -101,7 +101,7 @@ def test_batch_script_quotes_every_path(tmp_path: Path) -> None:
 
 def test_only_the_runner_and_the_fakes_process_module_import_subprocess() -> None:
     root = Path(__file__).parent.parent.parent / "cfut"
-    allowed = {"_runner.py", "fakes/process.py"}
+    allowed = {"_runner.py", "fakes/_process.py"}
     offenders = [
         str(path.relative_to(root)) for path in root.rglob("*.py")
         if str(path.relative_to(root)) not in allowed and any(

@@ -8,13 +8,14 @@ model raises :class:`FakeUnsupported` rather than being guessed at.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .unsupported import FakeUnsupported
+from .._errors import FakeUnsupported
 
 # Slurm's NO_VAL: what %a expands to in a job that is not an array task (slurm-12_4294967294.out).
 NO_VAL = 4294967294
@@ -98,6 +99,19 @@ class ArraySpec:
     indices: tuple[int, ...]
     throttle: int | None
     text: str
+
+    @functools.cached_property
+    def bounds(self) -> tuple[int, int]:
+        """SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_MAX, computed once per array."""
+        return min(self.indices), max(self.indices)
+
+    @functools.cached_property
+    def task_step(self) -> int:
+        """SLURM_ARRAY_TASK_STEP: the step of a single ``first-last:step`` range; 1 for lists
+        (observed: ``--array=2,4`` gives 1). Computed once per array, not once per task."""
+        steps = {b - a for a, b in zip(self.indices, self.indices[1:])}
+        ranged = "," not in self.text and ":" in self.text
+        return steps.pop() if ranged and len(steps) == 1 else 1
 
 
 def parse_array(text: str, max_array_size: int) -> ArraySpec | None:

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass
 
-from .clock import FakeClock, Progression
+from ._clock import FakeClock, Progression
 
 
 @dataclass

@@ -13,6 +13,10 @@ import os
 import time
 
 SUBMIT, EXECUTE, EVICTED, TERMINATED, ABORTED, HELD, RELEASED = 0, 1, 4, 5, 9, 12, 13
+#: The events the fake writes, by code, with HTCondor's names for them (ULogEventNumber).
+EVENT_NAMES = {SUBMIT: "ULOG_SUBMIT", EXECUTE: "ULOG_EXECUTE", EVICTED: "ULOG_JOB_EVICTED",
+               TERMINATED: "ULOG_JOB_TERMINATED", ABORTED: "ULOG_JOB_ABORTED", HELD: "ULOG_JOB_HELD",
+               RELEASED: "ULOG_JOB_RELEASED"}
 
 _USAGE = "Usr 0 00:00:00, Sys 0 00:00:00"
 

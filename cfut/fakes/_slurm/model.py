@@ -1,4 +1,4 @@
-"""What FakeSlurm remembers about jobs: submissions, their tasks, and snapshots for tests.
+"""What FakeSlurm's controller remembers about jobs: submissions, their tasks, and snapshots for tests.
 
 A *submission* is one sbatch: its script and options. It has one *task* for a plain job and one per
 index for an array. A task is what Slurm schedules: it waits, runs on a node and ends. Array tasks
@@ -9,16 +9,16 @@ over the array's own id (observed on Slurm 22.05: ``74_0`` ran as job 76, the la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .slurm_values import ArraySpec
+from .values import ArraySpec
 
 if TYPE_CHECKING:
-    from .process import BatchProcess
-    from .shell import InlineScript
+    from .._inline import InlineScript
+    from .._process import JobProcess
 
 # squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
 STATE_CODES: Mapping[str, str] = MappingProxyType({
@@ -50,6 +50,40 @@ END_DEFAULTS: Mapping[str, tuple[int, int, str]] = MappingProxyType({
     "DEADLINE": (0, 0, "DeadLine"),
 })
 FINAL_STATES = frozenset(END_DEFAULTS)
+
+
+def state_name(text: str) -> str | None:
+    """A state's long name from its long name or compact code, in any case; None if unknown."""
+    upper = text.strip().upper()
+    if upper in STATE_CODES:
+        return upper
+    for name, code in STATE_CODES.items():
+        if code == upper:
+            return name
+    return None
+
+
+def parse_states(text: str) -> frozenset[str] | None:
+    """``all`` → None (no filter); else the named states, or an empty set if one is invalid."""
+    if text.strip().lower() == "all":
+        return None
+    names = [state_name(s) for s in text.split(",")]
+    if any(n is None for n in names):
+        return frozenset()
+    return frozenset(n for n in names if n is not None)
+
+
+def split_ids(word: str) -> list[str]:
+    """``12,13_[1,2]`` → ``12``, ``13_[1,2]``: commas outside brackets separate job ids."""
+    ids, depth, current = [], 0, ""
+    for char in word:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            ids.append(current)
+            current = ""
+        else:
+            current += char
+    return [*ids, current]
 
 
 @dataclass(frozen=True)
@@ -119,9 +153,6 @@ class StepRecord:
     end: float | None = None
 
 
-_WATCHED = frozenset({"eligible", "woken", "held", "state", "due_end", "term_at", "kill_at"})
-
-
 @dataclass(eq=False)
 class Task:
     """One schedulable unit: a plain job or one array task, and all that happens to it."""
@@ -141,7 +172,7 @@ class Task:
     due_end: float | None = None  # when an inline (or outcome) job ends by itself
     times_out: bool = False  # ... and whether that end is its time limit
     outcome: Outcome | None = None
-    proc: BatchProcess | None = None
+    proc: JobProcess | None = None
     completing: bool = False  # final state known, processes still being killed
     term_at: float | None = None  # subprocess: SIGTERM at the time limit
     kill_at: float | None = None  # subprocess: SIGKILL after KillWait
@@ -156,15 +187,8 @@ class Task:
     order: int = 0  # creation order: events due at one time are handled in queue order
     steps: list[StepRecord] = field(default_factory=list)  # srun job steps, in order
     held: bool = False  # sbatch --hold / scontrol hold: never eligible until released (priority 0)
-    #: Told whenever a field that decides the task's next event changes (FakeSlurm indexes events).
-    watcher: Callable[[Task], None] | None = field(default=None, repr=False)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)
-        if name in _WATCHED:
-            watcher = self.__dict__.get("watcher")
-            if watcher is not None:
-                watcher(self)
+    # The fields that decide a task's next event (eligible, woken, held, state, due_end, term_at,
+    # kill_at) are indexed by the controller: whoever sets one calls Controller.changed(task).
 
     @property
     def array_job_id(self) -> int | None:

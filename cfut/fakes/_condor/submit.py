@@ -1,4 +1,7 @@
-"""The submit description language, as far as the fake HTCondor models it.
+"""The submit description language, as far as the fake HTCondor models it, and its jobs.
+
+:func:`parse_description` reads a description; :func:`materialize` turns its ``queue`` statements
+into the jobs (ClassAds and what it takes to run them) that condor_submit queues.
 
 Modelled (``condor_submit(1)``, reference section 1.3): ``key = value`` lines with case-insensitive
 keys, ``#`` comments, ``\\`` continuation lines, ``+Attr = expr`` / ``MY.Attr = expr``, macros
@@ -13,10 +16,17 @@ not model (``periodic_remove``, ``transfer_input_files``, ``max_retries``, ...) 
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .unsupported import FakeUnsupported
+from .._errors import FakeUnsupported
+from .._inline import InlineScript, is_python, parse_inline, worker_args
+from . import classad
+from .schedd import CondorJob, Schedd
 
 
 class SubmitError(Exception):
@@ -37,6 +47,11 @@ UNMODELLED_KEYS = frozenset({
     "allowed_execute_duration", "input", "stream_output", "stream_error", "job_max_vacate_time", "kill_sig",
     "noop_job", "coresize", "nice_user", "next_job_start_delay", "job_lease_duration",
 })
+#: Keys whose meaning the fake models (read by :func:`materialize`); other keys are accepted and
+#: have no effect on the fake's jobs, as most of them have none on a job that runs at once.
+MODELLED_KEYS = ("executable", "arguments", "args", "initialdir", "iwd", "universe", "log", "output", "error",
+                 "getenv", "environment", "env", "request_cpus", "request_memory", "request_disk", "request_gpus",
+                 "requirements", "batch_name", "hold", "+Attr", "MY.Attr")
 _UNIVERSES = frozenset({"standard", "vanilla", "scheduler", "local", "grid", "java", "vm", "parallel", "docker",
                         "container"})
 
@@ -292,3 +307,126 @@ def parse_disk_kb(value: str) -> int:
     number, unit = float(match.group(1)), match.group(2).upper()
     factor = {"": 1, "K": 1, "M": 1024, "G": 1024 * 1024, "T": 1024 ** 3}[unit]
     return int(number * factor + 0.999999)
+
+
+# ---------------------------------------------------------------------- the jobs of a description
+
+
+def materialize(description: Description, base: str, submitter_env: Mapping[str, str],
+                schedd: Schedd) -> list[CondorJob]:
+    """The jobs of every ``queue`` statement, numbered as condor_submit numbers them (a new
+    ``executable`` starts a new cluster); raises :class:`SubmitError` with condor_submit's text."""
+    jobs: list[CondorJob] = []
+    cluster = None
+    last_executable = None
+    proc = 0
+    for statement in description.queues:
+        settings = statement.settings
+        if "executable" not in settings:
+            raise SubmitError("No 'executable' parameter was provided")
+        if cluster is None or settings["executable"] != last_executable:
+            cluster = schedd.new_cluster()
+            proc = 0
+            last_executable = settings["executable"]
+        items = statement.items if statement.items is not None else [()]
+        for item_index, item in enumerate(items):
+            for step in range(statement.count):
+                macros = dict(settings)
+                macros.update({"cluster": str(cluster), "clusterid": str(cluster), "process": str(proc),
+                               "procid": str(proc), "jobid": f"{cluster}.{proc}", "step": str(step),
+                               "itemindex": str(item_index), "row": str(item_index)})
+                for var, value in zip(statement.variables, item):
+                    macros[var.lower()] = value
+                jobs.append(_make_job(cluster, proc, macros, statement.attributes, base, submitter_env, schedd))
+                proc += 1
+    return jobs
+
+
+def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mapping[str, str], base: str,
+              submitter_env: Mapping[str, str], schedd: Schedd) -> CondorJob:
+    def get(key: str, default: str = "") -> str:
+        return expand(macros[key], macros).strip() if key in macros else default
+
+    check_universe(get("universe", "vanilla"))
+    iwd = get("initialdir") or get("iwd") or base
+    iwd = os.path.join(base, iwd)
+    if not os.path.isdir(iwd):
+        raise SubmitError(f"No such directory: {iwd}")
+
+    def path(key: str) -> str | None:
+        value = get(key)
+        return os.path.join(iwd, value) if value else None
+
+    executable = os.path.join(iwd, get("executable"))
+    if not os.path.exists(executable):
+        raise SubmitError(f"Executable file {executable} does not exist")
+    if os.path.getsize(executable) == 0:
+        raise SubmitError(f"Executable file {executable} has zero length")
+    raw_args = macros.get("arguments", macros.get("args", ""))
+    arguments, new_syntax = split_arguments(expand(raw_args, macros))
+    getenv = get("getenv", "false")
+    env: dict[str, str] = {}
+    if getenv.lower() in ("true", "yes", "1"):
+        env.update(submitter_env)
+    elif getenv.lower() not in ("false", "no", "0", ""):
+        patterns = [p.strip() for p in getenv.replace(",", " ").split() if p.strip()]
+        env.update({k: v for k, v in submitter_env.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)})
+    if "environment" in macros or "env" in macros:
+        env.update(split_environment(expand(macros.get("environment", macros.get("env", "")), macros)))
+    env.setdefault("PATH", "/usr/bin:/bin")
+    cpus = int(get("request_cpus", "1") or 1)
+    ad: dict[str, classad.Value | None] = {
+        "ClusterId": cluster, "ProcId": proc, "Owner": schedd.cluster.user, "Cmd": executable, "Iwd": iwd,
+        "JobUniverse": 5, "RequestCpus": cpus, "NumJobStarts": 0, "JobBatchName": get("batch_name") or None,
+        "UserLog": path("log"), "Out": path("output") or "/dev/null",
+        "Err": path("error") or "/dev/null", "GlobalJobId": f"{schedd.name}#{cluster}.{proc}#0",
+    }
+    ad["Arguments" if new_syntax else "Args"] = " ".join(shlex.quote(a) for a in arguments)
+    if "request_memory" in macros:
+        ad["RequestMemory"] = parse_memory_mb(get("request_memory"))
+    if "request_disk" in macros:
+        ad["RequestDisk"] = parse_disk_kb(get("request_disk"))
+    if "request_gpus" in macros:
+        ad["RequestGPUs"] = int(get("request_gpus"))
+    if "requirements" in macros:
+        ad["Requirements"] = classad.Expr(get("requirements"))
+    for name, value in attributes.items():
+        ad[name] = attribute_value(expand(value, macros))
+    inline = _check_inline(executable, arguments) if schedd.execution == "inline" else None
+    return CondorJob(cluster=cluster, proc=proc, executable=executable, arguments=arguments, iwd=iwd,
+                     env=env, log=path("log"), output=path("output"), error=path("error"), cpus=cpus,
+                     ad={k: v for k, v in ad.items() if v is not None}, inline=inline,
+                     hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
+
+
+def _check_inline(executable: str, arguments: list[str]) -> InlineScript | None:
+    """Refuse at submission what inline execution could not run faithfully; the checked shell
+    script, or None for the cfut worker run directly."""
+    if is_python(executable):
+        if worker_args([executable, *arguments]) is None:
+            raise FakeUnsupported(f"inline jobs run `python -m cfut.remote ...` only, not {arguments!r}; "
+                                  'use execution="subprocess"')
+        return None
+    with open(executable, errors="replace") as handle:
+        text = handle.read()
+    if arguments:
+        raise FakeUnsupported("inline shell scripts cannot take arguments (no $1/$@ in the inline shell); "
+                              'use execution="subprocess"')
+    return parse_inline(text)
+
+
+def attribute_value(text: str) -> classad.Value:
+    """A ``+Attr = value`` literal as a Python value; anything else stays an expression."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return classad.Expr(text)

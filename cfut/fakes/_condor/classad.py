@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .unsupported import FakeUnsupported
+from .._errors import FakeUnsupported
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .slurm_model import STATE_CODES, StepRecord, Task
-from .slurm_values import (
+from .._errors import FakeUnsupported
+from .model import STATE_CODES, StepRecord, Task
+from .values import (
     NO_VAL,
     compress_hostlist,
     expand_filename,
@@ -23,7 +24,6 @@ from .slurm_values import (
     squeue_duration,
     squeue_limit,
 )
-from .unsupported import FakeUnsupported
 
 DEF_MEM_PER_CPU_MB = 1024  # DefMemPerCPU of the CI cluster; shown as MinMemoryCPU=1G and in TRES
 PRIORITY_BASE = 4294901760  # slurmctld's first priority/basic priority; each job gets one less

@@ -14,14 +14,10 @@ running) it becomes a job step, numbered from 0 per job and recorded in :attr:`F
 the client then runs the command itself with the job's environment plus ``SLURM_STEP_ID`` and
 friends, and exits with its status. ``srun`` outside a job (an interactive allocation) is not
 modelled and fails as :class:`~cfut.fakes.FakeUnsupported` would.
-
-:class:`Ticker` lets a fake's jobs progress without anyone polling (reaping finished subprocess
-jobs, starting queued ones), as a real controller does on its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -34,11 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._runner import CommandRunner
-from . import command_client
-from .getopt import GetoptError
-from .sbatch_options import SBATCH_OPTIONS
-from .unsupported import FakeUnsupported
+from .._base import FakeScheduler
+from .._errors import FakeUnsupported
+from .._getopt import GetoptError
+from .._slurm.options import SBATCH_OPTIONS
+from . import client as command_client
 
 SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun")
 CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
@@ -50,6 +46,11 @@ _SRUN_OPTIONS: dict[str, tuple[str | None, bool]] = {
     "kill-on-bad-exit": ("K", False), "export": (None, True), "ntasks-per-node": (None, True),
 }
 _SRUN_SHORT = {short: long for long, (short, _) in _SRUN_OPTIONS.items() if short}
+
+
+def srun_options() -> list[str]:
+    """The long names of the srun options the fake accepts (for docs/fidelity.md)."""
+    return sorted(_SRUN_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ def write_command(path: str, name: str, socket_path: str, python: str = sys.exec
 class FakeCommandServer:
     """Serve ``runner`` (a fake scheduler) to executables in :attr:`bin_dir`; start, then close.
 
-    ``commands`` are the executables to write (default: Slurm's when ``runner`` is a FakeSlurm,
-    HTCondor's otherwise). ``bin_dir`` defaults to a ``bin`` directory next to the socket, removed
+    ``commands`` are the executables to write (default: Slurm's, with ``srun``, when ``runner``
+    answers ``sbatch``; HTCondor's otherwise). ``bin_dir`` defaults to a ``bin`` directory next to the socket, removed
     at :meth:`close`; a directory given is created if needed and its commands are left in place.
     ``on_unsupported(argv, message)`` hears of requests the server itself refused (``srun`` outside a
     job, unknown options); what the fake refuses it records itself.
@@ -108,17 +109,15 @@ class FakeCommandServer:
 
     def __init__(
         self,
-        runner: CommandRunner,
+        runner: FakeScheduler,
         commands: Sequence[str] | None = None,
         *,
         bin_dir: str | None = None,
         on_unsupported: Callable[[tuple[str, ...], str], None] | None = None,
     ) -> None:
-        from .slurm import FakeSlurm
-
         self.runner = runner
         if commands is None:
-            commands = SLURM_COMMANDS if isinstance(runner, FakeSlurm) else CONDOR_COMMANDS
+            commands = SLURM_COMMANDS if "sbatch" in runner.COMMANDS else CONDOR_COMMANDS
         self.commands = tuple(commands)
         self._private = tempfile.mkdtemp(prefix="cfut-fake-cmds-")  # mode 0700
         self.socket_path = os.path.join(self._private, "socket")
@@ -286,35 +285,3 @@ def _reads_stdin(argv: tuple[str, ...], cwd: str | None) -> bool:
             return True
         return not any(not a.startswith("-") and os.path.isfile(os.path.join(cwd or ".", a)) for a in args)
     return False
-
-
-class Ticker:
-    """A thread that lets ``fake`` progress on its own every ``interval`` real seconds: it reaps
-    subprocess jobs that ended and starts what their CPUs allow (``FakeSlurm.join(timeout=0)``), so
-    a job submitted from a shell runs without anyone polling ``squeue``."""
-
-    def __init__(self, fake: Any, interval: float = 0.05) -> None:
-        self.fake = fake
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cfut-fake-ticker", daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # a failing job must not stop the clock
-                self.fake.join(timeout=0)
-
-    def start(self) -> Ticker:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def __enter__(self) -> Ticker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,4 +1,8 @@
-"""A tiny interpreter for the batch scripts fakes run in-process (``execution="inline"``).
+"""Inline execution (``execution="inline"``): a tiny shell, and the one way a job's worker runs in-process.
+
+:func:`run_worker_in_process` runs ``python -m cfut.remote ARGS`` (that is, :func:`cfut._worker.main`)
+in the test's own process as a job would run it in its own, and puts the test process back as it
+was afterwards; both fakes use it. The rest of this module is the shell around it:
 
 It knows just enough POSIX shell for the scripts cfut writes and for small test scripts: comments,
 blank lines and ``;`` between commands, ``set -e``/``-u``/``-o pipefail``, ``:``/``true``/``false``,
@@ -15,13 +19,17 @@ to decide when the job ends, and only then runs the script, all at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import NoReturn, TextIO
 
-from .unsupported import FakeUnsupported
+from ._errors import FakeUnsupported
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Shell programs whose behaviour on the subset above is the same. bash and dash differ on `echo`
@@ -284,10 +292,6 @@ def worker_args(argv: Sequence[str]) -> list[str] | None:
     return None
 
 
-# The names FakeCondor imported first; kept so that it need not change in step.
-_is_python = is_python
-_worker_args = worker_args
-
 
 @dataclass(frozen=True)
 class InlineScript:
@@ -409,7 +413,9 @@ def run_inline(
     run_worker: Callable[[list[str]], int],
     script_name: str = "/bin/sh",
 ) -> int:
-    """Run the script's commands now; return its exit status as the shell would."""
+    """Run the script's commands now; return its exit status as the shell would (negative: the
+    script was killed by that signal). ``run_worker(args)`` runs the cfut worker and returns its
+    status in the same form (see :func:`run_worker_in_process`)."""
     status = 0
     errexit, nounset = script.errexit, False
     for command in script.commands:
@@ -444,7 +450,100 @@ def run_inline(
         else:
             args_of_worker = worker_args(argv)
             assert args_of_worker is not None  # checked at submission
-            status = run_worker(args_of_worker) & 0xFF
+            status = run_worker(args_of_worker)
+            if status < 0:
+                # Killed by a signal: a non-interactive shell waiting for a child that died of SIGINT
+                # or SIGQUIT kills itself with it (bash's "wait and cooperative exit"), and `exec`
+                # made the worker the batch step itself; either way the script ends by that signal.
+                return status
+            status &= 0xFF
         if replace or (errexit and status != 0):
             return status
     return status
+
+
+# ---------------------------------------------------------------------- the in-process worker
+
+
+class _ProcessExit(KeyboardInterrupt):
+    """``os._exit(status)`` called by an in-process job: it ends the job, not the test process.
+
+    It derives from KeyboardInterrupt because the worker lets exactly that through when it catches
+    what a user's function raises (``cfut._worker``: everything else becomes the call's result),
+    and ``os._exit`` must end the worker at once, without a result, as it does a real job.
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _raise_exit(status: int) -> NoReturn:
+    raise _ProcessExit(status)
+
+
+@contextlib.contextmanager
+def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
+    """While the block runs, ``sys.stdout``/``sys.stderr`` are the job's files and ``os._exit`` raises
+    :class:`_ProcessExit`; afterwards the umask, ``sys.path``, working directory, ``os.environ`` and
+    standard streams of this process are what they were (a real job changes only its own)."""
+    saved_path = list(sys.path)
+    saved_umask = os.umask(0o077)
+    os.umask(saved_umask)
+    saved_cwd = os.getcwd()
+    # CPython keeps os.environ's encoded items in a plain dict: a copy and a comparison of it cost a
+    # few microseconds, where going through the mapping decodes every variable (10,000 jobs add up)
+    environ = getattr(os.environ, "_data", None)
+    saved_env = dict(environ) if isinstance(environ, dict) else dict(os.environ)
+    saved_streams = sys.stdout, sys.stderr
+    saved_exit = os._exit
+    os._exit = _raise_exit
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        yield
+    finally:
+        os._exit = saved_exit
+        for stream in (stdout, stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = saved_streams
+        sys.path[:] = saved_path
+        os.umask(saved_umask)
+        if os.getcwd() != saved_cwd:
+            os.chdir(saved_cwd)
+        now_env = environ if isinstance(environ, dict) else dict(os.environ)
+        if now_env != saved_env:
+            os.environ.clear()
+            os.environ.update({os.fsdecode(k): os.fsdecode(v) for k, v in saved_env.items()}
+                              if isinstance(environ, dict) else saved_env)
+
+
+def run_worker_in_process(args: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:
+    """Run ``python -m cfut.remote ARGS`` in this process; its exit status as a process would have it.
+
+    ``stdout``/``stderr`` are the job's output files: what the worker logs and what the user's
+    function prints (through ``sys.stdout``/``sys.stderr``) goes there. The result is the status
+    ``Popen.returncode`` would show: ``0``..``255``, or ``-signal`` when the process would have died
+    of a signal. As in a real interpreter, an uncaught ``KeyboardInterrupt`` kills it by SIGINT
+    (``-2``), ``SystemExit(n)`` and ``os._exit(n)`` exit with ``n``, and any other exception prints
+    its traceback and exits with 1; nothing of it propagates to the caller.
+    """
+    from .. import _worker
+
+    with _job_process_state(stdout, stderr):
+        try:
+            return _worker.main(list(args), log=stderr) & 0xFF
+        except _ProcessExit as exc:
+            return exc.status & 0xFF
+        except KeyboardInterrupt:
+            stderr.write(traceback.format_exc())
+            return -signal.SIGINT  # Python 3.8+ dies of SIGINT on an uncaught KeyboardInterrupt
+        except SystemExit as exc:  # argparse's usage errors, or sys.exit outside a call
+            code = exc.code
+            if code is None or isinstance(code, int):
+                return (code or 0) & 0xFF
+            stderr.write(f"{code}\n")
+            return 1
+        except BaseException:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
+            stderr.write(traceback.format_exc())
+            return 1

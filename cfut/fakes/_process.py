@@ -1,0 +1,132 @@
+"""Job processes of the fakes (``execution="subprocess"``): the one place that starts and kills them.
+
+A job runs in its own session, so that a signal reaches every process its script started, like a
+job's cgroup on a real node (slurmstepd, HTCondor's starter). FakeSlurm writes the batch script to a
+private spool directory first (as slurmd keeps ``job<ID>/slurm_script``) and runs it with the
+interpreter named on its ``#!`` line; FakeCondor runs the job's executable with its arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+
+def start_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+    new_session: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a process without waiting for it, by default in its own session."""
+    return subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+        stdout=stdout, stderr=stderr, start_new_session=new_session,
+    )
+
+
+def interpreter(script: str) -> list[str]:
+    """The ``#!`` line split on whitespace, as the kernel would (near enough) run it."""
+    first = script.split("\n", 1)[0]
+    return first[2:].split()
+
+
+class JobProcess:
+    """One running job: its process group, and the spool file of its script if it has one.
+
+    ``stderr=None`` sends standard error where standard output goes.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        stdout: IO[bytes],
+        stderr: IO[bytes] | None,
+        script_path: str | None = None,
+    ) -> None:
+        self.path = script_path
+        self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
+                                  stderr=stderr if stderr is not None else subprocess.STDOUT)
+        self.pid = self.proc.pid
+
+    @classmethod
+    def from_script(
+        cls,
+        *,
+        script: str,
+        script_args: Sequence[str],
+        spool_dir: str,
+        name: str,
+        cwd: str,
+        env: Mapping[str, str],
+        stdout: IO[bytes],
+        stderr: IO[bytes] | None,
+    ) -> JobProcess:
+        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line."""
+        path = os.path.join(spool_dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(script)
+        return cls([*interpreter(script), path, *script_args], cwd=cwd, env=env, stdout=stdout, stderr=stderr,
+                   script_path=path)
+
+    def poll(self) -> int | None:
+        """The exit status (negative: killed by that signal), or None while it runs."""
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait (really) for the process to exit; None if it still runs after ``timeout`` seconds."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal_group(self, signum: int) -> None:
+        """Send a signal to every process of the job (its session's process group)."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass  # already gone (a zombie group leader may refuse: nothing left to signal)
+
+    def signal_shell(self, signum: int) -> None:
+        """Send a signal to the job's first process alone (``scancel --batch``: the batch shell)."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL what the job left behind (``sleep 100 &``): slurmstepd and HTCondor's starter end
+        every process of a job when it exits. The group outlives its leader while it has members,
+        so its id cannot have been reused."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill_and_reap(self) -> int:
+        """SIGKILL the whole job and wait for its first process; its exit status."""
+        self.signal_group(signal.SIGKILL)
+        return self.proc.wait()
+
+    def cleanup(self) -> None:
+        """Remove the spool file of the script, if any."""
+        if self.path is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,1 @@
+"""Private implementation of cfut.fakes; import from cfut.fakes instead."""

@@ -1,0 +1,549 @@
+"""slurmctld of FakeSlurm: the job table, the event queue, FIFO scheduling, array ids, MinJobAge.
+
+The controller knows every task (a plain job, or one array task) and when each one's next event is
+due: two heaps index them, ``jumps`` (a task becomes eligible, an inline job reaches its end) and
+``timers`` (a time limit's SIGTERM, KillWait's SIGKILL). Entries go stale when a task changes and
+are dropped lazily; whoever changes a field that decides a task's next event (``eligible``,
+``woken``, ``held``, ``state``, ``due_end``, ``term_at``, ``kill_at``) calls :meth:`Controller.changed`
+so that its new events are indexed. A pass (:meth:`Controller.settle`) handles, in time order, what
+is due, then schedules (sched/builtin: strict FIFO), so it costs what is due rather than what is known.
+
+The node side (files, environments, processes) is :class:`~cfut.fakes._slurm.stepd.Stepd`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import math
+import os
+import signal as signal_module
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .._cluster import FakeCluster
+from .model import END_DEFAULTS, JobSnapshot, Outcome, Submission, Task
+from .render import Context, rows, squeue_sort_key, std_paths
+from .stepd import Hidden, Stepd
+from .values import JobRef, parse_job_ref
+
+LAUNCH_FAILED = 53  # the signal field of ExitCode when slurmstepd cannot set a job up (0:53)
+#: squeue shows these without --states (squeue(1): "pending, running and completing by default").
+DEFAULT_SQUEUE_STATES = frozenset({"PENDING", "RUNNING", "COMPLETING", "SUSPENDED", "CONFIGURING"})
+
+_Entry = tuple[float, int, str, Task]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The cluster's configuration (slurm.conf and friends) as FakeSlurm models it."""
+
+    execution: str
+    min_job_age: float
+    kill_wait: float
+    time_limit_check: float
+    job_duration: float
+    idle_tick: float
+    max_array_size: int
+    partition: str
+    start_delay: float
+    extern_step: bool
+    oversubscribe: str
+
+
+def _queue_order(task: Task) -> int:
+    return task.order
+
+
+class Controller:
+    """The job table and the event loop over it (see the module docstring)."""
+
+    def __init__(self, cluster: FakeCluster, config: Config, *, first_job_id: int, accounting: bool) -> None:
+        self.cluster = cluster
+        self.clock = cluster.clock
+        self.config = config
+        self.stepd = Stepd(cluster)
+        self.accounting = accounting
+        self.next_id = first_job_id
+        self._seq = 0
+        self.sim_time = -math.inf  # everything due at or before this has been processed
+        #: Every task the controller or accounting still knows, in submission order.
+        self.tasks: list[Task] = []
+        # The tasks the event loop must look at (queued, running, or with a process, kill or limit
+        # pending); finished ones leave it, so passes cost what is live, not the whole history.
+        self._active: list[Task] = []
+        self._active_dirty = False  # some task in _active may have finished since the last compaction
+        self._ready: list[Task] = []  # woken pending tasks in queue order: what schedule() considers
+        self._known: list[Task] = []  # tasks slurmctld may still hold (not yet purged after MinJobAge)
+        self._jumps: list[_Entry] = []  # "wake" (eligible), "end" (inline end)
+        self._timers: list[_Entry] = []  # "term" (time limit), "kill" (KillWait)
+        self._event_seq = itertools.count()
+        self._task_order = itertools.count()
+        self.hidden: list[Hidden] = []
+        self.sched_requests: list[float] = []  # a scheduling pass asked for (a job ended, a hold released)
+
+    # ------------------------------------------------------------------ the event index
+
+    def changed(self, task: Task) -> None:
+        """Index ``task``'s next events after a field that decides them changed."""
+        seq = self._event_seq
+        if task.pending and not task.woken and not task.held:
+            heapq.heappush(self._jumps, (task.eligible, next(seq), "wake", task))
+        if task.running and task.due_end is not None:
+            heapq.heappush(self._jumps, (task.due_end, next(seq), "end", task))
+        if task.term_at is not None:
+            heapq.heappush(self._timers, (task.term_at, next(seq), "term", task))
+        if task.kill_at is not None:
+            heapq.heappush(self._timers, (task.kill_at, next(seq), "kill", task))
+
+    @staticmethod
+    def _still_due(entry: _Entry) -> bool:
+        at, _, kind, task = entry
+        if kind == "wake":
+            return task.pending and not task.woken and not task.held and task.eligible == at
+        if kind == "end":
+            return task.running and task.due_end == at
+        if kind == "term":
+            return task.term_at == at
+        return task.kill_at == at
+
+    def _first(self, heap: list[_Entry]) -> float | None:
+        while heap and not self._still_due(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def jump_target(self) -> float:
+        """The next thing an immediate-mode poll may skip ahead to: a start or an inline end; with
+        nothing planned, ``idle_tick`` seconds on (a periodic pass of slurmctld)."""
+        times = [x for x in (self._first(self._jumps), *self.sched_requests) if x is not None]
+        return min(times, default=self.clock.now() + self.config.idle_tick)
+
+    def _next_due(self) -> float | None:
+        times = [self._first(self._jumps), *self.sched_requests, self._first(self._timers),
+                 *(h.due for h in self.hidden)]
+        return min([x for x in times if x is not None], default=None)
+
+    # ------------------------------------------------------------------ the event loop
+
+    def settle(self, target: float) -> int:
+        """Process, in time order, everything due at or before ``target``; count what happened."""
+        if self._active_dirty:
+            self._active = [t for t in self._active if t.pending or t.running or t.completing or t.proc is not None
+                            or t.kill_at is not None or t.term_at is not None or t.due_end is not None]
+            self._active_dirty = False
+        changes = self._reap()
+        while True:
+            due = self._next_due()
+            if due is None or due > target:
+                break
+            t = max(due, self.sim_time)
+            changes += self._fire(t)
+            changes += self.schedule(t)
+        self.sim_time = max(self.sim_time, target)
+        return changes + self._reap()
+
+    def _fire(self, t: float) -> int:
+        changes = 0
+        self.sched_requests = [r for r in self.sched_requests if r > t]
+        due: dict[int, Task] = {}
+        for heap in (self._jumps, self._timers):
+            while heap and heap[0][0] <= t:
+                entry = heapq.heappop(heap)
+                if self._still_due(entry):
+                    due[id(entry[3])] = entry[3]
+        for task in sorted(due.values(), key=_queue_order):
+            if task.pending and not task.woken and not task.held and task.eligible <= t:
+                task.woken = True
+                bisect.insort(self._ready, task, key=_queue_order)
+                changes += 1
+            elif task.running and task.due_end is not None and task.due_end <= t:
+                self._end_by_itself(task, t)
+                changes += 1
+            if task.term_at is not None and task.term_at <= t:
+                task.term_at = None
+                self.stepd.message(task, t, " DUE TO TIME LIMIT")
+                self.finish(task, t, "TIMEOUT", 0, 0, "TimeLimit", ("CANCELLED", 0, 15), kill=True)
+                changes += 1
+            if task.kill_at is not None and task.kill_at <= t:
+                task.kill_at = None
+                if task.proc is not None:
+                    task.proc.signal_group(signal_module.SIGKILL)
+        for hidden in [h for h in self.hidden if h.due <= t]:
+            self.hidden.remove(hidden)
+            self.stepd.unhide(hidden)
+            changes += 1
+        return changes
+
+    # ------------------------------------------------------------------ scheduling
+
+    def schedule(self, t: float) -> int:
+        """One pass of sched/builtin: strict FIFO; the first job that does not fit blocks the rest."""
+        started = 0
+        blocked = False
+        # The queue the scheduler looks at: woken pending tasks, in queue order (kept, not rebuilt).
+        self._ready = [task for task in self._ready if task.pending and task.woken]
+        running: Counter[int] | None = None  # array tasks running per array, counted when a throttle asks
+        for task in self._ready:
+            if not task.pending:  # started earlier in this pass (a task re-woken may be listed twice)
+                continue
+            task.last_sched = t
+            array = task.sub.array
+            if array is not None and array.throttle:
+                if running is None:
+                    running = Counter(x.sub.job_id for x in self._active
+                                      if x.index is not None and (x.running or x.completing))
+                if running[task.sub.job_id] >= array.throttle:
+                    task.reason = "JobArrayTaskLimit"
+                    continue
+            if blocked:
+                task.reason = "Priority"
+                continue
+            nodes = self.cluster.allocate(task.sub.cpus_per_node, task.sub.node_count)
+            if nodes is None:
+                task.reason = "Resources"
+                blocked = True
+                continue
+            self._start(task, t, nodes)
+            started += 1
+            if task.index is not None and running is not None:
+                running[task.sub.job_id] += 1
+        # The tasks still pending share the array's one job record, and so its one reason.
+        shared: dict[int, str] = {}
+        for task in self._ready:
+            if task.pending and task.woken and task.index is not None:
+                task.reason = shared.setdefault(task.sub.job_id, task.reason)
+        return started
+
+    def _assign_id(self, task: Task) -> None:
+        """An array task leaving the array's pending record gets its own id; the last takes the array's."""
+        if task.job_id is not None:
+            return
+        task.sub.unassigned -= 1  # a count, not a scan of every task: starts stay O(1)
+        if task.sub.unassigned > 0:
+            task.job_id = self.next_id
+            self.next_id += 1
+        else:
+            task.job_id = task.sub.job_id
+
+    def _start(self, task: Task, t: float, nodes: tuple[str, ...]) -> None:
+        sub = task.sub
+        self._assign_id(task)
+        task.state, task.reason, task.start, task.nodes = "RUNNING", "None", t, nodes
+        task.output_path, task.error_path = self.stepd.paths(task)
+        task.env = self.stepd.job_env(task)
+        if not os.path.isdir(sub.workdir) or not self.stepd.create_outputs(task):
+            # slurmstepd cannot chdir or open the output: the job fails at launch (ExitCode 0:53).
+            self.finish(task, t, "FAILED", 0, LAUNCH_FAILED, "JobLaunchFailure", ("CANCELLED", 0, LAUNCH_FAILED))
+            return
+        limit_end = None if sub.time_limit is None else self._limit_enforced_at(t + sub.time_limit * 60)
+        if task.outcome is not None or sub.inline is not None:
+            end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
+            task.times_out = limit_end is not None and limit_end < end
+            task.due_end = limit_end if task.times_out and limit_end is not None else end
+        else:
+            task.term_at = limit_end
+            self.stepd.launch(task)
+        self.changed(task)
+
+    def _limit_enforced_at(self, limit_end: float) -> float:
+        """slurmctld checks time limits on a periodic pass (about every 30 s in 22.05), so a job
+        outlives its limit until the next pass; ``time_limit_check=0`` enforces it exactly."""
+        step = self.config.time_limit_check
+        return limit_end if step <= 0 else math.ceil(limit_end / step) * step
+
+    # ------------------------------------------------------------------ how jobs end
+
+    def _end_by_itself(self, task: Task, t: float) -> None:
+        """An inline (or outcome) job reaches its end time: time limit, outcome, or its script's status."""
+        if task.times_out:
+            self.stepd.message(task, t, " DUE TO TIME LIMIT")
+            self.finish(task, t, "TIMEOUT", 0, 0, "TimeLimit", ("CANCELLED", 0, 15))
+        elif task.outcome is not None:
+            o = task.outcome
+            self.finish(task, t, o.state, o.exit_code, o.signal, o.reason, batch_step(o.state, o.exit_code, o.signal))
+        else:
+            self._script_ended(task, t, self.stepd.run_inline(task))
+
+    def _script_ended(self, task: Task, t: float, status: int) -> None:
+        """The batch script exited with ``status`` (negative: killed by that signal)."""
+        if status >= 0:
+            state = "COMPLETED" if status == 0 else "FAILED"
+            self.finish(task, t, state, status, 0, "None" if status == 0 else "NonZeroExitCode", (state, status, 0))
+        else:
+            # Slurm 22.05 reports a batch script killed by a signal as FAILED 0:S, JobLaunchFailure.
+            self.finish(task, t, "FAILED", 0, -status, "JobLaunchFailure", ("CANCELLED", 0, -status))
+
+    def finish(self, task: Task, t: float, state: str, exit_code: int, sig: int, reason: str,
+               batch: tuple[str, int, int] | None, *, kill: bool = False) -> None:
+        """The job's final state is known. A subprocess job being killed stays COMPLETING (and keeps
+        its CPUs) until its processes are gone; anything else frees its CPUs now."""
+        task.state, task.exit_code, task.signal, task.reason = state, exit_code, sig, reason
+        task.end = t
+        task.due_end = None
+        task.term_at = None
+        task.batch_step = batch if task.start is not None else None
+        self._active_dirty = True
+        if task.start is None and task.index is None:
+            self._assign_id(task)  # array tasks that never ran stay in the array's record (its id)
+        if kill and task.proc is not None:
+            task.completing = True
+            task.proc.signal_group(signal_module.SIGCONT)
+            task.proc.signal_group(signal_module.SIGTERM)
+            task.kill_at = t + self.config.kill_wait
+            self.changed(task)
+            return
+        self._release(task)
+
+    def _release(self, task: Task) -> None:
+        self._active_dirty = True
+        if task.nodes:
+            self.cluster.release(task.nodes, task.sub.cpus_per_node)
+        self.stepd.drop(task)
+        task.completing = False
+        task.kill_at = None
+        if task.hide_for is not None and task.start is not None:
+            self.hide_results(task, task.end if task.end is not None else self.sim_time)
+
+    def _reap(self) -> int:
+        """Notice subprocess jobs whose processes have exited; start what their CPUs allow."""
+        if not self.stepd.processes:
+            return 0
+        reaped = 0
+        for task in [t for t in self._active if t.proc is not None]:
+            assert task.proc is not None
+            status = task.proc.poll()
+            if status is None:
+                continue
+            reaped += 1
+            task.proc.kill_leftovers()
+            t = max(self.sim_time, task.start or 0.0)
+            if task.completing:
+                if status < 0 and task.batch_step is not None:
+                    # the batch step ends by the signal that finally killed it: 0:9 after KillWait
+                    task.batch_step = (task.batch_step[0], 0, -status)
+                self._release(task)
+            else:
+                self._script_ended(task, t, status)
+        if reaped and self.sim_time > -math.inf:
+            self.schedule(self.sim_time)
+        return reaped
+
+    def hide_results(self, task: Task, t: float) -> None:
+        """Hide the results the job's worker wrote for ``task.hide_for`` seconds from ``t``."""
+        seconds = task.hide_for
+        task.hide_for = None
+        if seconds is not None:
+            self.hidden += self.stepd.hide_results(task, t, seconds)
+
+    def cancel(self, task: Task, t: float) -> None:
+        """scancel of one task: pending jobs end CANCELLED 0:0, running ones CANCELLED 0:15."""
+        task.cancelled_by = self.cluster.uid
+        if task.pending:
+            # it keeps the reason it was pending for (scontrol shows Reason=Priority on it)
+            self.finish(task, t, "CANCELLED", 0, 0, task.reason, None)
+        else:
+            self.stepd.message(task, t, "")
+            self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
+            # slurmdbd records the job as it is cancelled, before the script's SIGTERM status comes
+            # back: sacct shows 0:0 where scontrol shows 0:15 (observed on Slurm 22.05).
+            task.accounted_exit = (0, 0)
+        self.sched_requests.append(t)  # what it held or blocked may start
+
+    def end_now(self, task: Task, outcome: Outcome, *, explicit_exit: bool) -> None:
+        """The job ends now in ``outcome`` without running (the rest of) its script."""
+        now = self.clock.now()
+        self.stepd.kill_now(task)
+        if outcome.state == "CANCELLED":
+            task.cancelled_by = self.cluster.uid
+            if task.running and not explicit_exit:
+                task.accounted_exit = (0, 0)  # as scancel's (see cancel)
+        self.finish(task, now, outcome.state, outcome.exit_code, outcome.signal, outcome.reason,
+                    batch_step(outcome.state, outcome.exit_code, outcome.signal))
+        self.sched_requests.append(now)
+
+    def plan_outcome(self, task: Task, outcome: Outcome) -> None:
+        """The job ends in ``outcome`` when it would have ended; a running process is stopped quietly."""
+        task.outcome = outcome
+        if task.running and task.proc is not None:
+            self.stepd.kill_now(task)
+            self.stepd.drop(task)
+            task.term_at = None
+            task.due_end = max((task.start or 0.0) + self.config.job_duration, self.clock.now())
+            self.changed(task)
+
+    def hold(self, task: Task) -> None:
+        """scontrol hold of a pending task: priority 0 until released."""
+        task.held, task.woken = True, False
+        # root's holds are an administrator's (observed: JobHeldAdmin when run as root)
+        task.reason = "JobHeldAdmin" if self.cluster.uid == 0 else "JobHeldUser"
+
+    def release(self, task: Task) -> None:
+        """scontrol release of a held task: eligible again at the next scheduling pass."""
+        task.held = False
+        task.reason = "None"  # until the next scheduling pass says more
+        self.sched_requests.append(self.clock.now())
+        self.changed(task)
+
+    def delay(self, task: Task, seconds: float) -> None:
+        """The pending task may start ``seconds`` after its submission (reason BeginTime)."""
+        task.eligible = task.sub.submit_time + seconds
+        task.woken = False
+        task.reason = "BeginTime" if seconds > 0 else "Priority"
+        self.changed(task)
+
+    def withdraw(self, task: Task) -> None:
+        """A pending array task cancelled by its index leaves the array's record without trace."""
+        self.tasks.remove(task)
+        if task in self._known:
+            self._known.remove(task)
+        task.sub.unassigned -= 1  # it never takes an id of its own
+
+    # ------------------------------------------------------------------ submissions
+
+    def new_job_id(self) -> tuple[int, int]:
+        """The next job id, and the submission's sequence number."""
+        job_id = self.next_id
+        self.next_id += 1
+        self._seq += 1
+        return job_id, self._seq
+
+    def add_submission(self, sub: Submission, eligible: float) -> None:
+        reason = "JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time else "Priority"
+        if sub.array is None:
+            new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held)]
+        else:
+            new = [Task(sub, i, None, eligible, reason=reason, held=sub.held) for i in sub.array.indices]
+            sub.unassigned = len(new)
+        for task in new:
+            task.order = next(self._task_order)
+            self.changed(task)
+        self.tasks.extend(new)
+        self._active.extend(new)
+        self._known.extend(new)
+
+    # ------------------------------------------------------------------ selection
+
+    def controller_tasks(self) -> list[Task]:
+        """The tasks slurmctld still holds; purged ones leave for good (time only moves on)."""
+        self._known = [t for t in self._known if self._in_controller(t)]
+        return list(self._known)
+
+    def _in_controller(self, task: Task) -> bool:
+        """Finished jobs stay in slurmctld's memory for MinJobAge seconds, then are purged."""
+        return task.end is None or task.completing or self.clock.now() < task.end + self.config.min_job_age
+
+    def live(self) -> list[Task]:
+        """Pending tasks, and running ones not already being killed (what scancel may act on)."""
+        return [t for t in self.tasks if t.pending or (t.running and not t.completing)]
+
+    @staticmethod
+    def match(tasks: Sequence[Task], refs: Sequence[JobRef]) -> list[Task]:
+        """Tasks named by job ids: ``A`` is every task of array A (or the job/task with id A).
+
+        The same as ``[t for t in tasks if any(matches(t, ref) for ref in refs)]``, in one pass
+        over ``tasks`` (the executor asks about thousands of ids at once)."""
+        whole = {ref.job_id for ref in refs if ref.tasks is None}
+        some: dict[int, set[int]] = {}
+        for ref in refs:
+            if ref.tasks is not None:
+                some.setdefault(ref.job_id, set()).update(ref.tasks)
+        found = []
+        for t in tasks:
+            if t.job_id in whole:
+                found.append(t)
+            elif t.sub.array is not None and (t.sub.job_id in whole or t.index in some.get(t.sub.job_id, ())):
+                found.append(t)
+        return found
+
+    def user_filter(self, users: str | None, me: bool) -> set[str] | None:
+        """None: no filter; an empty set: a filter no job of ours passes (all jobs are ours)."""
+        if users is None and not me:
+            return None
+        wanted = set((users or "").split(",")) if users is not None else set()
+        if me:
+            wanted.add(self.cluster.user)
+        if {self.cluster.user, str(self.cluster.uid)} & wanted:
+            return {self.cluster.user}
+        return set()
+
+    def context(self) -> Context:
+        cluster = self.cluster
+        return Context(
+            now=self.clock.now(), wall=self.clock.wall, user=cluster.user, uid=cluster.uid,
+            group=cluster.group, gid=cluster.gid, account=cluster.user, cluster=cluster.name,
+            alloc_node=f"{cluster.submit_host}:{os.getpid()}", oversubscribe=self.config.oversubscribe,
+        )
+
+    def tasks_for(self, job_id: str | int) -> list[Task]:
+        """The tasks ``job_id`` names; ``KeyError`` if none."""
+        try:
+            ref = parse_job_ref(str(job_id))
+        except ValueError:
+            raise KeyError(f"not a job id: {job_id!r}") from None
+        tasks = self.match(self.tasks, [ref])
+        if not tasks:
+            raise KeyError(f"no job {job_id!r}")
+        return tasks
+
+    def by_own_id(self, job_id: str | int) -> Task:
+        """The task a job's own id names (SLURM_JOB_ID inside the job: an array task's own id)."""
+        wanted = int(job_id)
+        for task in self._known:
+            if task.job_id == wanted:
+                return task
+        raise KeyError(f"no running job {job_id!r}")
+
+    def live_tasks(self, job_id: str | int) -> list[Task]:
+        """The pending or running tasks ``job_id`` names; ``ValueError`` if all have ended."""
+        tasks = [t for t in self.tasks_for(job_id) if t.pending or t.running]
+        if not tasks:
+            raise ValueError(f"job {job_id!r} has already ended")
+        return tasks
+
+    def queue_ids(self) -> list[str]:
+        """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``)."""
+        tasks = [t for t in self.tasks if t.shown_state in DEFAULT_SQUEUE_STATES]
+        return [r.job_id() for r in sorted(rows(tasks, expand_pending=True), key=squeue_sort_key)]
+
+    def snapshot(self, task: Task) -> JobSnapshot:
+        out, err = std_paths(task, self.cluster.user)
+        sub = task.sub
+        return JobSnapshot(
+            job_id=task.display_id, raw_job_id=task.raw_id, array_job_id=task.array_job_id,
+            array_task_id=task.index, state=task.shown_state, reason=task.reason, exit_code=task.exit_code,
+            signal=task.signal, name=sub.name, script=sub.script, output_path=out, error_path=err,
+            workdir=sub.workdir, submit_time=sub.submit_time, eligible_time=task.eligible,
+            start_time=task.start, end_time=task.end, time_limit=sub.time_limit, nodes=task.nodes,
+            cpus=task.cpus, partition=sub.partition, comment=sub.comment, argv=sub.argv,
+            env=MappingProxyType(dict(task.env)) if task.env is not None and sub.inline is None else None,
+        )
+
+
+def matches(task: Task, ref: JobRef) -> bool:
+    """Whether ``ref`` names ``task`` (see :meth:`Controller.match`)."""
+    if ref.tasks is not None:
+        return task.sub.array is not None and task.sub.job_id == ref.job_id and task.index in ref.tasks
+    if task.sub.array is not None and task.sub.job_id == ref.job_id:
+        return True
+    return task.job_id == ref.job_id
+
+
+def outcome(state: str, exit_code: int | None, sig: int | None, reason: str | None) -> Outcome:
+    """How a job made to end in ``state`` ends, with Slurm's defaults for what is not given."""
+    if state not in END_DEFAULTS:
+        raise ValueError(f"state must be one of {', '.join(END_DEFAULTS)}, not {state!r}")
+    default_exit, default_signal, default_reason = END_DEFAULTS[state]
+    return Outcome(state, default_exit if exit_code is None else exit_code,
+                   default_signal if sig is None else sig, reason or default_reason)
+
+
+def batch_step(state: str, exit_code: int, sig: int) -> tuple[str, int, int]:
+    """The ``.batch`` step sacct lists for a job that ended in ``state``."""
+    if state == "TIMEOUT":
+        return ("CANCELLED", 0, 15)
+    if state == "FAILED" and sig:
+        return ("CANCELLED", 0, sig)
+    return (state, exit_code, sig)

@@ -1,0 +1,259 @@
+"""FakeSlurm: an in-process Slurm 22.05 for tests, behind cfut's command-runner seam.
+
+It answers ``sbatch``, ``squeue``, ``sacct``, ``scontrol`` and ``scancel`` with the bytes the real
+commands print, from a model of a small cluster: FIFO scheduling of CPUs on nodes, job arrays, time
+limits, purging of finished jobs from the controller after MinJobAge, and accounting. Batch scripts
+run either in this process (``execution="inline"``: a tiny shell interpreter that runs the cfut
+worker in-process) or as real processes (``execution="subprocess"``).
+
+This class is a façade: the runner protocol, time and fault injection come from
+:class:`~cfut.fakes.FakeScheduler` (see it for what the progressions mean); the model is the
+controller (:mod:`.controller`) and the node side (:mod:`.stepd`); each command is a module
+(:mod:`.sbatch`, :mod:`.squeue`, :mod:`.sacct`, :mod:`.scontrol`, :mod:`.scancel`). Anything the fake
+does not model raises :class:`~cfut.fakes.FakeUnsupported` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+
+from ..._runner import CommandResult
+from .._base import FakeScheduler, Handler
+from .._cluster import FakeCluster
+from .._process import JobProcess
+from . import messages, sacct, sbatch, scancel, scontrol, squeue
+from .controller import Config, Controller, outcome
+from .model import JobSnapshot, StepRecord
+from .stepd import cleanup
+
+COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
+_StatusCommand = Callable[[Controller, tuple[str, ...], Callable[[], None]], CommandResult]
+
+
+class FakeSlurm(FakeScheduler):
+    """A Slurm cluster in a box; pass it as an executor's ``runner=``.
+
+    Configuration (all keyword-only; times in virtual seconds unless said): ``nodes`` ×
+    ``cpus_per_node``; ``progression`` and ``execution`` (see :class:`~cfut.fakes.FakeScheduler`);
+    ``min_job_age`` (MinJobAge: how long squeue still shows a finished job), ``kill_wait``
+    (KillWait: from SIGTERM to SIGKILL), ``time_limit_check`` (the period of slurmctld's time-limit
+    pass; 0 enforces limits exactly), ``job_duration`` (how long an inline job runs, plus its
+    script's ``sleep``), ``idle_tick`` (how far an immediate clock jumps when nothing is planned),
+    ``accounting`` (whether slurmdbd answers sacct), ``max_array_size`` (MaxArraySize),
+    ``cluster_name``, ``partition``, ``node_prefix``, ``first_job_id`` (FirstJobId),
+    ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists ``.extern``),
+    ``oversubscribe`` (scontrol's OverSubscribe=), ``cluster`` (a :class:`~cfut.fakes.FakeCluster`
+    to share; then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression`` and
+    ``cluster_name`` are the cluster's). Raises ``ValueError`` naming a bad value.
+    """
+
+    COMMANDS = COMMANDS
+    STATUS_COMMANDS = frozenset({"squeue", "sacct", "scontrol"})
+    SUBMIT_COMMAND = "sbatch"
+
+    def __init__(
+        self,
+        *,
+        nodes: int = 1,
+        cpus_per_node: int = 4,
+        progression: str = "immediate",
+        execution: str = "inline",
+        min_job_age: float = 300.0,
+        kill_wait: float = 30.0,
+        time_limit_check: float = 30.0,
+        job_duration: float = 1.0,
+        idle_tick: float = 5.0,
+        accounting: bool = True,
+        max_array_size: int = 1001,
+        cluster_name: str = "cluster",
+        partition: str = "debug",
+        node_prefix: str = "node",
+        first_job_id: int = 1,
+        start_delay: float = 0.0,
+        extern_step: bool = True,
+        oversubscribe: str = "OK",
+        cluster: FakeCluster | None = None,
+    ) -> None:
+        for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait),
+                            ("time_limit_check", time_limit_check),
+                            ("job_duration", job_duration), ("start_delay", start_delay)):
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value!r}")
+        if idle_tick <= 0:
+            raise ValueError(f"idle_tick must be positive, got {idle_tick!r}")
+        if max_array_size < 1 or first_job_id < 1:
+            raise ValueError(f"max_array_size and first_job_id must be at least 1, got {max_array_size!r} "
+                             f"and {first_job_id!r}")
+        cluster = cluster or FakeCluster(
+            nodes=nodes, cpus_per_node=cpus_per_node, node_prefix=node_prefix,
+            progression=progression,  # type: ignore[arg-type]  # checked by FakeClock
+            name=cluster_name,
+        )
+        config = Config(execution=execution, min_job_age=float(min_job_age), kill_wait=float(kill_wait),
+                        time_limit_check=float(time_limit_check), job_duration=float(job_duration),
+                        idle_tick=float(idle_tick), max_array_size=max_array_size, partition=partition,
+                        start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe)
+        self._ctl = Controller(cluster, config, first_job_id=first_job_id, accounting=accounting)
+        super().__init__(cluster=cluster, execution=execution)
+        stepd = self._ctl.stepd
+        self._finalizer = weakref.finalize(self, cleanup, stepd.processes, stepd.spool)
+
+    # ------------------------------------------------------------------ FakeScheduler's hooks
+
+    def _command_table(self) -> Mapping[str, Handler]:
+        ctl, refresh = self._ctl, self._status_refresh
+
+        def submit(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
+                   cwd: str | None) -> CommandResult:
+            return sbatch.run(ctl, argv, input=input, env=env, cwd=cwd)
+
+        def status(command: _StatusCommand) -> Handler:
+            def handler(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
+                        cwd: str | None) -> CommandResult:
+                return command(ctl, argv, refresh)
+            return handler
+
+        def cancel(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
+                   cwd: str | None) -> CommandResult:
+            return scancel.run(ctl, argv)
+
+        return {"sbatch": submit, "squeue": status(squeue.run), "sacct": status(sacct.run),
+                "scontrol": status(scontrol.run), "scancel": cancel}
+
+    def _settle(self, target: float) -> int:
+        return self._ctl.settle(target)
+
+    def _jump_target(self) -> float | None:
+        return self._ctl.jump_target()
+
+    def _live_processes(self) -> Sequence[JobProcess]:
+        return self._ctl.stepd.processes
+
+    def _default_failure(self, command: str) -> tuple[str, str]:
+        return "", messages.TRANSIENT_FAILURES[command]
+
+    def _shutdown(self) -> None:
+        self._finalizer()
+
+    # ------------------------------------------------------------------ configuration
+
+    @property
+    def min_job_age(self) -> float:
+        """MinJobAge, in seconds."""
+        return self._ctl.config.min_job_age
+
+    @property
+    def job_duration(self) -> float:
+        """How long an inline job runs (besides its script's ``sleep``), in virtual seconds."""
+        return self._ctl.config.job_duration
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail_next(self, command: str, times: int = 1, *, stderr: str | None = None, returncode: int = 1,
+                  lose_reply: bool = False, stdout: str | None = None, submitted: bool = False) -> None:
+        """The next ``times`` calls of ``command`` fail with Slurm's transient-error text (see
+        :meth:`FakeScheduler.fail_next`). ``submitted=True`` is the older name of ``lose_reply=True``
+        (sbatch only: the job is created anyway, the reply was lost)."""
+        super().fail_next(command, times, stderr=stderr, returncode=returncode, lose_reply=lose_reply or submitted,
+                          stdout=stdout)
+
+    def end_job(self, job_id: str | int, state: str, *, exit_code: int | None = None, signal: int | None = None,
+                reason: str | None = None) -> None:
+        """A pending or running job ends now in ``state`` (a state name of :data:`END_DEFAULTS`, with
+        Slurm's exit code, signal and reason for it unless given), without running (the rest of) its
+        script. Raises ``KeyError`` for an unknown job, ``ValueError`` for one already ended."""
+        with self._lock:
+            ending = outcome(state, exit_code, signal, reason)
+            for task in self._ctl.live_tasks(job_id):
+                self._ctl.end_now(task, ending, explicit_exit=exit_code is not None or signal is not None)
+
+    def set_outcome(self, job_id: str | int, state: str, *, exit_code: int | None = None,
+                    signal: int | None = None, reason: str | None = None) -> None:
+        """The job ends in ``state`` when it would have ended (after ``job_duration`` running), without
+        running its script. A subprocess job that already runs is stopped quietly and its end planned."""
+        with self._lock:
+            ending = outcome(state, exit_code, signal, reason)
+            for task in self._ctl.live_tasks(job_id):
+                self._ctl.plan_outcome(task, ending)
+
+    def start_step(self, job_id: str | int, name: str) -> int:
+        """A job step (``srun`` in the batch script) starts in a running job; its number (0, 1, ...).
+
+        The fake commands on PATH call this; sacct then lists the step as ``ID.N``. Raises
+        ``KeyError`` for an unknown job, ``ValueError`` if it is not running."""
+        with self._lock:
+            task = self._ctl.by_own_id(job_id)
+            if not task.running:
+                raise ValueError(f"job {job_id} is {task.state}, not RUNNING")
+            step = StepRecord(len(task.steps), name, self.clock())
+            task.steps.append(step)
+            return step.step_id
+
+    def end_step(self, job_id: str | int, step_id: int, exit_code: int, signal: int = 0) -> None:
+        """The step ended: COMPLETED for exit 0, FAILED otherwise (sacct ``N:0``; ``0:S`` if killed)."""
+        with self._lock:
+            task = self._ctl.by_own_id(job_id)
+            for step in task.steps:
+                if step.step_id == step_id and step.end is None:
+                    step.end = self.clock()
+                    step.exit_code, step.signal = exit_code, signal
+                    step.state = "COMPLETED" if exit_code == 0 and signal == 0 else "FAILED"
+                    if signal and task.state == "CANCELLED":
+                        step.state = "CANCELLED"
+
+    def delay_start(self, job_id: str | int, seconds: float) -> None:
+        """The job cannot start before its submission time + ``seconds`` (reason ``BeginTime``).
+        Raises ``ValueError`` if it is no longer pending."""
+        with self._lock:
+            for task in self._ctl.live_tasks(job_id):
+                if not task.pending:
+                    raise ValueError(f"job {task.display_id} is {task.state}, not pending")
+                self._ctl.delay(task, seconds)
+
+    def hide_results(self, job_id: str | int, seconds: float) -> None:
+        """When the job ends, hide the result files its worker wrote for ``seconds`` (a slow NFS)."""
+        with self._lock:
+            for task in self._ctl.tasks_for(job_id):
+                task.hide_for = seconds
+                if task.finished and not task.completing and task.start is not None:
+                    self._ctl.hide_results(task, self.clock())
+
+    def set_accounting(self, enabled: bool) -> None:
+        """Switch slurmdbd on or off: sacct then answers, or says accounting is disabled."""
+        with self._lock:
+            self._ctl.accounting = bool(enabled)
+
+    # ------------------------------------------------------------------ inspection
+
+    def queue(self) -> list[str]:
+        """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``)."""
+        with self._lock:
+            return self._ctl.queue_ids()
+
+    def job(self, job_id: str | int) -> JobSnapshot:
+        """A snapshot of one job or array task; ``KeyError`` if unknown, ``ValueError`` if it names a
+        whole array of several tasks (say ``"12_3"``)."""
+        with self._lock:
+            tasks = self._ctl.tasks_for(job_id)
+            if len(tasks) != 1:
+                raise ValueError(f"{job_id!r} names {len(tasks)} array tasks; name one, e.g. "
+                                 f"{tasks[0].display_id!r}")
+            return self._ctl.snapshot(tasks[0])
+
+    def jobs(self) -> list[JobSnapshot]:
+        """Snapshots of every job the fake knows, purged or not, in submission order."""
+        with self._lock:
+            return [self._ctl.snapshot(t) for t in self._ctl.tasks]
+
+    @property
+    def spool_dir(self) -> str | None:
+        """The private directory (mode 0700) subprocess jobs' scripts are written to, once made;
+        removed by :meth:`close`."""
+        spool = self._ctl.stepd.spool
+        return spool[0] if spool else None
+
+    def __repr__(self) -> str:
+        return (f"FakeSlurm(progression={self.progression!r}, execution={self.execution!r},"
+                f" nodes={len(self.cluster.nodes)}, cpus_per_node={self.cluster.cpus_per_node},"
+                f" jobs={len(self._ctl.tasks)})")

@@ -1,0 +1,108 @@
+"""``scancel``: job ids and filters → cancellations (or signals) on the controller → scancel's complaints."""
+
+from __future__ import annotations
+
+import signal as signal_module
+from collections.abc import Sequence
+
+from ..._runner import CommandResult
+from .._errors import FakeUnsupported
+from .._getopt import GetoptError
+from . import messages
+from .controller import Controller, matches
+from .model import Task, parse_states, split_ids
+from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, refuse_unmodelled
+from .values import JobRef, parse_job_ref, parse_signal
+
+# Signals whose default action is to do nothing: a shell that receives one goes on.
+_IGNORED_SIGNALS = frozenset({signal_module.SIGCHLD, signal_module.SIGURG, signal_module.SIGWINCH,
+                              signal_module.SIGCONT})
+_STOPPING_SIGNALS = frozenset({signal_module.SIGSTOP, signal_module.SIGTSTP, signal_module.SIGTTIN,
+                               signal_module.SIGTTOU})
+
+
+def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
+    """Answer one ``scancel`` command line."""
+    try:
+        parsed, positionals = SCANCEL_OPTIONS.parse(argv[1:], permute=True)
+    except GetoptError as exc:
+        return CommandResult(argv, 1, "", messages.GETOPT_SCANCEL.format(message=exc.message))
+    refuse_unmodelled("scancel", parsed, SCANCEL_MODELLED)
+    opts = {p.option.long: p.value for p in parsed}
+    signum = None
+    if opts.get("signal") is not None:
+        signum = parse_signal(opts["signal"] or "")
+        if signum is None:
+            return CommandResult(argv, 1, "", messages.UNKNOWN_SIGNAL.format(signal=opts["signal"]))
+    refs = []
+    for text in (t for word in positionals for t in split_ids(word)):
+        try:
+            refs.append(parse_job_ref(text))
+        except ValueError:
+            return CommandResult(argv, 1, "", messages.SCANCEL_INVALID_JOB.format(job=text))
+    filters = any(k in opts for k in ("name", "user", "state", "partition", "me"))
+    if not refs and not filters:
+        return CommandResult(argv, 1, "", messages.NO_JOB_IDENTIFICATION)
+    live = ctl.live()
+    if "name" in opts:
+        live = [t for t in live if t.sub.name in (opts["name"] or "").split(",")]
+    users = ctl.user_filter(opts.get("user"), "me" in opts)
+    if users is not None and not users:
+        live = []
+    if opts.get("state") is not None:
+        wanted = parse_states(opts["state"] or "") or frozenset()
+        live = [t for t in live if t.state in wanted]
+    if opts.get("partition") is not None:
+        live = [t for t in live if t.sub.partition in (opts["partition"] or "").split(",")]
+    now = ctl.clock.now()
+    if signum is not None and signum != signal_module.SIGKILL:
+        return _signal(ctl, argv, refs, live, signum, batch="batch" in opts, full="full" in opts)
+    if signum is not None:
+        # scancel --signal=KILL cancels, but like any --signal names each id to slurmctld and
+        # reports the ones it does not know (or that already ended)
+        missing = [ref.text for ref in refs if not any(matches(t, ref) for t in live)]
+        if missing:
+            for task in [t for t in live if any(matches(t, ref) for ref in refs)]:
+                ctl.cancel(task, now)
+            return CommandResult(argv, 1, "", "".join(messages.KILL_JOB_ERROR.format(job=text) for text in missing))
+    targets = live if not refs else [t for t in live if any(matches(t, ref) for ref in refs)]
+    named = [t for t in targets if t.pending and t.index is not None
+             and any(ref.tasks is not None and matches(t, ref) for ref in refs)]
+    for task in targets:
+        ctl.cancel(task, now)
+    for task in named:
+        # a pending task cancelled by its index leaves the array's record without trace (observed:
+        # squeue --states=all and sacct no longer list it), unless it was the last one pending
+        if any(t.pending and t.sub is task.sub for t in ctl.tasks):
+            ctl.withdraw(task)
+    return CommandResult(argv, 0, "", "")
+
+
+def _signal(ctl: Controller, argv: tuple[str, ...], refs: Sequence[JobRef], live: Sequence[Task], signum: int, *,
+            batch: bool, full: bool) -> CommandResult:
+    """scancel --signal: without --batch or --full, signals reach job steps only, and a batch job
+    of these scripts has none, so nothing happens (scancel(1))."""
+    errors = []
+    groups = [(ref.text, [t for t in live if matches(t, ref)]) for ref in refs] or [("", list(live))]
+    for text, tasks in groups:
+        if not tasks:
+            errors.append(messages.KILL_JOB_ERROR.format(job=text))
+            continue
+        for task in tasks:
+            if task.pending:
+                raise FakeUnsupported(f"scancel --signal for pending job {task.display_id} is not modelled")
+            if not (batch or full):
+                continue
+            if signum in _STOPPING_SIGNALS:
+                raise FakeUnsupported(f"scancel --signal={signum} (stopping a job) is not modelled")
+            if task.proc is not None:
+                if full:
+                    task.proc.signal_group(signum)
+                else:
+                    task.proc.signal_shell(signum)
+            elif signum not in _IGNORED_SIGNALS:
+                # an inline script's shell dies of the signal's default action
+                now = ctl.clock.now()
+                ctl.finish(task, now, "FAILED", 0, signum, "JobLaunchFailure", ("CANCELLED", 0, signum))
+                ctl.sched_requests.append(now)
+    return CommandResult(argv, 1 if errors else 0, "", "".join(errors))

@@ -1,0 +1,78 @@
+"""``scontrol``: ``show job [ID]`` → scontrol's records; ``hold``/``release`` → the controller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..._runner import CommandResult
+from .._errors import FakeUnsupported
+from .._getopt import GetoptError
+from . import messages
+from .controller import Controller
+from .options import SCONTROL_MODELLED, SCONTROL_OPTIONS, refuse_unmodelled
+from .render import rows, scontrol_record, scontrol_text
+from .values import parse_job_ref
+
+
+def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> CommandResult:
+    """Answer one ``scontrol`` command line; ``refresh`` is the status command's look at the clock."""
+    try:
+        parsed, words = SCONTROL_OPTIONS.parse(argv[1:], permute=True)
+    except GetoptError as exc:
+        return CommandResult(argv, 1, "", messages.GETOPT_SCONTROL.format(message=exc.message))
+    refuse_unmodelled("scontrol", parsed, SCONTROL_MODELLED)
+    oneliner = any(p.option.long == "oneliner" for p in parsed)
+    if words and words[0] in ("hold", "release"):
+        return _hold_or_release(ctl, argv, words[0], words[1:], refresh)
+    if len(words) < 2 or words[0] != "show" or words[1] not in ("job", "jobs") or len(words) > 3:
+        raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold` and "
+                              "`release` are modelled")
+    ref = None
+    if len(words) == 3:
+        try:
+            ref = parse_job_ref(words[2])
+        except ValueError:
+            return CommandResult(argv, 1, "", messages.SCONTROL_PRINT_INVALID)
+    refresh()
+    visible = ctl.controller_tasks()
+    if ref is not None:
+        visible = ctl.match(visible, [ref])
+        if not visible:
+            return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
+    elif not visible:
+        return CommandResult(argv, 0, messages.NO_JOBS, "")
+    ctx = ctl.context()
+    records = [scontrol_record(row, ctx) for row in rows(visible, expand_pending=False)]
+    return CommandResult(argv, 0, scontrol_text(records, oneliner), "")
+
+
+def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: list[str],
+                     refresh: Callable[[], None]) -> CommandResult:
+    """``scontrol hold|release ID[,ID...] ...``: silent on success; each unknown or finished id
+    adds Slurm's two-line complaint and makes the exit code 1. Running jobs are left alone."""
+    if not words:
+        return CommandResult(argv, 1, "", messages.TOO_FEW_ARGUMENTS.format(verb=verb))
+    refresh()
+    errors = []
+    for text in (part for word in words for part in word.split(",") if part):
+        try:
+            tasks = ctl.match(ctl.controller_tasks(), [parse_job_ref(text)])
+        except ValueError:
+            tasks = []
+        one_task = "_" in text  # real scontrol words its complaints about array tasks differently
+        if not tasks:
+            errors.append((messages.SUSPEND_INVALID_TASK if one_task else messages.SUSPEND_INVALID_JOB)
+                          .format(job=text))
+            continue
+        if all(task.finished for task in tasks):
+            errors.append((messages.SUSPEND_FINISHED_TASK if one_task else messages.SUSPEND_FINISHED_JOB)
+                          .format(job=text))
+            continue
+        for task in tasks:
+            if not task.pending:
+                continue
+            if verb == "hold":
+                ctl.hold(task)
+            elif task.held:
+                ctl.release(task)
+    return CommandResult(argv, 1 if errors else 0, "", "".join(errors))

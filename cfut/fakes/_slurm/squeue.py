@@ -1,0 +1,61 @@
+"""``squeue``: options → a selection of the tasks slurmctld holds → squeue's table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..._runner import CommandResult
+from .._errors import FakeUnsupported
+from .._getopt import GetoptError
+from . import messages
+from .controller import DEFAULT_SQUEUE_STATES, Controller
+from .model import SQUEUE_STATE_ORDER, parse_states, split_ids, state_name
+from .options import SQUEUE_MODELLED, SQUEUE_OPTIONS, refuse_unmodelled
+from .render import SQUEUE_DEFAULT_FORMAT, parse_squeue_format, rows, squeue_lines, squeue_sort_key
+from .values import JobRef, parse_job_ref
+
+
+def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> CommandResult:
+    """Answer one ``squeue`` command line; ``refresh`` is the status command's look at the clock."""
+    try:
+        parsed, positionals = SQUEUE_OPTIONS.parse(argv[1:], permute=True)
+    except GetoptError as exc:
+        return CommandResult(argv, 1, "", messages.GETOPT_SQUEUE.format(message=exc.message))
+    refuse_unmodelled("squeue", parsed, SQUEUE_MODELLED)
+    if positionals:
+        raise FakeUnsupported(f"squeue arguments {positionals!r} are not modelled")
+    opts = {p.option.long: p.value for p in parsed}
+    fmt = parse_squeue_format(opts.get("format") or SQUEUE_DEFAULT_FORMAT)
+    states: frozenset[str] | None = DEFAULT_SQUEUE_STATES
+    if opts.get("states") is not None:
+        states = parse_states(opts["states"] or "")
+        if states is not None and not states:
+            bad = next(s for s in (opts["states"] or "").split(",") if state_name(s) is None)
+            return CommandResult(argv, 1, "", messages.INVALID_STATE.format(state=bad, valid=SQUEUE_STATE_ORDER))
+    refs: list[JobRef] | None = None
+    if opts.get("jobs") is not None:
+        refs = []
+        for text in split_ids(opts["jobs"] or ""):
+            try:
+                refs.append(parse_job_ref(text))
+            except ValueError:
+                return CommandResult(argv, 1, "", messages.SQUEUE_INVALID_JOB.format(job=text))
+    refresh()
+    visible = ctl.controller_tasks()
+    if refs is not None:
+        if len(refs) == 1 and "[" not in refs[0].text and not ctl.match(visible, refs):
+            # squeue with one job id asks slurmctld for that job alone, which fails when unknown
+            return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
+        visible = ctl.match(visible, refs)
+    if states is not None:
+        visible = [t for t in visible if t.shown_state in states or t.state in states]
+    if opts.get("name") is not None:
+        names = set((opts["name"] or "").split(","))
+        visible = [t for t in visible if t.sub.name in names]
+    users = ctl.user_filter(opts.get("user"), "me" in opts)
+    if users is not None and not users:
+        visible = []
+    if opts.get("partition") is not None:
+        visible = [t for t in visible if t.sub.partition in (opts["partition"] or "").split(",")]
+    table = sorted(rows(visible, expand_pending="array" in opts), key=squeue_sort_key)
+    return CommandResult(argv, 0, squeue_lines(fmt, table, ctl.context(), "noheader" not in opts), "")

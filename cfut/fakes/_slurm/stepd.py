@@ -1,0 +1,196 @@
+"""The node side of FakeSlurm: what slurmd and slurmstepd do with a job the controller started.
+
+They expand the job's output paths and create its files, build its environment, run its batch
+script (as a real process from a private spool directory, or inline in this process), signal and
+kill it, and write slurmstepd's lines into its error file. The controller decides *when*; this module
+knows *how*. Nothing here changes a task's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+from .._cluster import FakeCluster
+from .._inline import run_inline, run_worker_in_process
+from .._process import JobProcess
+from . import messages
+from .model import Task
+from .values import compress_hostlist, expand_filename, slurm_date
+
+#: The line the cfut worker logs for each result file it wrote (``cfut._worker``).
+RESULT_LINE = "cfut worker: wrote result "
+
+
+@dataclass
+class Hidden:
+    """A result file renamed away (``hide_results``), to be put back at ``due``."""
+
+    due: float
+    hidden: str
+    original: str
+
+
+def cleanup(processes: list[JobProcess], spool: list[str]) -> None:
+    """Kill what is still running and remove the spool directory (at close() or garbage collection)."""
+    for process in processes:
+        process.kill_and_reap()
+        process.cleanup()
+    processes.clear()
+    for path in spool:
+        shutil.rmtree(path, ignore_errors=True)
+    spool.clear()
+
+
+class Stepd:
+    """slurmd/slurmstepd of every node: job files, environments, processes."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.cluster = cluster
+        #: The job processes running (or not yet reaped), in launch order.
+        self.processes: list[JobProcess] = []
+        self.spool: list[str] = []  # the spool directory, once made
+
+    # ------------------------------------------------------------------ launch
+
+    def paths(self, task: Task) -> tuple[str, str | None]:
+        """The job's output and error paths (``--output``/``--error`` patterns expanded, in its workdir)."""
+        sub = task.sub
+        assert task.job_id is not None
+
+        def expand(pattern: str) -> str:
+            path = expand_filename(pattern, job_id=task.job_id or 0,
+                                   array_job_id=sub.job_id if sub.array is not None else None,
+                                   task_id=task.index, name=sub.name, user=self.cluster.user,
+                                   node=task.nodes[0] if task.nodes else None)
+            return os.path.join(sub.workdir, path)
+
+        default = "slurm-%A_%a.out" if sub.array is not None else "slurm-%j.out"
+        return expand(sub.output or default), expand(sub.error) if sub.error else None
+
+    def create_outputs(self, task: Task) -> bool:
+        """Create (truncate or append to) the output and error files, as slurmstepd does at launch;
+        False when it cannot (the job then fails to launch)."""
+        mode = "a" if task.sub.open_mode == "append" else "w"
+        try:
+            for path in (task.output_path, task.error_path):
+                if path is not None:
+                    with open(path, mode):
+                        pass
+        except OSError:
+            return False
+        return True
+
+    def job_env(self, task: Task) -> dict[str, str]:
+        """The environment of the batch script: what sbatch exported plus the SLURM_* variables."""
+        sub = task.sub
+        cluster = self.cluster
+        per_node = sub.cpus_per_node
+        cpus_per_node = str(per_node) if sub.node_count == 1 else f"{per_node}(x{sub.node_count})"
+        slurm = {
+            "SLURM_JOB_ID": str(task.job_id), "SLURM_JOBID": str(task.job_id),
+            "SLURM_JOB_NAME": sub.name, "SLURM_SUBMIT_DIR": sub.submit_dir,
+            "SLURM_SUBMIT_HOST": cluster.submit_host,
+            "SLURM_JOB_NODELIST": compress_hostlist(task.nodes), "SLURM_NODELIST": compress_hostlist(task.nodes),
+            "SLURMD_NODENAME": task.nodes[0], "SLURM_CPUS_ON_NODE": str(per_node),
+            "SLURM_JOB_CPUS_PER_NODE": cpus_per_node, "SLURM_JOB_PARTITION": sub.partition,
+            "SLURM_CLUSTER_NAME": cluster.name, "SLURM_JOB_NUM_NODES": str(sub.node_count),
+            "SLURM_NNODES": str(sub.node_count), "SLURM_JOB_USER": cluster.user,
+            "SLURM_JOB_UID": str(cluster.uid), "SLURM_JOB_GID": str(cluster.gid),
+            "SLURM_JOB_ACCOUNT": cluster.user, "SLURM_JOB_QOS": "normal",
+            "SLURM_GTIDS": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_PROCID": "0",
+            "SLURM_TASK_PID": "0", "ENVIRONMENT": "BATCH",
+        }
+        if sub.ntasks is not None:
+            slurm["SLURM_NTASKS"] = slurm["SLURM_NPROCS"] = str(sub.ntasks)
+        if sub.cpus_per_task is not None:
+            slurm["SLURM_CPUS_PER_TASK"] = str(sub.cpus_per_task)
+        if sub.array is not None and task.index is not None:
+            indices = sub.array.indices
+            slurm.update({
+                "SLURM_ARRAY_JOB_ID": str(sub.job_id), "SLURM_ARRAY_TASK_ID": str(task.index),
+                "SLURM_ARRAY_TASK_COUNT": str(len(indices)), "SLURM_ARRAY_TASK_MIN": str(sub.array.bounds[0]),
+                "SLURM_ARRAY_TASK_MAX": str(sub.array.bounds[1]),
+            })
+            slurm["SLURM_ARRAY_TASK_STEP"] = str(sub.array.task_step)
+        return {**sub.env, **slurm}
+
+    def launch(self, task: Task) -> None:
+        """Start a subprocess job: the script from a private spool directory, as slurmd does."""
+        if not self.spool:
+            self.spool.append(tempfile.mkdtemp(prefix="cfut-fake-slurm-"))  # mode 0700
+        assert task.output_path is not None and task.env is not None
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(task.output_path, "ab"))
+            err = stack.enter_context(open(task.error_path, "ab")) if task.error_path else None
+            task.proc = JobProcess.from_script(
+                script=task.sub.script, script_args=task.sub.script_args, spool_dir=self.spool[0],
+                name=f"job{task.job_id}.sh", cwd=task.sub.workdir, env=task.env, stdout=out, stderr=err,
+            )
+        self.processes.append(task.proc)
+
+    def run_inline(self, task: Task) -> int:
+        """Run an inline job's script now; its status (negative: killed by that signal)."""
+        script = task.sub.inline
+        assert script is not None and task.output_path is not None and task.env is not None
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(task.output_path, "a"))
+            err = stack.enter_context(open(task.error_path, "a")) if task.error_path else out
+            return run_inline(script, env=task.env, out=out, err=err,
+                              run_worker=lambda args: run_worker_in_process(args, stdout=out, stderr=err),
+                              script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script")
+
+    # ------------------------------------------------------------------ processes
+
+    def drop(self, task: Task) -> None:
+        """The job's processes are gone: forget them and remove its spool file."""
+        if task.proc is None:
+            return
+        task.proc.cleanup()
+        if task.proc in self.processes:
+            self.processes.remove(task.proc)
+        task.proc = None
+
+    def kill_now(self, task: Task) -> None:
+        """SIGKILL every process of the job and reap it (the node took the job away)."""
+        if task.proc is not None:
+            task.proc.kill_and_reap()
+
+    # ------------------------------------------------------------------ files
+
+    def message(self, task: Task, t: float, why: str) -> None:
+        """slurmstepd's line in the job's error file when it kills a running job."""
+        path = task.error_path or task.output_path
+        if path is None or not task.nodes:
+            return
+        when = slurm_date(self.cluster.clock.wall(t))
+        with contextlib.suppress(OSError), open(path, "a") as handle:
+            handle.write(messages.STEPD_CANCELLED.format(node=task.nodes[0], job=task.job_id, when=when, why=why))
+
+    def hide_results(self, task: Task, t: float, seconds: float) -> list[Hidden]:
+        """Rename the result files the worker says it wrote, to be put back ``seconds`` after ``t``."""
+        paths: list[str] = []
+        for log in dict.fromkeys(p for p in (task.output_path, task.error_path) if p is not None):
+            try:
+                with open(log) as handle:
+                    paths += [line[len(RESULT_LINE):].rstrip("\n") for line in handle if line.startswith(RESULT_LINE)]
+            except OSError:
+                continue
+        hidden = []
+        for path in paths:
+            directory, name = os.path.split(path)
+            renamed = os.path.join(directory, f".{name}.hidden-by-fake-slurm")
+            try:
+                os.replace(path, renamed)
+            except OSError:
+                continue
+            hidden.append(Hidden(t + seconds, renamed, path))
+        return hidden
+
+    @staticmethod
+    def unhide(hidden: Hidden) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(hidden.hidden, hidden.original)

@@ -1,0 +1,289 @@
+"""What FakeSlurm and FakeCondor share through FakeScheduler, tested once over both: the in-process
+worker leaves the test process as it was, a job that interrupts or exits ends as a real job would,
+and advance / join / fail_next / wait / refused mean the same on both fakes.
+
+Time passes on the fakes' clocks only: the few real waits below wait for a real process to end
+(an event), never for time to pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+
+from cfut.fakes import FakeCondor, FakeScheduler, FakeSlurm, FakeUnsupported
+from tests.support.payloads import read_result, write_task
+
+pytestmark = pytest.mark.fake
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+# ------------------------------------------------------------------ one way to drive both fakes
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a job ended, in terms both schedulers report: an exit code, or the killing signal."""
+
+    exit_code: int | None
+    signal: int | None
+
+
+@dataclass
+class Backend:
+    name: str
+    make: Callable[..., FakeScheduler]
+    status: tuple[str, ...]  # a status command that lists every job
+
+    def submit_worker(self, fake: FakeScheduler, tmp: Path, payload: Path) -> str:
+        """Submit a job whose script runs ``python -m cfut.remote PAYLOAD``; its id."""
+        if self.name == "slurm":
+            script = f"#!/bin/sh\nexec {sys.executable} -m cfut.remote {payload}\n"
+            result = fake.run(["sbatch", "--parsable", f"--output={tmp}/job.out", f"--error={tmp}/job.err"],
+                              input=script, cwd=str(tmp))
+        else:
+            description = (f"executable = {sys.executable}\narguments = -m cfut.remote {payload}\n"
+                           f"output = {tmp}/job.out\nerror = {tmp}/job.err\nlog = {tmp}/job.log\nqueue\n")
+            result = fake.run(["condor_submit", "-terse", "-"], input=description, cwd=str(tmp))
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()[0].split(";")[0]
+
+    def submit_script(self, fake: FakeScheduler, tmp: Path, body: str) -> str:
+        """Submit a shell script (run as a real process under execution="subprocess")."""
+        script = tmp / "job.sh"
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+        if self.name == "slurm":
+            result = fake.run(["sbatch", "--parsable", str(script)], cwd=str(tmp))
+        else:
+            result = fake.run(["condor_submit", "-terse", "-"], cwd=str(tmp),
+                              input=f"executable = {script}\nlog = {tmp}/job.log\nqueue\n")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()[0].split(";")[0]
+
+    def ending(self, fake: FakeScheduler, job_id: str) -> Ending:
+        if isinstance(fake, FakeSlurm):
+            job = fake.job(job_id)
+            return Ending(None, job.signal) if job.signal else Ending(job.exit_code, None)
+        assert isinstance(fake, FakeCondor)
+        ad = fake.job(job_id).ad
+        return Ending(None, int(ad["ExitSignal"])) if ad["ExitBySignal"] else Ending(int(ad["ExitCode"]), None)
+
+
+BACKENDS = [
+    Backend("slurm", FakeSlurm, ("squeue", "--noheader", "--states=all")),
+    Backend("condor", FakeCondor, ("condor_q", "-af", "JobStatus")),
+]
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda b: b.name)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make(backend: Backend) -> Iterator[Callable[..., FakeScheduler]]:
+    made: list[FakeScheduler] = []
+
+    def factory(**options: Any) -> FakeScheduler:
+        fake = backend.make(**options)
+        made.append(fake)
+        return fake
+
+    yield factory
+    for fake in made:
+        fake.close()
+
+
+def write_payload(tmp: Path, fn: Callable[..., Any], *args: Any) -> Path:
+    return Path(write_task(tmp, "task", [("call", fn, args, {})]))
+
+
+# ------------------------------------------------------------------ job functions
+
+
+def meddle(directory: str) -> str:
+    """What a job may do to its own process: none of it may reach the test process."""
+    print("printed by the job")
+    print("complained by the job", file=sys.stderr)
+    os.umask(0o000)
+    sys.path.append("/added/by/the/job")
+    os.chdir(directory)
+    os.environ["CFUT_SET_BY_THE_JOB"] = "1"
+    sys.stdout = sys.stderr
+    return "done"
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def exit_three() -> None:
+    raise SystemExit(3)
+
+
+def hard_exit_three() -> None:
+    os._exit(3)
+
+
+# ------------------------------------------------------------------ the in-process worker
+
+
+def test_in_process_worker_leaves_the_test_process_as_it_was(backend: Backend, make: Callable[..., FakeScheduler],
+                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = make(progression="manual")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    job_id = backend.submit_worker(fake, tmp_path, write_payload(tmp_path, meddle, str(elsewhere)))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    before = (list(sys.path), os.getcwd(), dict(os.environ), sys.stdout, sys.stderr)
+    fake.advance(0)
+    fake.advance(5)
+    assert fake.queue() == []
+    assert os.umask(umask) == umask
+    assert (list(sys.path), os.getcwd(), dict(os.environ), sys.stdout, sys.stderr) == before
+    assert "printed by the job" in (tmp_path / "job.out").read_text(), "the job's prints land in its output file"
+    assert "complained by the job" in (tmp_path / "job.err").read_text()
+    assert capsys.readouterr() == ("", ""), "nothing reaches the test's own output"
+    assert backend.ending(fake, job_id) == Ending(0, None)
+    ok, value, _, _ = read_result(tmp_path, "call")
+    assert ok and value is not None and pickle.loads(value) == "done"
+
+
+@pytest.mark.parametrize(("function", "ending", "result"), [
+    (interrupt, Ending(None, 2), None),  # Python dies of SIGINT on an uncaught KeyboardInterrupt
+    (exit_three, Ending(0, None), "builtins.SystemExit"),  # the worker makes it the call's result
+    (hard_exit_three, Ending(3, None), None),  # os._exit ends the process at once, without a result
+], ids=["KeyboardInterrupt", "SystemExit", "os._exit"])
+def test_a_job_that_interrupts_or_exits_ends_as_a_real_job(backend: Backend, make: Callable[..., FakeScheduler],
+                                                           tmp_path: Path, function: Callable[[], None],
+                                                           ending: Ending, result: str | None) -> None:
+    fake = make(progression="manual")
+    job_id = backend.submit_worker(fake, tmp_path, write_payload(tmp_path, function))
+    fake.advance(0)  # it starts
+    fake.cluster.clock.jump(10)  # its end is due; the next command lets it happen (in run())
+    answer = fake.run(backend.status)
+    assert answer.returncode == 0, answer.stderr
+    assert fake.queue() == []
+    assert backend.ending(fake, job_id) == ending
+    if result is None:
+        assert not (tmp_path / "call.out").exists()
+    else:
+        ok, _, _, type_name = read_result(tmp_path, "call")
+        assert (ok, type_name) == (False, result)
+    if isinstance(fake, FakeSlurm) and ending.signal:
+        job = fake.job(job_id)
+        assert (job.state, job.exit_code_text) == ("FAILED", "0:2")  # a batch script killed by a signal
+
+
+# ------------------------------------------------------------------ one meaning on both fakes
+
+
+def test_fail_next_has_one_signature_and_meaning(backend: Backend, make: Callable[..., FakeScheduler],
+                                                 tmp_path: Path) -> None:
+    base = inspect.signature(FakeScheduler.fail_next).parameters
+    assert list(inspect.signature(backend.make.fail_next).parameters)[:len(base)] == list(base)
+    fake = make(progression="manual")
+    status = backend.status[0]
+    fake.fail_next(status, 2, stderr="boom\n", returncode=7)
+    for _ in range(2):
+        failed = fake.run(backend.status)
+        assert (failed.returncode, failed.stderr) == (7, "boom\n")
+    assert fake.run(backend.status).returncode == 0
+    fake.fail_next(fake.SUBMIT_COMMAND, lose_reply=True)
+    with pytest.raises(ValueError, match="lose_reply"):
+        fake.fail_next(status, lose_reply=True)
+    with pytest.raises(ValueError, match="times must not be negative"):
+        fake.fail_next(status, -1)
+    with pytest.raises(ValueError, match="not 'bogus'"):
+        fake.fail_next("bogus")
+    script = tmp_path / "lost.sh"
+    script.write_text("#!/bin/sh\ntrue\n")
+    script.chmod(0o755)
+    argv = (["sbatch", str(script)] if status == "squeue"
+            else ["condor_submit", "-"])
+    lost = fake.run(argv, input=f"executable = {script}\nqueue\n", cwd=str(tmp_path))
+    assert lost.returncode == 1 and lost.stderr, "the reply is lost"
+    assert len(fake.queue()) == 1, "but the job was queued"
+    assert fake.command_counts[fake.SUBMIT_COMMAND] == 1 and fake.calls[-1] == tuple(argv)
+
+
+def test_advance_moves_the_clock_and_the_jobs(backend: Backend, make: Callable[..., FakeScheduler],
+                                              tmp_path: Path) -> None:
+    fake = make(progression="manual")
+    job_id = backend.submit_script(fake, tmp_path, "true")
+    assert fake.clock() == 0
+    fake.advance(0)
+    assert fake.queue() == [job_id] and fake.job(job_id).state == "RUNNING"
+    fake.advance(5)
+    assert fake.clock() == 5 and fake.queue() == []
+    fake.sleep(2)
+    assert fake.clock() == 7
+    with pytest.raises(ValueError, match="backwards"):
+        fake.advance(-1)
+    with pytest.raises(RuntimeError, match="virtual clock"):
+        make(progression="realtime").advance(1)
+
+
+def test_join_waits_for_job_processes(backend: Backend, make: Callable[..., FakeScheduler], tmp_path: Path) -> None:
+    fake = make(progression="manual", execution="subprocess")
+    assert fake.join(timeout=0) is True, "nothing to wait for"
+    quick = backend.submit_script(fake, tmp_path, "exit 0")
+    fake.advance(0)
+    assert fake.join() is True
+    assert fake.queue() == [] and fake.job(quick).state == "COMPLETED"
+    slow = backend.submit_script(fake, tmp_path, "exec sleep 600")
+    fake.advance(0)
+    assert fake.join(timeout=0) is False, "the job still runs"
+    assert fake.queue() == [slow]
+    fake.close()  # kills it
+
+
+def test_wait_is_virtual_time_for_the_monitor(backend: Backend, make: Callable[..., FakeScheduler],
+                                              tmp_path: Path) -> None:
+    event = threading.Event()
+    manual = make(progression="manual")
+    assert manual.wait(event, 0) is False and manual.clock() == 0, "a manual clock moves only when told"
+    event.set()
+    assert manual.wait(event, 3600) is True, "a set event returns at once"
+    event.clear()
+    immediate = make(progression="immediate")
+    job_id = backend.submit_script(immediate, tmp_path, "true")
+    before = immediate.clock()
+    assert immediate.wait(event, 30) is False
+    assert immediate.clock() >= before + 30, "no job process: the clock jumps"
+    assert immediate.queue() == [] and immediate.job(job_id).state == "COMPLETED", "what fell due happened"
+
+
+def test_wait_returns_when_a_job_process_ends(backend: Backend, make: Callable[..., FakeScheduler],
+                                              tmp_path: Path) -> None:
+    fake = make(progression="immediate", execution="subprocess")
+    job_id = backend.submit_script(fake, tmp_path, "exit 0")
+    fake.tick()  # it starts: a real process now runs
+    event = threading.Event()
+    assert fake.wait(event, 600) is False  # returns when the process ends, long before 600 s
+    fake.join()
+    assert fake.job(job_id).state == "COMPLETED"
+
+
+def test_refusals_are_recorded(backend: Backend, make: Callable[..., FakeScheduler]) -> None:
+    fake = make(progression="manual")
+    with pytest.raises(FakeUnsupported):
+        fake.run(["qsub", "job.sh"])
+    bad_option = ["squeue", "--json"] if backend.name == "slurm" else ["condor_q", "-pool", "elsewhere"]
+    with pytest.raises(FakeUnsupported):
+        fake.run(bad_option)
+    assert [argv for argv, _ in fake.refused] == [("qsub", "job.sh"), tuple(bad_option)]
+    assert all(message.startswith("FakeUnsupported: ") for _, message in fake.refused)
