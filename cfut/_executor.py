@@ -30,13 +30,21 @@ from typing import Any
 
 from . import _keys, _lifecycle
 from ._commands import SchedulerCommands
-from ._errors import BrokenClusterExecutor, ExecutorShutdownError, InvalidArgumentError, JobCancelled
+from ._errors import (
+    BrokenClusterExecutor,
+    ExecutorShutdownError,
+    IntegrityError,
+    InvalidArgumentError,
+    JobCancelled,
+    SchedulerError,
+)
 from ._future import ClusterFuture
 from ._jobdir import JobDir, new_key
 from ._journal import SUFFIX as JOURNAL_SUFFIX
-from ._journal import Journal
+from ._journal import Journal, JournalBatch, journals
+from ._journal import read as read_journal
 from ._poller import Monitor, Poller
-from ._records import Batch, Call, CallState, JobStore, TaskState
+from ._records import Batch, Call, CallState, JobStore, Task, TaskState
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
@@ -138,6 +146,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             getattr(runner, "wait", None) or (lambda event, seconds: event.wait(seconds)))
 
         key = _keys.load_key()
+        self._signing_key = key
         self._jobdir = JobDir(workdir, key)
         self.workdir = self._jobdir.path
         self._commands = SchedulerCommands(runner)
@@ -292,6 +301,76 @@ class ClusterExecutor(concurrent.futures.Executor):
         its fallbacks, one scan of the work directory, verdicts, cancels. The monitor thread calls
         this; so can tests (with ``background_polling=False``)."""
         self._poller.poll_once(query=True)
+
+    @classmethod
+    def reattach(cls, workdir: str | os.PathLike[str] | None = None, **options: Any) -> list[ClusterFuture]:
+        """Futures for every call that processes now gone submitted from ``workdir`` and did not collect.
+
+        Use it in a new process after the submitting one died, or ended with ``cancel_on_exit=False``:
+        the jobs of every journal in the work directory whose process no longer runs are taken over
+        by a new executor of this class (made with ``options``, the same keywords as the class), which
+        resolves the futures from the result files and the scheduler, as if it had submitted them.
+        Futures come in submission order; ``future.call_id`` names each call as the first process
+        knew it. A batch whose submit command was interrupted before its answer is found by its
+        unique job name. Nothing is cancelled that the journals do not own.
+
+        Raises what the class's constructor raises. Journals of a running process (on this host) are
+        left alone, with a warning.
+        """
+        options.setdefault("cancel_on_exit", True)
+        executor = cls(workdir=workdir, **options)
+        return executor._adopt()
+
+    def _adopt(self) -> list[ClusterFuture]:
+        futures: list[ClusterFuture] = []
+        followed: list[str] = []
+        for path in journals(self.workdir):
+            if path == self._journal.path:
+                continue
+            try:
+                state = read_journal(path, self._signing_key)
+            except (OSError, IntegrityError) as exc:
+                log.warning("cannot take over %s: %s", path, exc)
+                continue
+            if state.scheduler != self._scheduler.name:
+                continue
+            if state.owner_alive():
+                log.warning("%s belongs to a running process (pid %d on %s); not taking it over", path, state.pid,
+                            state.host)
+                continue
+            for key in [state.key, *state.extra.get("follows", [])]:
+                self._scheduler.adopt(key)
+                followed.append(key)
+            self._journal.follow(followed)
+            for entry in state.batches.values():
+                futures += self._adopt_batch(entry, state.done)
+            os.unlink(path)  # its batches live on in this executor's journal
+            log.info("took over %s", path)
+        if futures:
+            with self._store.lock:
+                _BUSY.add(self)
+            self._ensure_monitor()
+        return futures
+
+    def _adopt_batch(self, entry: JournalBatch, done: set[str]) -> list[ClusterFuture]:
+        jobdir = self._jobdir
+        tasks = [(key, index, calls) for key, index, calls in entry.tasks if key not in done and (
+            os.path.exists(jobdir.payload(key)) or any(os.path.exists(jobdir.result(c)) for c in calls))]
+        if not tasks:
+            return []
+        job_id = entry.job_id
+        if job_id is None:  # the submit command's answer never reached the journal: find the job by name
+            try:
+                job_id = self._scheduler.find_lost(Batch(key=entry.key))
+            except SchedulerError as exc:
+                log.warning("cannot tell whether batch %s made a job (%s); leaving it", entry.key, exc)
+                return []
+            if job_id is None:
+                self._submitter.remove_files(Batch(key=entry.key, tasks=[
+                    Task(batch=Batch(key=entry.key), index=index, key=key) for key, index, _ in entry.tasks]))
+                return []
+        batch = self._submitter.adopt(entry, job_id, tasks)
+        return [call.future for task in batch.tasks for call in task.calls]
 
     def statistics(self) -> Statistics:
         """A snapshot for debugging and benchmarks (see :class:`~cfut.Statistics`)."""

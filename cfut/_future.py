@@ -29,6 +29,14 @@ class ClusterFuture(concurrent.futures.Future[Any]):
         self._cfut_call = call
 
     @property
+    def call_id(self) -> str | None:
+        """A name for this call that stays the same in every process (``<batch key>.<task>.<n>``): the
+        stem of its result file, and how :meth:`ClusterExecutor.reattach` futures say which call they
+        are. ``None`` before the call was submitted."""
+        call = self._cfut_call
+        return call.call_id if call is not None else None
+
+    @property
     def job_id(self) -> str | None:
         """The scheduler's id of the job (or array task) running this call: Slurm ``"12"`` or
         ``"12_3"``, HTCondor ``"12.3"``; ``None`` until the scheduler accepted the submission."""

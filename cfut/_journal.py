@@ -74,6 +74,11 @@ class Journal:
             if sync:
                 os.fsync(self._fd)
 
+    def follow(self, keys: list[str]) -> None:
+        """This executor also follows what the executors with these keys left (reattach)."""
+        with self._lock:
+            self._header["follows"] = sorted(set(keys))
+
     def batch(self, key: str, array: bool, tasks: list[tuple[str, int | None, list[str]]]) -> None:
         with self._lock:
             self._open.add(key)

@@ -1,0 +1,372 @@
+"""The fault matrix: what the real world does to a submitting process and its jobs, and what every
+future must end as. Each test runs on FakeSlurm (in the unit suite) and, where it can be done to a real
+cluster, on real Slurm (``.ci/run``).
+
+Faults of the submitting process (SIGINT, SIGTERM, interpreter exit, SIGKILL then ``reattach``) run
+a real child process: on the fake, it talks to this process's FakeSlurm through the fake commands on
+``PATH``. Every test asserts that each future resolved exactly once with its expected value or error
+type, that no job is left in the queue, and which files remain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+
+import cfut
+from cfut.fakes import FakeSlurm
+from cfut.fakes._shims.server import FakeCommandServer
+from tests.executor.harness import SLURM_LATER, wait_until
+from tests.support import real_slurm
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+# ---------------------------------------------------------------- a cluster a child process can use
+
+
+@dataclass
+class Cluster:
+    name: str
+    env: dict[str, str]  # for child processes: PATH finds sbatch & co.
+    fake: FakeSlurm | None
+    workdir: Path
+
+    @property
+    def real(self) -> bool:
+        return self.fake is None
+
+    def executor(self, **options: Any) -> cfut.SlurmExecutor:
+        if self.fake is not None:
+            options.setdefault("background_polling", False)
+            return cfut.SlurmExecutor(runner=self.fake, workdir=self.workdir, **options)
+        options.setdefault("poll_interval", 0.2)
+        return cfut.SlurmExecutor(workdir=self.workdir, **options)
+
+    def reattach(self, **options: Any) -> list[cfut.ClusterFuture]:
+        if self.fake is not None:
+            return cfut.SlurmExecutor.reattach(self.workdir, runner=self.fake, background_polling=False, **options)
+        return cfut.SlurmExecutor.reattach(self.workdir, poll_interval=0.2, **options)
+
+    def let_time_pass(self, seconds: float) -> None:
+        if self.fake is not None:
+            self.fake.advance(seconds)
+        else:
+            time.sleep(seconds)
+
+    def settle(self, futures: list[cfut.ClusterFuture], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(f.done() for f in futures):
+            assert time.monotonic() < deadline, [f for f in futures if not f.done()]
+            if self.fake is not None:
+                self.fake.advance(1)
+                executor = futures[0]._executor()
+                assert executor is not None
+                executor.poll_once()
+            else:
+                time.sleep(0.2)
+
+    def queue(self) -> list[str]:
+        """Our jobs still pending or running: their batch script lies in our work directory."""
+        if self.fake is not None:
+            return [j.job_id for j in self.fake.jobs() if j.state in ("PENDING", "RUNNING", "COMPLETING")
+                    and str(j.argv[-1]).startswith(str(self.workdir))]
+        out = subprocess.run(["squeue", "--noheader", "--array", "--format=%i|%o"], capture_output=True, text=True,
+                             check=True).stdout
+        return [line.split("|", 1)[0] for line in out.splitlines()
+                if "|" in line and line.split("|", 1)[1].startswith(str(self.workdir))]
+
+    def run_child(self, body: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """A child Python process running ``body`` with this cluster's commands on PATH."""
+        source = textwrap.dedent("""
+            import json, os, sys, time
+            import cfut
+            WORKDIR = sys.argv[1]
+        """) + textwrap.dedent(body)
+        return subprocess.Popen([sys.executable, "-c", source, str(self.workdir)], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.fixture(params=[pytest.param("slurm-fake", id="slurm-fake"),
+                        pytest.param("slurm-real", id="slurm-real", marks=pytest.mark.slurm)])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    workdir = tmp_path / "work"
+    if request.param == "slurm-real":
+        real_slurm.require()
+        yield Cluster("slurm-real", dict(os.environ), None, workdir)
+        return
+    fake = FakeSlurm(progression="manual")
+    with FakeCommandServer(fake) as server:
+        env = {**os.environ, "PATH": server.path_with_commands()}
+        yield Cluster("slurm-fake", env, fake, workdir)
+    fake.close()
+
+
+def read_line(child: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The child's next line of JSON on stdout."""
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line, f"the child said nothing; stderr: {child.stderr.read() if child.stderr else ''}"
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+# ---------------------------------------------------------------- the submitting process ends
+
+
+SUBMIT_AND_WAIT = """
+    later = {later!r}
+    ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, cancel_on_exit={cancel_on_exit})
+    running = [ex.submit(time.sleep, 120) for _ in range(2)]
+    queued = [ex.submit(pow, 2, n, additional_setup_lines=later) for n in range(3)]
+    print(json.dumps({{"running": [f.job_id for f in running], "queued": [f.job_id for f in queued]}}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "exit"])
+def test_interrupt_or_exit_cancels_queued_and_running_jobs(cluster: Cluster, how: str) -> None:
+    """SIGINT (Ctrl-C) in a ``with`` block, SIGTERM, or the end of a script that never shut down: its
+    queued and running jobs leave the queue at once (the first Ctrl-C does not wait for running jobs),
+    and their files go."""
+    later = [SLURM_LATER] if cluster.real else []
+    body = textwrap.dedent(SUBMIT_AND_WAIT).format(later=later, cancel_on_exit=True)
+    if how == "exit":
+        body += "sys.stdin.readline()\n"  # then the script ends without shutdown()
+    else:
+        body += textwrap.dedent("""
+            with ex:
+                running[0].result()  # hours on a real cluster: interrupted
+        """)
+    child = cluster.run_child(body, stdin=subprocess.PIPE)
+    ids = read_line(child)
+    if cluster.fake is not None:
+        cluster.fake.advance(0.5)  # the first two start; the fake's inline jobs run until their end time
+        for job_id in ids["running"]:
+            cluster.fake.set_outcome(job_id, "COMPLETED")  # (would end at 1 s: keep them running)
+    else:
+        wait_until(lambda: all(_state(j) == "RUNNING" for j in ids["running"]), 60, "two jobs run")
+    assert sorted(cluster.queue()) == sorted(ids["running"] + ids["queued"])
+    if how == "exit":
+        assert child.stdin is not None
+        child.stdin.write("\n")
+        child.stdin.flush()
+    else:
+        child.send_signal(getattr(signal, how))
+    _, err = child.communicate(timeout=60)
+    assert cluster.queue() == [], err
+    assert "cancelling 5 job(s)" in err, err
+    if how == "SIGTERM":
+        assert child.returncode == -signal.SIGTERM, "it still ends as SIGTERM ends a process"
+    assert sorted(os.listdir(cluster.workdir)) == [], "their files are removed, the journal too"
+
+
+def _state(job_id: str) -> str:
+    out = subprocess.run(["squeue", "--noheader", "--states=all", f"--jobs={job_id}", "--format=%T"],
+                         capture_output=True, text=True).stdout
+    return out.strip()
+
+
+def test_sigkill_then_reattach_collects_every_result(cluster: Cluster) -> None:
+    """The submitting process dies at once (SIGKILL: no handler runs) after submitting calls and a map;
+    ``reattach`` in a new process gets futures for every call, in order, and resolves them."""
+    child = cluster.run_child("""
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, background_polling=False)
+        single = [ex.submit(pow, 2, n) for n in range(3)]
+        mapped = ex.map_futures(abs, [-4, -5])
+        print(json.dumps([f.call_id for f in single + mapped]), flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    call_ids = read_line(child)
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    futures = cluster.reattach()
+    assert [f.call_id for f in futures] == call_ids
+    cluster.settle(futures)
+    assert [f.result() for f in futures] == [1, 2, 4, 4, 5]
+    executor = futures[0]._executor()
+    assert executor is not None
+    executor.shutdown()
+    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+
+
+def test_reattach_leaves_a_running_process_alone(cluster: Cluster) -> None:
+    if cluster.real:
+        pytest.skip("nothing in this test needs a real cluster: the fake says it all")
+    child = cluster.run_child("""
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False, cancel_on_exit=False)
+        future = ex.submit(pow, 2, 5)
+        print(json.dumps([future.call_id]), flush=True)
+        sys.stdin.readline()
+    """, stdin=subprocess.PIPE)
+    read_line(child)
+    assert cluster.reattach() == [], "its owner still runs: nothing is taken over"
+    child.communicate("\n", timeout=60)
+    futures = cluster.reattach()
+    assert len(futures) == 1
+    cluster.settle(futures)
+    assert futures[0].result() == 32
+
+
+# ---------------------------------------------------------------- submissions that go wrong
+
+
+class Interrupting:
+    """A runner on a fake whose sbatch is accepted by the fake, then interrupted (Ctrl-C) before the
+    answer arrives, or answered with an extra line cfut cannot parse."""
+
+    def __init__(self, fake: FakeSlurm, fault: str) -> None:
+        self.fake, self.fault = fake, fault
+        self.clock, self.sleep = fake.clock, fake.sleep
+
+    def run(self, argv: list[str], **kwargs: Any) -> cfut.CommandResult:
+        result = self.fake.run(argv, **kwargs)
+        if argv[0] == "sbatch" and self.fault:
+            fault, self.fault = self.fault, ""
+            if fault == "interrupt":
+                raise KeyboardInterrupt
+            return cfut.CommandResult(result.argv, 0, result.stdout + "sbatch: warning: something odd\n", "")
+        return result
+
+
+def test_ctrl_c_while_sbatch_runs_leaves_no_job_behind(tmp_path: Path) -> None:
+    """shared/cases/09: Ctrl-C lands while sbatch runs, after Slurm accepted the job: the interrupt
+    propagates, the job is found by its unique name and cancelled, and its files then go."""
+    fake = FakeSlurm(progression="manual")
+    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "interrupt"), workdir=tmp_path, background_polling=False)
+    with pytest.raises(KeyboardInterrupt):
+        ex.submit(square, 3)
+    assert len(fake.jobs()) == 1, "Slurm did make the job"
+    assert fake.queue() == [] and fake.jobs()[0].state == "CANCELLED"
+    ex.poll_once()
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unreadable_sbatch_answer_adopts_the_job(tmp_path: Path) -> None:
+    fake = FakeSlurm(progression="manual")
+    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "garble"), workdir=tmp_path, background_polling=False)
+    future = ex.submit(square, 3)
+    assert future.job_id == fake.jobs()[0].job_id and len(fake.jobs()) == 1
+    for _ in range(5):
+        fake.advance(1)
+        ex.poll_once()
+    assert future.result(timeout=0) == 9
+
+
+class SubmitLimit:
+    """sbatch refuses a submission once the user has ``limit`` jobs (QOSMaxSubmitJobPerUserLimit)."""
+
+    MESSAGE = ("sbatch: error: QOSMaxSubmitJobPerUserLimit\nsbatch: error: Batch job submission failed: "
+               "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)\n")
+
+    def __init__(self, fake: FakeSlurm, limit: int) -> None:
+        self.fake, self.limit = fake, limit
+        self.clock, self.sleep = fake.clock, fake.sleep
+
+    def run(self, argv: list[str], **kwargs: Any) -> cfut.CommandResult:
+        if argv[0] == "sbatch" and any(a.startswith("--array=") for a in argv):
+            size = int(next(a for a in argv if a.startswith("--array=")).split("-")[-1]) + 1
+            if len(self.fake.queue()) + size > self.limit:
+                return cfut.CommandResult(tuple(argv), 1, "", self.MESSAGE)
+        return self.fake.run(argv, **kwargs)
+
+
+def test_a_map_rejected_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """shared/cases/05: a 1,500-item map is two arrays; the second is refused by a submit limit.
+    ``map`` raises SubmissionError quoting Slurm at once, and the first array's 1,000 tasks are
+    cancelled: no job, no file is left."""
+    fake = FakeSlurm(progression="manual")
+    ex = cfut.SlurmExecutor(runner=SubmitLimit(fake, 1200), workdir=tmp_path, background_polling=False)
+    with pytest.raises(cfut.SubmissionError, match="QOSMaxSubmitJobPerUserLimit"):
+        with ex:
+            ex.map(square, range(1500))
+    assert fake.queue() == [], "the accepted half was cancelled"
+    assert ex.statistics().commands["sbatch"] == 2 and fake.command_counts["scancel"] == 1
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- files someone else wrote
+
+
+class Bomb:
+    """Unpickling this creates a file: the proof that something was unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_forged_result_is_refused_without_being_unpickled(tmp_path: Path) -> None:
+    """Someone who can write into the work directory but cannot read the key forges a well-formed
+    result record: the future fails with IntegrityError naming the file, and nothing is unpickled."""
+    from cfut import _wire
+
+    fake = FakeSlurm(progression="manual")
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "w", background_polling=False)
+    future = ex.submit(square, 3)
+    marker = tmp_path / "unpickled"
+    record = _wire.encode_result(_wire.ResultRecord(True, pickle.dumps(Bomb(str(marker)))))
+    path = os.path.join(ex.workdir, f"{future.call_id}.out")
+    _wire.write_frame(b"\0" * 32, _wire.RESULT, path, record)  # the right format, the wrong key
+    ex.poll_once()
+    error = future.exception(timeout=0)
+    assert isinstance(error, cfut.IntegrityError) and error.path == path
+    assert not marker.exists(), "nothing was unpickled"
+    for _ in range(3):
+        fake.advance(1)
+        ex.poll_once()
+    assert fake.queue() == []
+
+
+def test_a_tampered_payload_is_refused_by_the_worker(cluster: Cluster, tmp_path: Path) -> None:
+    """A payload changed after submission: the worker refuses it before unpickling anything; the job
+    fails (its log says why) and the future gets JobDied."""
+    from cfut import _wire
+
+    marker = tmp_path / "unpickled"
+    ex = cluster.executor(additional_setup_lines=[SLURM_LATER] if cluster.real else [], result_grace=1)
+    future = ex.submit(square, 3)
+    payload = os.path.join(ex.workdir, f"{future.call_id.rsplit('.', 1)[0]}.in") if future.call_id else ""
+    body = _wire.encode_payload(_wire.Payload("x.fn", (_wire.CallSpec("c", 0, pickle.dumps(Bomb(str(marker)))),)))
+    _wire.write_frame(b"\0" * 32, _wire.PAYLOAD, payload, body)
+    if cluster.real:
+        subprocess.run(["scontrol", "update", f"jobid={future.job_id}", "StartTime=now"], check=True)
+    cluster.settle([future])
+    error = future.exception()
+    assert isinstance(error, cfut.JobDied) and error.exit_code == 2, error
+    assert "does not carry this user's signature" in error.log_tail
+    assert not marker.exists(), "nothing was unpickled"
+    ex.shutdown()
+
+
+def test_a_map_pickles_its_function_once(tmp_path: Path) -> None:
+    """shared/cases/17: a map over a function holding a 10 MB object writes it once, not per item."""
+    blob = os.urandom(10 * 2**20)
+
+    def uses_blob(i: int) -> int:
+        return len(blob) + i
+
+    fake = FakeSlurm(progression="manual")
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False)
+    ex.map_futures(uses_blob, range(40))
+    written = sum(os.path.getsize(tmp_path / n) for n in os.listdir(tmp_path))
+    assert 10 * 2**20 < written < 11 * 2**20, written
+    ex.shutdown(wait=False, cancel_futures=True)
