@@ -43,7 +43,7 @@ from ._errors import (
     SerializationError,
     SubmissionError,
 )
-from ._executor import ClusterExecutor
+from ._executor import ClusterExecutor, Reattached
 from ._executors import CondorExecutor, SlurmExecutor
 from ._future import ClusterFuture
 from ._jobdir import CFUT_DIR_ENV
@@ -88,6 +88,7 @@ __all__ = [
     "JobUnschedulable",
     "Phase",
     "RealCommandRefused",
+    "Reattached",
     "RemoteException",
     "RemoteTraceback",
     "SchedulerError",

@@ -97,6 +97,15 @@ def check_count(value: object, what: str, *, minimum: int = 0) -> int:
     return value
 
 
+class Reattached(list[ClusterFuture]):
+    """What :meth:`ClusterExecutor.reattach` returns: the futures, in submission order, and the
+    ``executor`` that took them over."""
+
+    def __init__(self, futures: Iterable[ClusterFuture], executor: ClusterExecutor) -> None:
+        super().__init__(futures)
+        self.executor = executor
+
+
 class ClusterExecutor(concurrent.futures.Executor):
     """The executor behind :class:`~cfut.SlurmExecutor` and :class:`~cfut.CondorExecutor`: build those.
 
@@ -303,7 +312,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._poller.poll_once(query=True)
 
     @classmethod
-    def reattach(cls, workdir: str | os.PathLike[str] | None = None, **options: Any) -> list[ClusterFuture]:
+    def reattach(cls, workdir: str | os.PathLike[str] | None = None, **options: Any) -> Reattached:
         """Futures for every call that processes now gone submitted from ``workdir`` and did not collect.
 
         Use it in a new process after the submitting one died, or ended with ``cancel_on_exit=False``:
@@ -314,12 +323,13 @@ class ClusterExecutor(concurrent.futures.Executor):
         knew it. A batch whose submit command was interrupted before its answer is found by its
         unique job name. Nothing is cancelled that the journals do not own.
 
-        Raises what the class's constructor raises. Journals of a running process (on this host) are
-        left alone, with a warning.
+        Returns a list of the futures whose ``executor`` attribute is the executor that took them
+        over (``futures.executor.shutdown()``, ``statistics()``, ...). Raises what the class's
+        constructor raises. Journals of a running process (on this host) are left alone, with a warning.
         """
         options.setdefault("cancel_on_exit", True)
         executor = cls(workdir=workdir, **options)
-        return executor._adopt()
+        return Reattached(executor._adopt(), executor)
 
     def _adopt(self) -> list[ClusterFuture]:
         futures: list[ClusterFuture] = []

@@ -60,7 +60,7 @@ class Cluster:
         options.setdefault("poll_interval", 0.2)
         return cfut.SlurmExecutor(workdir=self.workdir, **options)
 
-    def reattach(self, **options: Any) -> list[cfut.ClusterFuture]:
+    def reattach(self, **options: Any) -> Any:
         if self.fake is not None:
             return cfut.SlurmExecutor.reattach(self.workdir, runner=self.fake, background_polling=False, **options)
         return cfut.SlurmExecutor.reattach(self.workdir, poll_interval=0.2, **options)
@@ -71,14 +71,12 @@ class Cluster:
         else:
             time.sleep(seconds)
 
-    def settle(self, futures: list[cfut.ClusterFuture], timeout: float = 120) -> None:
+    def settle(self, executor: cfut.ClusterExecutor, futures: list[cfut.ClusterFuture], timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while not all(f.done() for f in futures):
             assert time.monotonic() < deadline, [f for f in futures if not f.done()]
             if self.fake is not None:
                 self.fake.advance(1)
-                executor = futures[0]._executor()
-                assert executor is not None
                 executor.poll_once()
             else:
                 time.sleep(0.2)
@@ -104,19 +102,28 @@ class Cluster:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-@pytest.fixture(params=[pytest.param("slurm-fake", id="slurm-fake"),
-                        pytest.param("slurm-real", id="slurm-real", marks=pytest.mark.slurm)])
-def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    workdir = tmp_path / "work"
-    if request.param == "slurm-real":
-        real_slurm.require()
-        yield Cluster("slurm-real", dict(os.environ), None, workdir)
-        return
+def _fake_cluster(workdir: Path) -> Iterator[Cluster]:
     fake = FakeSlurm(progression="manual")
     with FakeCommandServer(fake) as server:
         env = {**os.environ, "PATH": server.path_with_commands()}
         yield Cluster("slurm-fake", env, fake, workdir)
     fake.close()
+
+
+@pytest.fixture(params=[pytest.param("slurm-fake", id="slurm-fake"),
+                        pytest.param("slurm-real", id="slurm-real", marks=pytest.mark.slurm)])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The fake (its commands on PATH for child processes) and, marked ``slurm``, the real cluster."""
+    if request.param == "slurm-real":
+        real_slurm.require()
+        yield Cluster("slurm-real", dict(os.environ), None, tmp_path / "work")
+        return
+    yield from _fake_cluster(tmp_path / "work")
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    yield from _fake_cluster(tmp_path / "work")
 
 
 def read_line(child: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
@@ -170,6 +177,8 @@ def test_interrupt_or_exit_cancels_queued_and_running_jobs(cluster: Cluster, how
     else:
         child.send_signal(getattr(signal, how))
     _, err = child.communicate(timeout=60)
+    if cluster.real:  # cancelled running jobs are COMPLETING for KillWait (2 s here) before they leave
+        wait_until(lambda: cluster.queue() == [], 30, "the cancelled jobs left the queue")
     assert cluster.queue() == [], err
     assert "cancelling 5 job(s)" in err, err
     if how == "SIGTERM":
@@ -198,17 +207,14 @@ def test_sigkill_then_reattach_collects_every_result(cluster: Cluster) -> None:
     assert child.returncode == -signal.SIGKILL
     futures = cluster.reattach()
     assert [f.call_id for f in futures] == call_ids
-    cluster.settle(futures)
+    cluster.settle(futures.executor, futures)
     assert [f.result() for f in futures] == [1, 2, 4, 4, 5]
-    executor = futures[0]._executor()
-    assert executor is not None
-    executor.shutdown()
+    futures.executor.shutdown()
     assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
 
 
-def test_reattach_leaves_a_running_process_alone(cluster: Cluster) -> None:
-    if cluster.real:
-        pytest.skip("nothing in this test needs a real cluster: the fake says it all")
+def test_reattach_leaves_a_running_process_alone(fake_cluster: Cluster) -> None:
+    cluster = fake_cluster
     child = cluster.run_child("""
         ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False, cancel_on_exit=False)
         future = ex.submit(pow, 2, 5)
@@ -220,7 +226,7 @@ def test_reattach_leaves_a_running_process_alone(cluster: Cluster) -> None:
     child.communicate("\n", timeout=60)
     futures = cluster.reattach()
     assert len(futures) == 1
-    cluster.settle(futures)
+    cluster.settle(futures.executor, futures)
     assert futures[0].result() == 32
 
 
@@ -349,7 +355,7 @@ def test_a_tampered_payload_is_refused_by_the_worker(cluster: Cluster, tmp_path:
     _wire.write_frame(b"\0" * 32, _wire.PAYLOAD, payload, body)
     if cluster.real:
         subprocess.run(["scontrol", "update", f"jobid={future.job_id}", "StartTime=now"], check=True)
-    cluster.settle([future])
+    cluster.settle(ex, [future])
     error = future.exception()
     assert isinstance(error, cfut.JobDied) and error.exit_code == 2, error
     assert "does not carry this user's signature" in error.log_tail
