@@ -1,8 +1,19 @@
-"""``python -m cfut demo``: a small map on real Slurm when it answers, else on the embedded fake."""
+"""The ``cfut`` command line (``python -m cfut ...``).
+
+``demo``
+    a small map on real Slurm when it answers, else on the embedded fake.
+``jobs WORKDIR``
+    what the journals in a work directory say: each submitting process (running or gone), its
+    batches, their job ids, and how many calls have a result waiting, were collected, or are pending.
+``clean WORKDIR``
+    take over the journals of processes that are gone, cancel their jobs still queued or running,
+    and remove their files (results not collected are discarded: use ``reattach`` to collect them).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -50,15 +61,86 @@ def demo(items: Sequence[int], force_fake: bool) -> int:
     return 0 if results == [square(n) for n in items] else 1
 
 
+def jobs(workdir: str) -> int:
+    """Print what the journals of ``workdir`` say; 0, or 1 when a journal cannot be read."""
+    from . import _keys
+    from ._jobdir import JobDir
+    from ._journal import journals, read
+
+    key = _keys.load_key(create=False)
+    jobdir = JobDir(workdir, key)
+    status = 0
+    found = False
+    for path in journals(jobdir.path):
+        found = True
+        try:
+            state = read(path, key)
+        except (OSError, CfutError) as exc:
+            print(f"{path}: cannot be read: {exc}")
+            status = 1
+            continue
+        alive = "running" if state.owner_alive() else "gone"
+        print(f"{path}: {state.scheduler} executor of pid {state.pid} on {state.host} ({alive})")
+        for batch in state.batches.values():
+            counts = {"result waiting": 0, "collected": 0, "pending": 0}
+            for task_key, _, calls in batch.tasks:
+                for call in calls:
+                    if task_key in state.done:
+                        counts["collected"] += 1
+                    elif os.path.exists(jobdir.result(call)):
+                        counts["result waiting"] += 1
+                    else:
+                        counts["pending"] += 1
+            job = batch.job_id or "? (submission interrupted)"
+            summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+            print(f"  batch {batch.key}: job {job}, {len(batch.tasks)} task(s): {summary}")
+    if not found:
+        print(f"{jobdir.path}: no journal (nothing submitted is left to collect)")
+    return status
+
+
+def clean(workdir: str) -> int:
+    """Cancel the jobs of gone processes' journals and remove their files."""
+    from . import _keys
+    from ._executors import CondorExecutor, SlurmExecutor
+    from ._journal import journals, read
+
+    key = _keys.load_key(create=False)
+    schedulers = set()
+    for path in journals(os.path.abspath(workdir)):
+        try:
+            schedulers.add(read(path, key).scheduler)
+        except (OSError, CfutError) as exc:
+            print(f"{path}: cannot be read, left alone: {exc}")
+    for scheduler in sorted(schedulers):
+        cls = SlurmExecutor if scheduler == "Slurm" else CondorExecutor
+        futures = cls.reattach(workdir, background_polling=False)
+        print(f"{scheduler}: {len(futures)} call(s) of gone processes")
+        futures.executor._terminate("python -m cfut clean")
+        for _ in range(3):
+            futures.executor.poll_once()
+        futures.executor.shutdown(wait=False)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cfut")
+    parser = argparse.ArgumentParser(prog="python -m cfut", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo_parser = sub.add_parser("demo", help="run a small map on Slurm (or the embedded fake)")
     demo_parser.add_argument("items", nargs="*", type=int, default=[5, 7, 11])
     demo_parser.add_argument("--fake", action="store_true", help="use the embedded fake even if Slurm answers")
+    jobs_parser = sub.add_parser("jobs", help="list what the journals of a work directory say")
+    jobs_parser.add_argument("workdir")
+    clean_parser = sub.add_parser("clean", help="cancel and remove the jobs and files of gone processes")
+    clean_parser.add_argument("workdir")
     options = parser.parse_args(argv)
     if options.command == "demo":
         return demo(options.items, options.fake)
+    if options.command == "jobs":
+        return jobs(options.workdir)
+    if options.command == "clean":
+        return clean(options.workdir)
     return 2  # pragma: no cover - argparse rejects other commands
 
 

@@ -376,3 +376,37 @@ def test_a_map_pickles_its_function_once(tmp_path: Path) -> None:
     written = sum(os.path.getsize(tmp_path / n) for n in os.listdir(tmp_path))
     assert 10 * 2**20 < written < 11 * 2**20, written
     ex.shutdown(wait=False, cancel_futures=True)
+
+
+def test_cli_lists_and_cleans_what_a_gone_process_left(cluster: Cluster) -> None:
+    """``python -m cfut jobs WORKDIR`` says what a killed submitter left; ``clean`` cancels its jobs
+    (only those: another executor's job in the same directory is untouched) and removes its files."""
+    later = [SLURM_LATER] if cluster.real else []
+    child = cluster.run_child(f"""
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False)
+        futures = [ex.submit(pow, 2, n, additional_setup_lines={later!r}) for n in range(3)]
+        print(json.dumps([f.job_id for f in futures]), flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    job_ids = read_line(child)
+    child.communicate(timeout=60)
+    bystander = cluster.executor(additional_setup_lines=later)
+    other = bystander.submit(square, 5)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cfut", *args, str(cluster.workdir)], env=cluster.env,
+                              capture_output=True, text=True, timeout=120)
+
+    listed = cli("jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert "(gone)" in listed.stdout and "(running)" in listed.stdout, listed.stdout
+    assert all(f"job {job_id}, 1 task(s): 1 pending" in listed.stdout for job_id in job_ids), listed.stdout
+    cleaned = cli("clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "3 call(s) of gone processes" in cleaned.stdout
+    if cluster.real:
+        wait_until(lambda: not set(job_ids) & set(cluster.queue()), 30, "the gone process's jobs left")
+    assert cluster.queue() == [other.job_id], "only the gone process's jobs were cancelled"
+    assert other.cancel()
+    bystander.shutdown()
+    assert os.listdir(cluster.workdir) == []
