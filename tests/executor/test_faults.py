@@ -410,3 +410,52 @@ def test_cli_lists_and_cleans_what_a_gone_process_left(cluster: Cluster) -> None
     assert other.cancel()
     bystander.shutdown()
     assert os.listdir(cluster.workdir) == []
+
+
+def test_eleven_thousand_outstanding_tasks_stay_within_the_argument_limit(tmp_path: Path) -> None:
+    """shared/cases/03: 11,000 outstanding array tasks with 8-digit job ids, the fake's commands really
+    exec'd from PATH (so Linux's 131,072-byte limit on one argument applies): status commands keep
+    working, and a task cancelled from outside fails its future with JobDied."""
+    fake = FakeSlurm(cpus_per_node=4, progression="manual", job_duration=3600, first_job_id=10_000_000)
+    with FakeCommandServer(fake) as server:
+        runner = cfut.SubprocessRunner()
+        env = {"PATH": server.path_with_commands()}
+
+        class OnPath:  # the executor runs the real programs found on PATH: the fake's commands
+            def run(self, argv: list[str], **kwargs: Any) -> cfut.CommandResult:
+                kwargs["env"] = {**(kwargs.get("env") or {}), **env}
+                return runner.run(argv, **kwargs)
+
+        ex = cfut.SlurmExecutor(runner=OnPath(), workdir=tmp_path, background_polling=False, result_grace=0)
+        futures = ex.map_futures(square, range(11_000))
+        assert ex.statistics().submitted_jobs == 11, "one array per 1,000 tasks"
+        fake.advance(1)
+        assert fake.run(["scancel", futures[5].job_id or ""]).returncode == 0  # a pending task, from outside
+        ex.poll_once()
+        ex.poll_once()
+        assert isinstance(futures[5].exception(timeout=0), cfut.JobDied)
+        stats = ex.statistics()
+        assert stats.query_failures == 0 and stats.monitor_errors == 0
+        assert not any(f.done() for f in futures[6:])
+        ex.shutdown(wait=False, cancel_futures=True)
+        assert fake.queue() == [f.job_id for f in futures[:4]], "the running tasks remain, the rest left"
+        for job_id in fake.queue():
+            fake.end_job(job_id, "CANCELLED")
+    fake.close()
+
+
+@pytest.mark.slurm
+def test_a_job_that_can_never_start_fails_and_leaves_the_queue(tmp_path: Path) -> None:
+    """``--cpus-per-task=999`` on a small partition: real Slurm accepts it and leaves it PENDING
+    (PartitionConfig) for ever; cfut fails the future with JobUnschedulable after
+    ``unschedulable_timeout`` and cancels the job. (The fake side: tests/unit/test_slurm_executor.py.)"""
+    real_slurm.require()
+    with cfut.SlurmExecutor(workdir=tmp_path, poll_interval=0.2, unschedulable_timeout=2,
+                            additional_setup_lines=["#SBATCH --cpus-per-task=999"]) as ex:
+        future = ex.submit(square, 2)
+        error = future.exception(timeout=60)
+    assert isinstance(error, cfut.JobUnschedulable) and error.reason == "PartitionConfig", error
+    assert "could never start" in str(error)
+    out = subprocess.run(["squeue", "--noheader", f"--jobs={future.job_id}", "--format=%T"], capture_output=True,
+                         text=True).stdout
+    assert out.strip() in ("", "CANCELLED"), out
