@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import _keys, _lifecycle
+from ._coalesce import Coalescer
 from ._commands import SchedulerCommands
 from ._errors import (
     BrokenClusterExecutor,
@@ -131,6 +132,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         submit_retries: int,
         background_polling: bool,
         cancel_on_exit: bool,
+        submit_linger: float,
     ) -> None:
         self.additional_setup_lines = check_setup_lines(additional_setup_lines, "additional_setup_lines")
         self.additional_import_paths = check_paths(additional_import_paths, "additional_import_paths")
@@ -173,6 +175,9 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._store, self._scheduler, self._jobdir, sleep=self._sleep, retries=retries,
             import_paths=self.additional_import_paths, secret_env={_keys.KEY_ENV: key.hex()},
             job_env={_keys.KEY_FILE_ENV: _keys.key_file()}, owner=weakref.ref(self), journal=self._journal)
+        linger = check_seconds(submit_linger, "submit_linger", allow_zero=True)
+        self._coalescer = Coalescer(self._submitter, self._store, weakref.ref(self), linger=linger,
+                                    timed=bool(background_polling)) if linger else None
         self._shutdown = False
         self._broken: BaseException | None = None
         self._background = bool(background_polling)
@@ -199,7 +204,16 @@ class ClusterExecutor(concurrent.futures.Executor):
         scheduler refused), CommandNotFoundError (no ``sbatch``/``condor_submit`` on ``PATH``).
         """
         setup = check_setup_lines(kwargs.pop("additional_setup_lines", ()), "additional_setup_lines")
-        (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False)
+        if self._coalescer is None:
+            (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False)
+            return future
+        if not callable(fn):
+            raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
+        self._check_open()
+        future = self._coalescer.add(fn, args, kwargs, self.additional_setup_lines + setup)
+        with self._store.lock:
+            _BUSY.add(self)
+        self._ensure_monitor()
         return future
 
     def map(
@@ -246,6 +260,11 @@ class ClusterExecutor(concurrent.futures.Executor):
         """
         with self._store.lock:
             self._shutdown = True
+        if self._coalescer is not None:
+            if cancel_futures:
+                self._coalescer.cancel_all()
+            self._coalescer.flush()
+        with self._store.lock:
             victims = [call for task in self._store.outstanding() for call in task.calls
                        if call.state is CallState.PENDING] if cancel_futures else []
         if victims:
@@ -257,8 +276,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._wait_idle()
             if monitor is not None:
                 monitor.join()
-            self._close_scheduler()
-            _lifecycle.unregister(self)
+        self._close_scheduler()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         """Leaving a ``with`` block: normally, wait for every job (as :meth:`shutdown`). Leaving it by
@@ -282,6 +300,9 @@ class ClusterExecutor(concurrent.futures.Executor):
                 return
             self._terminated = True
             self._shutdown = True
+        if self._coalescer is not None:
+            self._coalescer.cancel_all()
+        with self._store.lock:
             tasks = self._store.live()
         if not tasks:
             return
@@ -308,8 +329,11 @@ class ClusterExecutor(concurrent.futures.Executor):
     def poll_once(self) -> None:
         """One monitoring step (see :mod:`cfut._poller`): one status query if any job is outstanding,
         its fallbacks, one scan of the work directory, verdicts, cancels. The monitor thread calls
-        this; so can tests (with ``background_polling=False``)."""
+        this; so can tests (with ``background_polling=False``). Calls still lingering in a coalescing
+        bucket are submitted first."""
+        self._flush_queued()
         self._poller.poll_once(query=True)
+        self._close_scheduler()
 
     @classmethod
     def reattach(cls, workdir: str | os.PathLike[str] | None = None, **options: Any) -> Reattached:
@@ -413,10 +437,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
         with self._store.lock:
-            if self._broken is not None:
-                raise BrokenClusterExecutor("the executor is broken; no new jobs are taken") from self._broken
-            if self._shutdown:
-                raise ExecutorShutdownError("cannot submit new jobs after shutdown()")
+            self._check_open()
             self._store.begin_submission()
         try:
             futures = self._submitter.submit(fn, items, self.additional_setup_lines + tuple(setup_lines),
@@ -432,6 +453,20 @@ class ClusterExecutor(concurrent.futures.Executor):
                 self._monitor.wakeup.set()
                 self._monitor.watch.wake()
         return futures
+
+    def _check_open(self) -> None:
+        if self._broken is not None:
+            raise BrokenClusterExecutor("the executor is broken; no new jobs are taken") from self._broken
+        if self._shutdown:
+            raise ExecutorShutdownError("cannot submit new jobs after shutdown()")
+
+    def _flush_queued(self) -> None:
+        """Send the calls still lingering in coalescing buckets (someone waits for one)."""
+        if self._coalescer is not None:
+            self._coalescer.flush()
+
+    def _cancel_queued(self, future: ClusterFuture) -> bool:
+        return self._coalescer is not None and self._coalescer.cancel(future)
 
     def _abandon(self, batches: Sequence[Batch]) -> None:
         """Cancel every call of these accepted batches and remove their jobs (a map that failed half-way)."""
@@ -491,6 +526,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                 self._last_query = now
             if not self._store.has_work():
                 _BUSY.discard(self)
+        self._close_scheduler()
         remaining = self._interval - (self._clock() - self._last_query)
         return max(0.01, min(remaining, self._max_poll_interval))
 
@@ -530,9 +566,12 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._store.idle.notify_all()
 
     def _close_scheduler(self) -> None:
-        """Every job is done with: the adapter's files and the journal go."""
-        if self._closed or self._store.has_work():
-            return
-        self._closed = True
+        """Shut down and every job done with: the adapter's files and the journal go, and nothing is
+        left to cancel at exit."""
+        with self._store.lock:
+            if self._closed or not self._shutdown or self._store.has_work():
+                return
+            self._closed = True
         self._scheduler.close(keep_logs=self.keep_logs or self._poller.deaths > 0)
         self._journal.close(remove=True)
+        _lifecycle.unregister(self)

@@ -42,6 +42,11 @@ class SlurmExecutor(ClusterExecutor):
         cancel_on_exit: ``True``: Ctrl-C leaving a ``with`` block, SIGTERM and interpreter exit cancel
             this executor's queued and running jobs (once, and remove their files); ``False``: they run
             on, and :meth:`reattach` collects them from another process.
+        submit_linger: seconds a ``submit`` waits for more calls with the same options, so that a loop of
+            ``submit`` goes out as one array job (see :mod:`cfut._coalesce`); waiting for a future sends
+            its call at once. Until then ``future.job_id`` is ``None``, and a refused submission fails
+            the futures instead of raising from ``submit``. ``0``: one ``sbatch`` per ``submit``, in
+            the caller's thread, its errors raised from ``submit``.
         python: the interpreter the job runs the worker with; default this process's ``sys.executable``.
         unschedulable_timeout: seconds a job may stay pending for a reason waiting cannot cure
             (``PartitionConfig``, ``BadConstraints``, ``DependencyNeverSatisfied``, ... as ``squeue``
@@ -70,6 +75,7 @@ class SlurmExecutor(ClusterExecutor):
         submit_retries: int = 3,
         background_polling: bool = True,
         cancel_on_exit: bool = True,
+        submit_linger: float = 0.005,
         python: str | None = None,
         unschedulable_timeout: float = 60.0,
         requeue: bool = True,
@@ -87,6 +93,7 @@ class SlurmExecutor(ClusterExecutor):
             workdir=workdir, poll_interval=poll_interval, max_poll_interval=max_poll_interval,
             result_grace=result_grace, completed_result_grace=completed_result_grace,
             submit_retries=submit_retries, background_polling=background_polling, cancel_on_exit=cancel_on_exit,
+            submit_linger=submit_linger,
         )
 
 
@@ -143,6 +150,7 @@ class CondorExecutor(ClusterExecutor):
         submit_retries: int = 3,
         background_polling: bool = True,
         cancel_on_exit: bool = True,
+        submit_linger: float = 0.005,
         python: str | None = None,
         getenv: bool | str = True,
         environment: Mapping[str, str] | None = None,
@@ -176,7 +184,7 @@ class CondorExecutor(ClusterExecutor):
             scheduler_name=HTCondorScheduler.name, workdir=workdir, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, result_grace=result_grace,
             completed_result_grace=completed_result_grace, submit_retries=submit_retries,
-            background_polling=background_polling, cancel_on_exit=cancel_on_exit,
+            background_polling=background_polling, cancel_on_exit=cancel_on_exit, submit_linger=submit_linger,
         )
 
     @property

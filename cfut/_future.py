@@ -28,6 +28,10 @@ class ClusterFuture(concurrent.futures.Future[Any]):
         self._cfut_executor = weakref.ref(executor)
         self._cfut_call = call
 
+    def _queue(self, executor: ClusterExecutor) -> None:
+        """The call waits in its executor's coalescing bucket (see cfut._coalesce); no job yet."""
+        self._cfut_executor = weakref.ref(executor)
+
     @property
     def call_id(self) -> str | None:
         """A name for this call that stays the same in every process (``<batch key>.<task>.<n>``): the
@@ -49,8 +53,10 @@ class ClusterFuture(concurrent.futures.Future[Any]):
     def cancel(self) -> bool:
         """Cancel the call if its job has not started (the job leaves the queue); False once it runs."""
         executor = self._executor()
-        if executor is None or self._cfut_call is None:
+        if executor is None:
             return super().cancel()
+        if self._cfut_call is None:
+            return executor._cancel_queued(self) or super().cancel()
         return executor._cancel_call(self._cfut_call)
 
     def result(self, timeout: float | None = None) -> Any:
@@ -63,8 +69,10 @@ class ClusterFuture(concurrent.futures.Future[Any]):
         return super().exception(timeout)
 
     def _ensure_monitored(self) -> None:
-        """Whoever waits for an outstanding future has a monitor alive to resolve it."""
+        """Whoever waits for an outstanding future has its call submitted and a monitor alive to resolve it."""
         if not self.done():
             executor = self._executor()
             if executor is not None:
+                if self._cfut_call is None:
+                    executor._flush_queued()
                 executor._ensure_monitor()

@@ -260,6 +260,20 @@ class JobStore:
                 done.append(call)
         return done
 
+    def cancel_queued(self, future: ClusterFuture) -> None:
+        """Cancel the future of a call that never left its coalescing bucket."""
+        with self.lock:
+            if concurrent.futures.Future.cancel(future):
+                future.set_running_or_notify_cancel()
+                self.calls.cancelled += 1
+
+    def fail_queued(self, future: ClusterFuture, error: BaseException) -> None:
+        """A coalesced call whose submission failed: its future carries the error."""
+        with self.lock:
+            if not future.done():
+                future.set_exception(error)
+                self.calls.failed += 1
+
     def settle(self, task: Task, *, remove_job: bool) -> TaskState:
         """A task none of whose calls is outstanding leaves the live set: DONE, or CANCELLING when its
         job may still be queued or running and ``remove_job`` says it must go. Returns the new state."""

@@ -29,6 +29,7 @@ import logging
 import os
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _wire
@@ -56,6 +57,16 @@ Item = tuple[tuple[Any, ...], dict[str, Any]]
 _FIND_DELAYS = (0.0, 1.0, 2.0)
 
 
+@dataclass
+class Pending:
+    """A call pickled and waiting to be put in a batch: which of the batch's functions, its arguments,
+    and its future when the caller already holds it (a coalesced ``submit``)."""
+
+    function: int
+    arguments: bytes
+    future: ClusterFuture | None = None
+
+
 class Submitter:
     """Turns calls into batches on disk and submits them through the scheduler adapter."""
 
@@ -80,7 +91,14 @@ class Submitter:
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
         function = _wire.dumps(fn, what)
         arguments = [_wire.dumps((args, kwargs), f"arguments of {what}") for args, kwargs in items]
-        chunks = [arguments[i:i + chunksize] for i in range(0, len(arguments), chunksize)]
+        chunks: list[list[Pending]] = [[Pending(0, data) for data in arguments[i:i + chunksize]]
+                                       for i in range(0, len(arguments), chunksize)]
+        return self.submit_chunks([function], chunks, setup_lines, array=array)
+
+    def submit_chunks(self, functions: list[bytes], chunks: list[list[Pending]], setup_lines: tuple[str, ...], *,
+                      array: bool) -> list[ClusterFuture]:
+        """Submit already pickled calls as batches of at most ``max_tasks_per_batch`` tasks, one chunk a task;
+        if one batch fails, cancel the batches this call already submitted and raise."""
         size = self.scheduler.max_tasks_per_batch
         if size < 1:
             raise InvalidArgumentError(f"the {self.scheduler.name} adapter accepts no tasks per batch ({size})")
@@ -88,7 +106,7 @@ class Submitter:
         futures: list[ClusterFuture] = []
         try:
             for first in range(0, len(chunks), size):
-                batch = self._prepare(function, chunks[first:first + size], array)
+                batch = self._prepare(functions, chunks[first:first + size], array)
                 self._submit(batch, setup_lines)
                 accepted.append(batch)
                 futures += [call.future for task in batch.tasks for call in task.calls]
@@ -100,20 +118,21 @@ class Submitter:
             raise
         return futures
 
-    def _prepare(self, function: bytes, chunks: list[list[bytes]], array: bool) -> Batch:
-        """The batch's records and its files (functions once, a payload per task)."""
+    def _prepare(self, functions: list[bytes], chunks: list[list[Pending]], array: bool) -> Batch:
+        """The batch's records and its files (each function once, a payload per task)."""
         batch = Batch(key=new_key())
         try:
-            self.jobdir.write_functions(batch.key, [function])
+            self.jobdir.write_functions(batch.key, functions)
             for index, chunk in enumerate(chunks):
                 task_index = index if array else None
                 task = Task(batch=batch, index=task_index, key=task_key(batch.key, task_index))
                 batch.tasks.append(task)
                 specs = []
-                for position, data in enumerate(chunk):
-                    call = Call(call_id=f"{task.key}.{position}", future=ClusterFuture(), task=task)
+                for position, pending in enumerate(chunk):
+                    future = pending.future or ClusterFuture()
+                    call = Call(call_id=f"{task.key}.{position}", future=future, task=task)
                     task.calls.append(call)
-                    specs.append(_wire.CallSpec(call.call_id, 0, data))
+                    specs.append(_wire.CallSpec(call.call_id, pending.function, pending.arguments))
                 self.jobdir.write_payload(task.key, batch.key, specs)
         except BaseException:
             self._remove_files(batch)

@@ -110,6 +110,7 @@ class FakeHarness(Harness):
         self.fake = self.make_fake(processes)
         options.setdefault("background_polling", False)
         options.setdefault("result_grace", 2)
+        options.setdefault("submit_linger", 0)  # one submission per submit (coalescing: test_coalescing.py)
         executor = self.executor_type(runner=self.fake, workdir=workdir or self.workdir(), **options)
         self.executors.append(executor)
         return executor
@@ -210,6 +211,7 @@ class RealSlurmHarness(Harness):
                  **options: Any) -> cfut.ClusterExecutor:
         options.setdefault("poll_interval", 0.2)
         options.setdefault("max_poll_interval", 2.0)
+        options.setdefault("submit_linger", 0)  # one submission per submit (coalescing: test_coalescing.py)
         options.pop("background_polling", None)
         executor = cfut.SlurmExecutor(workdir=workdir or self.workdir(), **options)
         self.executors.append(executor)

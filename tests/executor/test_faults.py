@@ -54,6 +54,7 @@ class Cluster:
         return self.fake is None
 
     def executor(self, **options: Any) -> cfut.SlurmExecutor:
+        options.setdefault("submit_linger", 0)
         if self.fake is not None:
             options.setdefault("background_polling", False)
             return cfut.SlurmExecutor(runner=self.fake, workdir=self.workdir, **options)
@@ -140,7 +141,7 @@ def read_line(child: subprocess.Popen[str], timeout: float = 60) -> dict[str, An
 
 SUBMIT_AND_WAIT = """
     later = {later!r}
-    ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, cancel_on_exit={cancel_on_exit})
+    ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, cancel_on_exit={cancel_on_exit}, submit_linger=0)
     running = [ex.submit(time.sleep, 120) for _ in range(2)]
     queued = [ex.submit(pow, 2, n, additional_setup_lines=later) for n in range(3)]
     print(json.dumps({{"running": [f.job_id for f in running], "queued": [f.job_id for f in queued]}}), flush=True)
@@ -196,7 +197,7 @@ def test_sigkill_then_reattach_collects_every_result(cluster: Cluster) -> None:
     """The submitting process dies at once (SIGKILL: no handler runs) after submitting calls and a map;
     ``reattach`` in a new process gets futures for every call, in order, and resolves them."""
     child = cluster.run_child("""
-        ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, background_polling=False)
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, background_polling=False, submit_linger=0)
         single = [ex.submit(pow, 2, n) for n in range(3)]
         mapped = ex.map_futures(abs, [-4, -5])
         print(json.dumps([f.call_id for f in single + mapped]), flush=True)
@@ -216,7 +217,7 @@ def test_sigkill_then_reattach_collects_every_result(cluster: Cluster) -> None:
 def test_reattach_leaves_a_running_process_alone(fake_cluster: Cluster) -> None:
     cluster = fake_cluster
     child = cluster.run_child("""
-        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False, cancel_on_exit=False)
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False, submit_linger=0, cancel_on_exit=False)
         future = ex.submit(pow, 2, 5)
         print(json.dumps([future.call_id]), flush=True)
         sys.stdin.readline()
@@ -255,7 +256,8 @@ def test_ctrl_c_while_sbatch_runs_leaves_no_job_behind(tmp_path: Path) -> None:
     """shared/cases/09: Ctrl-C lands while sbatch runs, after Slurm accepted the job: the interrupt
     propagates, the job is found by its unique name and cancelled, and its files then go."""
     fake = FakeSlurm(progression="manual")
-    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "interrupt"), workdir=tmp_path, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "interrupt"), workdir=tmp_path, background_polling=False,
+                            submit_linger=0)
     with pytest.raises(KeyboardInterrupt):
         ex.submit(square, 3)
     assert len(fake.jobs()) == 1, "Slurm did make the job"
@@ -266,7 +268,8 @@ def test_ctrl_c_while_sbatch_runs_leaves_no_job_behind(tmp_path: Path) -> None:
 
 def test_an_unreadable_sbatch_answer_adopts_the_job(tmp_path: Path) -> None:
     fake = FakeSlurm(progression="manual")
-    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "garble"), workdir=tmp_path, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=Interrupting(fake, "garble"), workdir=tmp_path, background_polling=False,
+                            submit_linger=0)
     future = ex.submit(square, 3)
     assert future.job_id == fake.jobs()[0].job_id and len(fake.jobs()) == 1
     for _ in range(5):
@@ -326,7 +329,7 @@ def test_a_forged_result_is_refused_without_being_unpickled(tmp_path: Path) -> N
     from cfut import _wire
 
     fake = FakeSlurm(progression="manual")
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "w", background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "w", background_polling=False, submit_linger=0)
     future = ex.submit(square, 3)
     marker = tmp_path / "unpickled"
     record = _wire.encode_result(_wire.ResultRecord(True, pickle.dumps(Bomb(str(marker)))))
@@ -371,7 +374,7 @@ def test_a_map_pickles_its_function_once(tmp_path: Path) -> None:
         return len(blob) + i
 
     fake = FakeSlurm(progression="manual")
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0)
     ex.map_futures(uses_blob, range(40))
     written = sum(os.path.getsize(tmp_path / n) for n in os.listdir(tmp_path))
     assert 10 * 2**20 < written < 11 * 2**20, written
@@ -383,7 +386,7 @@ def test_cli_lists_and_cleans_what_a_gone_process_left(cluster: Cluster) -> None
     (only those: another executor's job in the same directory is untouched) and removes its files."""
     later = [SLURM_LATER] if cluster.real else []
     child = cluster.run_child(f"""
-        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False)
+        ex = cfut.SlurmExecutor(workdir=WORKDIR, background_polling=False, submit_linger=0)
         futures = [ex.submit(pow, 2, n, additional_setup_lines={later!r}) for n in range(3)]
         print(json.dumps([f.job_id for f in futures]), flush=True)
         os.kill(os.getpid(), 9)

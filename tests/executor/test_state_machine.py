@@ -64,13 +64,14 @@ class ExecutorMachine(RuleBasedStateMachine):
         if self.scheduler == "slurm":
             self.fake = FakeSlurm(progression="manual", cpus_per_node=8)
             self.executor: cfut.ClusterExecutor = cfut.SlurmExecutor(
-                runner=self.fake, workdir=os.path.join(self.tmp, "w"), background_polling=False, result_grace=2)
+                runner=self.fake, workdir=os.path.join(self.tmp, "w"), background_polling=False, result_grace=2,
+                submit_linger=0)
             self.submit_command, self.fault_commands = "sbatch", ("sbatch", "squeue", "sacct", "scancel")
         else:
             self.fake = FakeCondor(progression="manual", cpus_per_node=8)
             self.executor = cfut.CondorExecutor(
                 runner=self.fake, workdir=os.path.join(self.tmp, "w"), background_polling=False, result_grace=2,
-                log_silence=3, hold_timeout=2)
+                log_silence=3, hold_timeout=2, submit_linger=0)
             self.submit_command, self.fault_commands = "condor_submit", ("condor_submit", "condor_q",
                                                                          "condor_history", "condor_rm")
         self.expect: dict[int, Expect] = {}

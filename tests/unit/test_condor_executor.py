@@ -41,7 +41,7 @@ def fake() -> Iterator[FakeCondor]:
 
 @pytest.fixture
 def executor(fake: FakeCondor, tmp_path: Path) -> Iterator[cfut.CondorExecutor]:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, result_grace=2,
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, submit_linger=0, result_grace=2,
                              hold_timeout=3)
     yield ex
     ex.shutdown(wait=False, cancel_futures=True)
@@ -131,7 +131,7 @@ def test_held_job_fails_with_reason_and_code_and_is_removed(executor: cfut.Condo
 
 def test_held_job_is_waited_for_when_not_to_be_removed(fake: FakeCondor, tmp_path: Path) -> None:
     """remove_held=False: a hold never fails the future; a release, however late, lets the value arrive."""
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, result_grace=1,
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, result_grace=1,
                              remove_held=False, hold_timeout=1)
     future = ex.submit(square, 2)
     fake.hold(future.job_id)
@@ -207,7 +207,7 @@ def test_evicted_job_runs_again(executor: cfut.CondorExecutor, fake: FakeCondor)
 
 
 def test_silent_log_falls_back_to_one_condor_q_then_history(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, result_grace=1,
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, result_grace=1,
                              log_silence=5)
     fake.silent_log = True
     futures = [ex.submit(square, n) for n in range(3)]
@@ -240,14 +240,14 @@ def test_unreadable_log_asks_condor_q_at_once(executor: cfut.CondorExecutor, fak
 
 
 def test_missing_python_is_a_submission_error_with_condor_text(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, python="/no/such/python")
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, python="/no/such/python")
     with pytest.raises(cfut.SubmissionError, match="ERROR: Executable file /no/such/python does not exist"):
         ex.submit(square, 2)
     assert os.listdir(tmp_path) == [], "the payload is removed"
 
 
 def test_setup_lines_use_a_wrapper_script(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "a b", background_polling=False,
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "a b", background_polling=False, submit_linger=0,
                              additional_setup_lines=["echo setting up", "set -e"])
     futures = [ex.submit(square, 3)]
     mapped = ex.map(square, [1, 2])
@@ -275,7 +275,7 @@ def test_memory_hold_released_by_the_pools_policy_delivers_the_value(tmp_path: P
     """shared/cases/16: a job held for memory (HoldReasonCode 34) at t=5 is released 60 s later by a
     periodic_release policy (PERIODIC_EXPR_INTERVAL=60); with default settings its value arrives."""
     fake = FakeCondor(progression="manual", job_duration=30)
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, remove_held=remove_held)
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, remove_held=remove_held)
     future = ex.submit(square, 7)
     fake.advance(0)
     for _ in range(5):

@@ -146,7 +146,7 @@ def test_every_future_resolves_exactly_once(backend: Backend, data: st.DataObjec
         fake.silent_log = silent_log  # then every status comes from condor_q / condor_history
     with tempfile.TemporaryDirectory() as tmp:
         ex = backend.executor(runner=fake, workdir=os.path.join(tmp, "w"), background_polling=False,
-                              result_grace=2, **backend.executor_options)
+                              result_grace=2, submit_linger=0, **backend.executor_options)
         resolutions: collections.Counter[int] = collections.Counter()
         if use_map:  # one array job / one cluster; map takes one function, so raises become returns
             jobs = [Plan("return", p.value) if p.kind == "raise" else p for p in jobs]
@@ -215,7 +215,8 @@ def test_shutdown_cancel_futures_leaves_no_job_queued(backend: Backend, n_pendin
                                                       cancel_failures: int) -> None:
     fake = backend.make_fake()
     with tempfile.TemporaryDirectory() as tmp:
-        ex = backend.executor(runner=fake, workdir=os.path.join(tmp, "w"), background_polling=False)
+        ex = backend.executor(runner=fake, workdir=os.path.join(tmp, "w"), background_polling=False,
+                              submit_linger=0)
         running = [ex.submit(give, n) for n in range(n_running)]
         fake.advance(0.5)
         ex.poll_once()
@@ -241,7 +242,7 @@ def test_real_processes_crash_return_and_raise(backend: Backend, outcomes: list[
                                                                   cpus_per_node=8)
     with tempfile.TemporaryDirectory() as tmp:
         ex = backend.executor(runner=fake, workdir=os.path.join(tmp, "w"), background_polling=False,
-                              result_grace=1, **backend.executor_options)
+                              result_grace=1, submit_linger=0, **backend.executor_options)
         funcs = {"return": give, "raise": throw, "crash": crash}
         futures = [ex.submit(funcs[kind], 3) for kind in outcomes]
         fake.advance(0.1)

@@ -159,7 +159,7 @@ def test_real_commands_are_refused(pytester: pytest.Pytester) -> None:
             with pytest.raises(RealCommandRefused):
                 SubprocessRunner().run([REAL])
             with pytest.raises(RealCommandRefused):
-                cfut.SlurmExecutor(runner=SubprocessRunner()).submit(abs, 1)
+                cfut.SlurmExecutor(runner=SubprocessRunner(), submit_linger=0).submit(abs, 1)
             assert SubprocessRunner().run(["true"]).ok   # other commands run
             assert len(fake_slurm.refused) == 3
             fake_slurm.refused.clear()

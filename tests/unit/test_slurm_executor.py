@@ -40,7 +40,7 @@ def fake() -> FakeSlurm:
 
 @pytest.fixture
 def executor(fake: FakeSlurm, tmp_path: Path) -> Iterator[cfut.SlurmExecutor]:
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, submit_linger=0)
     yield ex
     ex.shutdown(wait=False, cancel_futures=True)
 
@@ -81,7 +81,7 @@ def test_job_ending_in_state_raises_matching_error(executor: cfut.SlurmExecutor,
 
 
 def test_grace_period_waits_for_a_slow_filesystem(fake: FakeSlurm, tmp_path: Path) -> None:
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=10, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=10, background_polling=False, submit_linger=0)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     fake.hide_results(future.job_id, 6)
@@ -94,7 +94,7 @@ def test_grace_period_waits_for_a_slow_filesystem(fake: FakeSlurm, tmp_path: Pat
 
 def test_result_hidden_beyond_grace_is_job_died_that_says_the_log_has_it(fake: FakeSlurm, tmp_path: Path) -> None:
     ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=3, completed_result_grace=10,
-                            background_polling=False)
+                            background_polling=False, submit_linger=0)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     fake.hide_results(future.job_id, 100)
@@ -109,7 +109,7 @@ def test_result_hidden_beyond_grace_is_job_died_that_says_the_log_has_it(fake: F
 def test_a_result_late_on_nfs_is_delivered(fake: FakeSlurm, tmp_path: Path, hidden: float) -> None:
     """shared/cases/02: a result file hidden 3 s or 30 s (Linux NFS caches directory entries 30-60 s)
     after its job COMPLETED with exit code 0: with default settings the value arrives."""
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     fake.hide_results(future.job_id, hidden)
@@ -122,7 +122,7 @@ def test_a_result_late_on_nfs_is_delivered(fake: FakeSlurm, tmp_path: Path, hidd
 @pytest.mark.parametrize("accounting", [True, False])
 def test_job_purged_from_squeue_is_found_by_fallback(tmp_path: Path, accounting: bool) -> None:
     fake = FakeSlurm(progression="manual", min_job_age=2, accounting=accounting)
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=1, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=1, background_polling=False, submit_linger=0)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     ex.poll_once()
@@ -142,7 +142,7 @@ def test_job_purged_from_squeue_is_found_by_fallback(tmp_path: Path, accounting:
 
 def test_a_finished_job_awaiting_its_result_costs_no_more_lookups(tmp_path: Path) -> None:
     fake = FakeSlurm(progression="manual", min_job_age=1)
-    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=10, background_polling=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=10, background_polling=False, submit_linger=0)
     future = ex.submit(square, 5)
     fake.advance(0.5)
     ex.poll_once()
@@ -234,6 +234,6 @@ def test_cfut_dir_environment_variable(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    ex = cfut.SlurmExecutor(workdir=tmp_path / "w", background_polling=False)
+    ex = cfut.SlurmExecutor(workdir=tmp_path / "w", background_polling=False, submit_linger=0)
     with pytest.raises(cfut.CommandNotFoundError, match="'sbatch'"):
         ex.submit(square, 1)
