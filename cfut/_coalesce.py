@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from . import _wire
 from ._future import ClusterFuture
 from ._records import JobStore
-from ._submitter import Pending, Submitter
+from ._submitter import Pending, Submitter, qualified_name
 
 if TYPE_CHECKING:
     from ._executor import ClusterExecutor
@@ -95,7 +95,7 @@ class Coalescer:
                 bucket = self._buckets[setup_lines] = _Bucket(time.monotonic())
                 self.store.begin_submission()
             index = bucket.function_index(fn, lambda: _wire.dumps(fn, what))
-            bucket.calls.append(Pending(index, arguments, future))
+            bucket.calls.append(Pending(index, arguments, future, qualified_name(fn)))
             self._queued[id(future)] = (setup_lines, future)
             if len(bucket.calls) >= self.submitter.scheduler.max_tasks_per_batch:
                 full = self._buckets.pop(setup_lines)

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from . import _keys, _lifecycle
 from ._coalesce import Coalescer
@@ -49,13 +49,18 @@ from ._records import Batch, Call, CallState, JobStore, Task, TaskState
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
-from ._submitter import Item, Submitter
+from ._submitter import Item, Submitter, qualified_name
 
 log = logging.getLogger("cfut")
 
 #: Executors with outstanding jobs, kept alive until their futures resolve (see :mod:`cfut._poller`):
 #: ``SlurmExecutor().submit(f)`` without a name for the executor must still resolve its future.
 _BUSY: set[ClusterExecutor] = set()
+
+#: Calls that ran this long (seconds) or more go one per task with chunksize="auto".
+LONG_CALL = 5.0
+#: How long an answer about free job slots is reused (seconds).
+SLOTS_TTL = 60.0
 
 SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float], str], Scheduler]
 
@@ -184,6 +189,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._monitor: Monitor | None = None
         self._interval = self._poll_interval
         self._last_query = float("-inf")
+        self._slots: tuple[float, int | None] | None = None  # (when asked, free job slots)
         self._closed = False
         self._terminated = False
         #: Whether the jobs are cancelled when the process is interrupted or exits (see cfut._lifecycle).
@@ -217,14 +223,17 @@ class ClusterExecutor(concurrent.futures.Executor):
         return future
 
     def map(
-        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1
+        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
+        chunksize: int | Literal["auto"] = 1,
     ) -> Iterator[Any]:
         """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
         one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
-        items. Everything is submitted before this returns; results come in order (``timeout`` in
-        seconds for the whole map); closing the iterator early cancels the calls not yet running.
+        items (``"auto"``: see :meth:`map_futures`). Everything is submitted before this returns;
+        results come in order (``timeout`` in seconds for the whole map); closing the iterator early
+        cancels the calls not yet running.
 
-        Raises what :meth:`submit` raises, at the call; the function's own exceptions when iterating.
+        Raises what :meth:`submit` raises, at the call; the function's own exceptions when
+        iterating.
         """
         futures = self.map_futures(fn, *iterables, chunksize=chunksize)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -243,13 +252,35 @@ class ClusterExecutor(concurrent.futures.Executor):
 
         return results()
 
-    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any], chunksize: int = 1) -> list[ClusterFuture]:
+    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any],
+                    chunksize: int | Literal["auto"] = 1) -> list[ClusterFuture]:
         """The futures of a :meth:`map`, in order: one per item, submitted as one array job (Slurm) or
         one cluster (HTCondor) of tasks of ``chunksize`` items each. Use it with
-        :func:`concurrent.futures.as_completed` to take results as they come."""
-        chunksize = check_count(chunksize, "chunksize", minimum=1)
+        :func:`concurrent.futures.as_completed` to take results as they come.
+
+        ``chunksize="auto"``: calls of a function known to run for seconds or more go one per task
+        (the scheduler balances them); otherwise items are spread over the job slots the cluster
+        reports free (``sinfo``, asked at most once a minute) so that one wave of tasks runs them all,
+        without paying the per-job cost for every tiny call. Raises what :meth:`submit` raises."""
         items: list[Item] = [(args, {}) for args in zip(*iterables)]
+        if chunksize == "auto":
+            chunksize = self._auto_chunksize(fn, len(items))
+        chunksize = check_count(chunksize, "chunksize", minimum=1)
         return self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+
+    def _auto_chunksize(self, fn: Callable[..., Any], count: int) -> int:
+        known = self._poller.durations.get(qualified_name(fn))
+        if count <= 1 or (known is not None and known >= LONG_CALL):
+            return 1
+        now = time.monotonic()
+        if self._slots is None or now - self._slots[0] > SLOTS_TTL:
+            try:
+                self._slots = (now, self._scheduler.free_slots())
+            except SchedulerError as exc:
+                log.debug("cannot ask for free job slots: %s", exc)
+                self._slots = (now, None)
+        slots = self._slots[1]
+        return max(1, -(-count // slots)) if slots else 1
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work; optionally cancel queued calls; optionally wait for the rest.

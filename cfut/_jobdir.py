@@ -160,18 +160,19 @@ class JobDir:
         """The names in the directory (one ``listdir``); OSError when it cannot be read."""
         return frozenset(os.listdir(self.path))
 
-    def read_outcome(self, call_id: str) -> tuple[bool, Any]:
-        """A call's outcome from its result file: ``(True, value)`` or ``(False, exception to raise)``.
+    def read_outcome(self, call_id: str) -> tuple[bool, Any, float]:
+        """A call's outcome from its result file: ``(True, value, seconds)`` or ``(False, exception to
+        raise, seconds)``, ``seconds`` being how long the call ran on the node.
 
         Raises OSError when the file cannot be opened (it is not there yet, or not visible yet).
-        A file that fails verification gives ``(False, IntegrityError)``: nothing in it is unpickled.
+        A file that fails verification gives ``(False, IntegrityError, 0.0)``: nothing in it is unpickled.
         """
         path = self.result(call_id)
         try:
             record = _wire.decode_result(_wire.read_frame(self._key, _wire.RESULT, path), path)
         except IntegrityError as exc:
-            return False, exc
-        return _outcome(record, path)
+            return False, exc, 0.0
+        return (*_outcome(record, path), record.seconds)
 
     def starts(self, task_key: str) -> int:
         """How many times the task's worker started (one line each in ``<task>.started``)."""

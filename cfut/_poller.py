@@ -59,6 +59,8 @@ class Poller:
         self.completed_result_grace = max(result_grace, completed_result_grace)
         self.keep_logs = keep_logs
         self.journal = journal
+        #: How long each function's calls have run (for chunksize="auto").
+        self.durations = Durations()
         self.polls = 0
         self.status_queries = 0
         self.query_failures = 0
@@ -180,10 +182,11 @@ class Poller:
                 if call.call_id + _jobdir.RESULT_SUFFIX not in names and not ended:
                     continue
                 try:
-                    ok, value = self.jobdir.read_outcome(call.call_id)
+                    ok, value, seconds = self.jobdir.read_outcome(call.call_id)
                 except OSError:
                     continue  # listed but not readable yet: look again next step
-                self.store.resolve(call, ok, value)
+                if self.store.resolve(call, ok, value) and call.function:
+                    self.durations.record(call.function, seconds)
                 changed = True
             if not task.waited_for():
                 self.finish(task, remove_job=False)
@@ -307,6 +310,23 @@ class Poller:
                 paths.append(task.batch.script_path)
         jobdir.remove(paths)
         self.journal.done(task.key, task.batch.key, batch_done)
+
+
+class Durations:
+    """The running mean of how long each function's calls ran, by qualified name (seconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mean: dict[str, float] = {}
+
+    def record(self, function: str, seconds: float) -> None:
+        with self._lock:
+            previous = self._mean.get(function)
+            self._mean[function] = seconds if previous is None else 0.8 * previous + 0.2 * seconds
+
+    def get(self, function: str) -> float | None:
+        with self._lock:
+            return self._mean.get(function)
 
 
 def _succeeded(status: JobStatus) -> bool:

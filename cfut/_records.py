@@ -70,6 +70,7 @@ class Call:
     future: ClusterFuture
     task: Task
     state: CallState = CallState.PENDING
+    function: str = ""  # the function's qualified name (for statistics of how long calls run)
 
     @property
     def settled(self) -> bool:

@@ -57,6 +57,11 @@ Item = tuple[tuple[Any, ...], dict[str, Any]]
 _FIND_DELAYS = (0.0, 1.0, 2.0)
 
 
+def qualified_name(fn: object) -> str:
+    """``module.qualname`` of a function: the key under which its calls' durations are kept."""
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+
+
 @dataclass
 class Pending:
     """A call pickled and waiting to be put in a batch: which of the batch's functions, its arguments,
@@ -65,6 +70,7 @@ class Pending:
     function: int
     arguments: bytes
     future: ClusterFuture | None = None
+    name: str = ""  # the function's qualified name
 
 
 class Submitter:
@@ -91,7 +97,8 @@ class Submitter:
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
         function = _wire.dumps(fn, what)
         arguments = [_wire.dumps((args, kwargs), f"arguments of {what}") for args, kwargs in items]
-        chunks: list[list[Pending]] = [[Pending(0, data) for data in arguments[i:i + chunksize]]
+        name = qualified_name(fn)
+        chunks: list[list[Pending]] = [[Pending(0, data, name=name) for data in arguments[i:i + chunksize]]
                                        for i in range(0, len(arguments), chunksize)]
         return self.submit_chunks([function], chunks, setup_lines, array=array)
 
@@ -130,7 +137,7 @@ class Submitter:
                 specs = []
                 for position, pending in enumerate(chunk):
                     future = pending.future or ClusterFuture()
-                    call = Call(call_id=f"{task.key}.{position}", future=future, task=task)
+                    call = Call(call_id=f"{task.key}.{position}", future=future, task=task, function=pending.name)
                     task.calls.append(call)
                     specs.append(_wire.CallSpec(call.call_id, pending.function, pending.arguments))
                 self.jobdir.write_payload(task.key, batch.key, specs)

@@ -60,12 +60,14 @@ class Payload(NamedTuple):
 
 class ResultRecord(NamedTuple):
     """What one call produced: ``ok`` with the pickled value, or not ok with the pickled exception
-    (``None`` when it could not be pickled), its formatted traceback and its qualified type name."""
+    (``None`` when it could not be pickled), its formatted traceback and its qualified type name, and
+    how long the call ran (seconds of wall time on the node)."""
 
     ok: bool
     data: bytes | None
     traceback: str = ""
     type_name: str = ""
+    seconds: float = 0.0
 
 
 def dumps(obj: Any, what: str = "object") -> bytes:
@@ -181,9 +183,9 @@ def encode_result(record: ResultRecord) -> bytes:
 def decode_result(body: bytes, path: str) -> ResultRecord:
     value = loads(body)
     try:
-        ok, data, tb, type_name = value
+        ok, data, tb, type_name, seconds = value
     except (TypeError, ValueError):
         raise IntegrityError(path, f"the result record does not have the shape of version {VERSION}") from None
     if data is not None and not isinstance(data, bytes):
         raise IntegrityError(path, "the result record's value is not pickled bytes")
-    return ResultRecord(bool(ok), data, str(tb), str(type_name))
+    return ResultRecord(bool(ok), data, str(tb), str(type_name), float(seconds))

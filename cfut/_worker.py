@@ -103,7 +103,8 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
         except Exception as exc:  # the function cannot be rebuilt here (a module missing on the node)
             record = _failure(exc)
         else:
-            record = _run_call(fn, call.arguments)
+            began = time.monotonic()
+            record = _run_call(fn, call.arguments)._replace(seconds=time.monotonic() - began)
         if not record.ok:
             print(f"cfut worker: call {call.call_id} raised:\n{record.traceback}", file=log)
         _wire.write_frame(key, _wire.RESULT, result_path, _wire.encode_result(record))

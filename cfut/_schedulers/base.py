@@ -71,6 +71,11 @@ class Scheduler(Protocol):
         ``PartitionConfig``, or an HTCondor hold); None when waiting may help."""
         ...
 
+    def free_slots(self) -> int | None:
+        """How many one-CPU jobs could start now (for ``chunksize="auto"``), from one command; None
+        when the scheduler does not say."""
+        ...
+
     def adopt(self, key: str) -> None:
         """Also follow what the executor with this key left behind (reattach: HTCondor's event log)."""
         ...

@@ -411,11 +411,37 @@ class SlurmScheduler:
             return self.unschedulable_timeout
         return None
 
+    def free_slots(self) -> int | None:
+        """Idle CPUs of the default partition, times the jobs each may hold (``OverSubscribe=FORCE:N``),
+        from ``sinfo --format=%P|%C|%h``; all its CPUs when none is idle (one wave as they free up)."""
+        argv = ["sinfo", "--noheader", "--responding", "--format=%P|%C|%h"]
+        result = self.commands.run(argv)
+        if result.returncode != 0:
+            return None
+        return parse_sinfo_slots(result.stdout)
+
     def adopt(self, key: str) -> None:
         pass  # squeue and sacct know every job by id
 
     def close(self, *, keep_logs: bool) -> None:
         pass
+
+
+def parse_sinfo_slots(output: str) -> int | None:
+    """``%P|%C|%h`` lines (partition, allocated/idle/other/total CPUs, oversubscription) → job slots of
+    the default partition (the one marked ``*``), or None when it is not listed."""
+    for line in output.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) != 3 or not parts[0].endswith("*"):
+            continue
+        cpus = parts[1].split("/")
+        if len(cpus) != 4 or not all(c.isdigit() for c in cpus):
+            return None
+        idle, total = int(cpus[1]), int(cpus[3])
+        share = parts[2].upper()
+        factor = int(share.split(":")[1]) if share.startswith("FORCE:") and share.split(":")[1].isdigit() else 1
+        return (idle or total) * factor
+    return None
 
 
 def _gone(result: CommandResult) -> bool:

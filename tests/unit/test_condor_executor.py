@@ -41,7 +41,8 @@ def fake() -> Iterator[FakeCondor]:
 
 @pytest.fixture
 def executor(fake: FakeCondor, tmp_path: Path) -> Iterator[cfut.CondorExecutor]:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, submit_linger=0, result_grace=2,
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path / "work", background_polling=False, submit_linger=0,
+                             result_grace=2,
                              hold_timeout=3)
     yield ex
     ex.shutdown(wait=False, cancel_futures=True)
@@ -240,7 +241,8 @@ def test_unreadable_log_asks_condor_q_at_once(executor: cfut.CondorExecutor, fak
 
 
 def test_missing_python_is_a_submission_error_with_condor_text(fake: FakeCondor, tmp_path: Path) -> None:
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, python="/no/such/python")
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0,
+                             python="/no/such/python")
     with pytest.raises(cfut.SubmissionError, match="ERROR: Executable file /no/such/python does not exist"):
         ex.submit(square, 2)
     assert os.listdir(tmp_path) == [], "the payload is removed"
@@ -275,7 +277,8 @@ def test_memory_hold_released_by_the_pools_policy_delivers_the_value(tmp_path: P
     """shared/cases/16: a job held for memory (HoldReasonCode 34) at t=5 is released 60 s later by a
     periodic_release policy (PERIODIC_EXPR_INTERVAL=60); with default settings its value arrives."""
     fake = FakeCondor(progression="manual", job_duration=30)
-    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0, remove_held=remove_held)
+    ex = cfut.CondorExecutor(runner=fake, workdir=tmp_path, background_polling=False, submit_linger=0,
+                             remove_held=remove_held)
     future = ex.submit(square, 7)
     fake.advance(0)
     for _ in range(5):

@@ -158,7 +158,7 @@ def test_in_process_worker_leaves_the_test_process_as_it_was(backend: Backend, m
     assert "complained by the job" in (tmp_path / "job.err").read_text()
     assert capsys.readouterr() == ("", ""), "nothing reaches the test's own output"
     assert backend.ending(fake, job_id) == Ending(0, None)
-    ok, value, _, _ = read_result(tmp_path, "call")
+    ok, value, *_ = read_result(tmp_path, "call")
     assert ok and value is not None and pickle.loads(value) == "done"
 
 
@@ -181,7 +181,7 @@ def test_a_job_that_interrupts_or_exits_ends_as_a_real_job(backend: Backend, mak
     if result is None:
         assert not (tmp_path / "call.out").exists()
     else:
-        ok, _, _, type_name = read_result(tmp_path, "call")
+        ok, _, _, type_name, _ = read_result(tmp_path, "call")
         assert (ok, type_name) == (False, result)
     if isinstance(fake, FakeSlurm) and ending.signal:
         job = fake.job(job_id)

@@ -291,9 +291,9 @@ def test_inline_worker_round_trip(manual: FakeSlurm, tmp_path: Path) -> None:
     assert not (tmp_path / "task.started").exists(), "inline jobs run their script when they end"
     manual.advance(1)
     assert manual.job("1").state == "COMPLETED"
-    ok, value, _, _ = read_result(tmp_path, "call1")
+    ok, value, *_ = read_result(tmp_path, "call1")
     assert ok and value is not None and pickle.loads(value) == 1024
-    ok, value, tb, type_name = read_result(tmp_path, "call2")
+    ok, value, tb, type_name, _ = read_result(tmp_path, "call2")
     assert not ok and type_name == "builtins.ValueError" and "invalid literal" in tb
     log = (tmp_path / "task.log").read_text()
     assert f"cfut worker: wrote result {tmp_path}/call1.out" in log and "call call2 raised" in log

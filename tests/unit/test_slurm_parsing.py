@@ -182,3 +182,13 @@ def test_status_of_more_jobs_than_one_argument_holds_asks_for_the_users_jobs(tmp
     statuses = scheduler.query(ids)
     assert len(seen) == 1 and "--me" in seen[0] and all(len(a) < 131_072 for a in seen[0])
     assert set(statuses) == {"10000001"}, "only the jobs asked about"
+
+
+@pytest.mark.parametrize(("output", "slots"), [
+    ("debug*|0/4/0/4|FORCE:4\nlong|0/4/0/4|FORCE:4\n", 16),  # the CI cluster: 4 jobs per CPU
+    ("batch*|10/6/0/16|NO\n", 6),
+    ("batch*|16/0/0/16|EXCLUSIVE\n", 16),  # none idle: one wave as they free up
+    ("gpu|0/8/0/8|NO\n", None),  # no default partition listed
+])
+def test_free_job_slots_from_sinfo(output: str, slots: int | None) -> None:
+    assert slurm.parse_sinfo_slots(output) == slots

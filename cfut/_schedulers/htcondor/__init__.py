@@ -322,6 +322,9 @@ class HTCondorScheduler:
     def _event_log(self, key: str) -> str:
         return self.jobdir.file(f"{key}.events{LOG_SUFFIX}")
 
+    def free_slots(self) -> int | None:
+        return None  # condor_status would say; maps use chunksize=1 on HTCondor unless told otherwise
+
     def adopt(self, key: str) -> None:
         """Read the event log the executor with this key wrote to, too (its jobs keep writing there)."""
         self._readers.append(EventLogReader(self._event_log(key)))
