@@ -497,9 +497,8 @@ def test_a_monitor_that_keeps_failing_breaks_the_executor(harness: Harness, capl
     runner = BrokenStatus(harness.fake, harness.status_command)
     # (HTCondor asks condor_q only about jobs its event log is silent about: log_silence=0 asks always)
     extra = {"log_silence": 0} if harness.scheduler == "htcondor" else {}
-    ex = type(harness.executors[0])(runner=runner, workdir=harness.workdir("broken"), poll_interval=0.01, submit_linger=0,
-              
-                                    **extra)
+    ex = type(harness.executors[0])(runner=runner, workdir=harness.workdir("broken"), poll_interval=0.01,
+                                    submit_linger=0, **extra)
     harness.executors.append(ex)
     futures = [ex.submit(square, n) for n in range(3)] + ex.map_futures(square, [4, 5])
     assert len(harness.queue()) == 5
@@ -539,8 +538,8 @@ def test_results_do_not_wait_behind_a_hanging_scheduler(harness: Harness) -> Non
     harness.executor()
     runner = BlockedStatus(harness.fake, harness.status_command)
     extra = {"log_silence": 0} if harness.scheduler == "htcondor" else {}
-    ex = type(harness.executors[0])(runner=runner, workdir=harness.workdir("blocked"), poll_interval=0.01, submit_linger=0,
-              **extra)
+    ex = type(harness.executors[0])(runner=runner, workdir=harness.workdir("blocked"), poll_interval=0.01,
+                                    submit_linger=0, **extra)
     harness.executors.append(ex)
     try:
         future = ex.submit(square, 6)
