@@ -15,9 +15,10 @@ Everything public is importable from here; the modules behind it are private.
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-from ._compat import map
 from ._errors import (
     BrokenClusterExecutor,
     CfutError,
@@ -43,22 +44,59 @@ from ._errors import (
     SerializationError,
     SubmissionError,
 )
-from ._executor import ClusterExecutor, Reattached
-from ._executors import CondorExecutor, SlurmExecutor
-from ._future import ClusterFuture
 from ._jobdir import CFUT_DIR_ENV
 from ._jobdir import default_workdir as _default_workdir
-from ._runner import CommandResult, CommandRunner, SubprocessRunner
-from ._stats import Statistics
-from ._status import JobStatus, Phase
-
-try:
-    __version__ = _metadata.version("clusterfutures")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 #: The work directory as clusterfutures 0.5 named it: ``$CFUT_DIR`` or ``.cfut``.
 CFUT_DIR = _default_workdir()
+
+# The executor's machinery loads on first use: a job's worker (``python -m cfut.remote``) imports
+# this package too, and starting it must cost what reading a payload costs, not the executor's imports.
+_LAZY = {
+    "ClusterExecutor": "._executor",
+    "Reattached": "._executor",
+    "CondorExecutor": "._executors",
+    "SlurmExecutor": "._executors",
+    "ClusterFuture": "._future",
+    "CommandResult": "._runner",
+    "CommandRunner": "._runner",
+    "SubprocessRunner": "._runner",
+    "Statistics": "._stats",
+    "JobStatus": "._status",
+    "Phase": "._status",
+    "map": "._compat",
+}
+
+if _TYPE_CHECKING:
+    from ._compat import map
+    from ._executor import ClusterExecutor, Reattached
+    from ._executors import CondorExecutor, SlurmExecutor
+    from ._future import ClusterFuture
+    from ._runner import CommandResult, CommandRunner, SubprocessRunner
+    from ._stats import Statistics
+    from ._status import JobStatus, Phase
+
+    __version__: str
+
+
+def __getattr__(name: str) -> _Any:
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            value: _Any = metadata.version("clusterfutures")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0+unknown"
+    elif name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'cfut' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

@@ -13,6 +13,10 @@ holds one call) when
   down, or
 * it holds ``max_tasks_per_batch`` calls.
 
+A bucket's calls are spread over as many tasks as the cluster has free job slots (one wave), or one
+call a task when one of their functions is known to run for seconds: a loop of 300 tiny ``submit``
+calls costs 16 job starts on a 16-slot cluster, not 300.
+
 With ``background_polling=False`` (tests that drive time themselves) there is no linger thread:
 buckets go out at ``poll_once()``, a wait, shutdown, or when full, so nothing depends on real time.
 
@@ -64,13 +68,15 @@ class Coalescer:
     """The buckets of one executor, and the thread that sends them when their linger window ends."""
 
     def __init__(self, submitter: Submitter, store: JobStore, owner: weakref.ref[ClusterExecutor], *,
-                 linger: float, timed: bool = True) -> None:
+                 linger: float, timed: bool = True, spread: Callable[[set[str], int], int] | None = None) -> None:
         self.submitter = submitter
         self.store = store
         self.linger = linger
         #: Whether a thread sends buckets when their window passes; without it (an executor with
         #: ``background_polling=False``) buckets go at ``poll_once()``, a wait, shutdown or when full.
         self.timed = timed
+        #: How many tasks a bucket's calls go in (``ClusterExecutor._auto_tasks``); one each without it.
+        self._spread = spread
         self._owner = owner
         self._cond = threading.Condition(threading.Lock())
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
@@ -170,7 +176,10 @@ class Coalescer:
                     self._queued.pop(id(pending.future), None)
             try:
                 if live:
-                    self.submitter.submit_chunks(bucket.functions, [[p] for p in live], key, array=len(live) > 1)
+                    tasks = self._spread({p.name for p in live}, len(live)) if self._spread else len(live)
+                    size = -(-len(live) // max(1, tasks))
+                    chunks = [live[i:i + size] for i in range(0, len(live), size)]
+                    self.submitter.submit_chunks(bucket.functions, chunks, key, array=len(live) > 1)
             except BaseException as exc:
                 for pending in live:
                     if pending.future is not None:

@@ -182,7 +182,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             job_env={_keys.KEY_FILE_ENV: _keys.key_file()}, owner=weakref.ref(self), journal=self._journal)
         linger = check_seconds(submit_linger, "submit_linger", allow_zero=True)
         self._coalescer = Coalescer(self._submitter, self._store, weakref.ref(self), linger=linger,
-                                    timed=bool(background_polling)) if linger else None
+                                    timed=bool(background_polling), spread=self._weak_auto_tasks()) if linger else None
         self._shutdown = False
         self._broken: BaseException | None = None
         self._background = bool(background_polling)
@@ -269,18 +269,33 @@ class ClusterExecutor(concurrent.futures.Executor):
         return self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
 
     def _auto_chunksize(self, fn: Callable[..., Any], count: int) -> int:
-        known = self._poller.durations.get(qualified_name(fn))
-        if count <= 1 or (known is not None and known >= LONG_CALL):
-            return 1
+        return max(1, -(-count // self._auto_tasks({qualified_name(fn)}, count)))
+
+    def _weak_auto_tasks(self) -> Callable[[set[str], int], int]:
+        ref = weakref.ref(self)
+
+        def spread(functions: set[str], count: int) -> int:
+            executor = ref()
+            return executor._auto_tasks(functions, count) if executor is not None else count
+
+        return spread
+
+    def _auto_tasks(self, functions: set[str], count: int) -> int:
+        """How many tasks ``count`` calls of these functions should be spread over: one each when one
+        of the functions is known to run long (or the scheduler says nothing of its slots), else one
+        wave over the free job slots."""
+        durations = [self._poller.durations.get(name) for name in functions]
+        if count <= 1 or any(d is not None and d >= LONG_CALL for d in durations):
+            return count
         now = time.monotonic()
         if self._slots is None or now - self._slots[0] > SLOTS_TTL:
             try:
                 self._slots = (now, self._scheduler.free_slots())
-            except SchedulerError as exc:
+            except (SchedulerError, NotImplementedError) as exc:  # (a fake that does not model sinfo)
                 log.debug("cannot ask for free job slots: %s", exc)
                 self._slots = (now, None)
         slots = self._slots[1]
-        return max(1, -(-count // slots)) if slots else 1
+        return min(count, slots) if slots else count
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work; optionally cancel queued calls; optionally wait for the rest.

@@ -444,6 +444,9 @@ def test_eleven_thousand_outstanding_tasks_stay_within_the_argument_limit(tmp_pa
         assert fake.queue() == [f.job_id for f in futures[:4]], "the running tasks remain, the rest left"
         for job_id in fake.queue():
             fake.end_job(job_id, "CANCELLED")
+        fake.advance(1)
+        ex.poll_once()
+        assert all(f.done() for f in futures)
     fake.close()
 
 
