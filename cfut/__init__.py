@@ -44,11 +44,14 @@ from ._errors import (
     SubmissionError,
 )
 from ._executor import ClusterExecutor, Reattached
-from ._executors import CondorExecutor, SlurmExecutor
+from ._executors import CondorExecutor, ExecutorView, SlurmExecutor
 from ._future import ClusterFuture
 from ._jobdir import CFUT_DIR_ENV
 from ._jobdir import default_workdir as _default_workdir
+from ._progress import Progress, progress
+from ._resources import Resources
 from ._runner import CommandResult, CommandRunner, SubprocessRunner
+from ._schedulers.slurm import SlurmLimits
 from ._stats import Statistics
 from ._status import JobStatus, Phase
 
@@ -75,6 +78,7 @@ __all__ = [
     "CommandTimeoutError",
     "CondorExecutor",
     "ExecutorShutdownError",
+    "ExecutorView",
     "IntegrityError",
     "InvalidArgumentError",
     "JobCancelled",
@@ -87,17 +91,21 @@ __all__ = [
     "JobTimeout",
     "JobUnschedulable",
     "Phase",
+    "Progress",
     "RealCommandRefused",
     "Reattached",
     "RemoteException",
     "RemoteTraceback",
+    "Resources",
     "SchedulerError",
     "SchedulerOutputError",
     "SerializationError",
     "SlurmExecutor",
+    "SlurmLimits",
     "Statistics",
     "SubmissionError",
     "SubprocessRunner",
     "__version__",
     "map",
+    "progress",
 ]

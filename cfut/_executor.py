@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from . import _keys, _lifecycle
+from . import _keys, _lifecycle, _progress
 from ._commands import SchedulerCommands
 from ._errors import (
     BrokenClusterExecutor,
@@ -45,6 +45,7 @@ from ._journal import Journal, JournalBatch, journals
 from ._journal import read as read_journal
 from ._poller import Monitor, Poller
 from ._records import Batch, Call, CallState, JobStore, Task, TaskState
+from ._resources import JobOptions
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
@@ -131,7 +132,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         submit_retries: int,
         background_polling: bool,
         cancel_on_exit: bool,
+        job_options: JobOptions | None = None,
     ) -> None:
+        #: The scheduler options every batch gets unless :meth:`options` says otherwise.
+        self._job_options = job_options
         self.additional_setup_lines = check_setup_lines(additional_setup_lines, "additional_setup_lines")
         self.additional_import_paths = check_paths(additional_import_paths, "additional_import_paths")
         if runner is None:
@@ -185,6 +189,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.cancel_on_exit = bool(cancel_on_exit)
         if self.cancel_on_exit:
             _lifecycle.register(self)
+        # Logs of successful jobs stay (for future.log()) until shutdown, or the executor's end.
+        self._remove_kept_logs = weakref.finalize(self, self._jobdir.remove, self._poller.kept_logs)
+        if self.keep_logs:
+            self._remove_kept_logs.detach()
 
     # ------------------------------------------------------------------ public API
 
@@ -192,28 +200,44 @@ class ClusterExecutor(concurrent.futures.Executor):
         """Run ``fn(*args, **kwargs)`` as a cluster job; returns its future at once.
 
         The keyword ``additional_setup_lines`` (as in clusterfutures 0.5) is taken by ``submit``
-        itself: extra lines for this job's batch script, after the executor's own.
+        itself: extra lines for this job's batch script, after the executor's own. This is kept for
+        0.5's code: it takes the keyword from ``fn``'s own keyword arguments. The clean way, which
+        leaves them alone, is ``executor.options(additional_setup_lines=[...]).submit(fn, ...)``.
 
         Raises InvalidArgumentError (``fn`` not callable), SerializationError (cannot be pickled),
         ExecutorShutdownError (after :meth:`shutdown`), BrokenClusterExecutor, SubmissionError (the
         scheduler refused), CommandNotFoundError (no ``sbatch``/``condor_submit`` on ``PATH``).
         """
         setup = check_setup_lines(kwargs.pop("additional_setup_lines", ()), "additional_setup_lines")
-        (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False)
+        return self._submit_one(fn, args, kwargs, setup, None)
+
+    def _submit_one(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                    setup: Sequence[str], options: JobOptions | None) -> ClusterFuture:
+        (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options)
         return future
 
     def map(
-        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1
+        self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1,
+        progress: bool = False,
     ) -> Iterator[Any]:
         """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
         one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
         items. Everything is submitted before this returns; results come in order (``timeout`` in
         seconds for the whole map); closing the iterator early cancels the calls not yet running.
+        ``progress=True`` draws a progress bar (:func:`cfut.progress`) while the results are taken.
 
-        Raises what :meth:`submit` raises, at the call; the function's own exceptions when iterating.
+        Raises what :meth:`submit` raises, at the call (and InvalidArgumentError for ``progress=True``
+        without tqdm: ``pip install 'clusterfutures[progress]'``); the function's own exceptions when
+        iterating.
         """
-        futures = self.map_futures(fn, *iterables, chunksize=chunksize)
+        if progress:
+            _progress.require_tqdm()  # before anything is submitted
+        return self._results(self.map_futures(fn, *iterables, chunksize=chunksize), timeout, progress)
+
+    def _results(self, futures: list[ClusterFuture], timeout: float | None, progress: bool) -> Iterator[Any]:
+        """The results of a map's futures in order; the calls not taken are cancelled on close."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        bar = _progress.ProgressBar(futures) if progress else None
 
         def results() -> Iterator[Any]:
             pending = list(reversed(futures))
@@ -223,6 +247,8 @@ class ClusterExecutor(concurrent.futures.Executor):
                     yield pending[-1].result(left)
                     pending.pop()
             finally:
+                if bar is not None:
+                    bar.close()
                 calls = [f._cfut_call for f in pending if f._cfut_call is not None]
                 if calls:
                     self._cancel_calls(calls)
@@ -233,9 +259,18 @@ class ClusterExecutor(concurrent.futures.Executor):
         """The futures of a :meth:`map`, in order: one per item, submitted as one array job (Slurm) or
         one cluster (HTCondor) of tasks of ``chunksize`` items each. Use it with
         :func:`concurrent.futures.as_completed` to take results as they come."""
+        return self._map_futures(fn, iterables, chunksize, (), None)
+
+    def _map_futures(self, fn: Callable[..., Any], iterables: Sequence[Iterable[Any]], chunksize: int,
+                     setup: Sequence[str], options: JobOptions | None) -> list[ClusterFuture]:
         chunksize = check_count(chunksize, "chunksize", minimum=1)
         items: list[Item] = [(args, {}) for args in zip(*iterables)]
-        return self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+        return self._submit_calls(fn, items, setup, chunksize=chunksize, array=True, options=options) if items else []
+
+    def _resolve_options(self, options: JobOptions | None, setup_lines: Sequence[str]) -> JobOptions | None:
+        """The options a batch is submitted with: ``options`` over the executor's, checked against the
+        setup lines (the façades check what their scheduler needs)."""
+        return options if options is not None else self._job_options
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work; optionally cancel queued calls; optionally wait for the rest.
@@ -409,9 +444,11 @@ class ClusterExecutor(concurrent.futures.Executor):
     # ------------------------------------------------------------------ submission
 
     def _submit_calls(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: Sequence[str], *,
-                      chunksize: int, array: bool) -> list[ClusterFuture]:
+                      chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
+        setup = self.additional_setup_lines + tuple(setup_lines)
+        options = self._resolve_options(options, setup)
         with self._store.lock:
             if self._broken is not None:
                 raise BrokenClusterExecutor("the executor is broken; no new jobs are taken") from self._broken
@@ -419,8 +456,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                 raise ExecutorShutdownError("cannot submit new jobs after shutdown()")
             self._store.begin_submission()
         try:
-            futures = self._submitter.submit(fn, items, self.additional_setup_lines + tuple(setup_lines),
-                                             chunksize=chunksize, array=array)
+            futures = self._submitter.submit(fn, items, setup, chunksize=chunksize, array=array, options=options)
         finally:
             self._store.end_submission()
         if futures:
@@ -535,4 +571,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             return
         self._closed = True
         self._scheduler.close(keep_logs=self.keep_logs or self._poller.deaths > 0)
+        if not self.keep_logs:
+            self._jobdir.remove(self._poller.kept_logs)
+            self._poller.kept_logs.clear()
         self._journal.close(remove=True)

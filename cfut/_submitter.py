@@ -43,6 +43,7 @@ from ._future import ClusterFuture
 from ._jobdir import JobDir, new_key, task_key
 from ._journal import Journal, JournalBatch
 from ._records import Batch, Call, JobStore, Task
+from ._resources import JobOptions
 from ._schedulers.base import Scheduler, SubmitRequest
 
 if TYPE_CHECKING:
@@ -74,14 +75,15 @@ class Submitter:
         self.journal = journal
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: tuple[str, ...], *,
-               chunksize: int, array: bool) -> list[ClusterFuture]:
+               chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
         """Pickle everything first (nothing is submitted if one item fails), then submit the batches.
         Raises SerializationError, SubmissionError, SchedulerOutputError, CommandNotFoundError."""
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
         function = _wire.dumps(fn, what)
         arguments = [_wire.dumps((args, kwargs), f"arguments of {what}") for args, kwargs in items]
         chunks = [arguments[i:i + chunksize] for i in range(0, len(arguments), chunksize)]
-        size = self.scheduler.max_tasks_per_batch
+        # Only a batch of several tasks needs the limit (which Slurm's adapter asks the cluster for).
+        size = self.scheduler.max_tasks_per_batch if len(chunks) > 1 else 1
         if size < 1:
             raise InvalidArgumentError(f"the {self.scheduler.name} adapter accepts no tasks per batch ({size})")
         accepted: list[Batch] = []
@@ -89,6 +91,7 @@ class Submitter:
         try:
             for first in range(0, len(chunks), size):
                 batch = self._prepare(function, chunks[first:first + size], array)
+                batch.options = options
                 self._submit(batch, setup_lines)
                 accepted.append(batch)
                 futures += [call.future for task in batch.tasks for call in task.calls]
@@ -121,7 +124,8 @@ class Submitter:
         return batch
 
     def _submit(self, batch: Batch, setup_lines: tuple[str, ...]) -> None:
-        request = SubmitRequest(batch, setup_lines, self._import_paths, self._secret_env, self._job_env)
+        request = SubmitRequest(batch, setup_lines, self._import_paths, self._secret_env, self._job_env,
+                                batch.options)
         try:
             # Before the command: a crash between it and the answer is recovered by the batch's name.
             self.journal.batch(batch.key, batch.array,
