@@ -297,10 +297,22 @@ class CondorExecutor(ClusterExecutor):
     ``condor_q``/``condor_history`` only for jobs the log has been silent about.
 
     Args:
-        debug, keep_logs, additional_setup_lines, additional_import_paths, runner, workdir,
-        poll_interval, max_poll_interval, result_grace, completed_result_grace, submit_retries,
-        background_polling, cancel_on_exit, python:
-            as for :class:`SlurmExecutor` (setup lines run in a small ``/bin/sh`` wrapper).
+        debug: log through ``logging.getLogger("cfut")`` at DEBUG level.
+        keep_logs: keep every job's output and event log, not only those of failed jobs.
+        additional_setup_lines: shell lines run in a small ``/bin/sh`` wrapper before the worker.
+        additional_import_paths: directories prepended to ``sys.path`` on the node before unpickling.
+        runner: where commands go; a :class:`~cfut.SubprocessRunner` by default, a
+            :class:`cfut.fakes.FakeCondor` in tests.
+        workdir: the work directory shared with the execute nodes; default ``$CFUT_DIR`` or ``.cfut``.
+        poll_interval: seconds between status checks right after a submission or a change.
+        max_poll_interval: the longest interval, in seconds, the checks back off to.
+        result_grace: seconds a job seen ended without its results may take for them to appear.
+        completed_result_grace: the same for a job that ended with exit code 0 (seconds).
+        submit_retries: retries of ``condor_submit`` after a transient schedd error.
+        background_polling: ``False``: nothing polls unless you call :meth:`poll_once`.
+        cancel_on_exit: as for :class:`SlurmExecutor`: Ctrl-C, SIGTERM and interpreter exit remove
+            this executor's jobs (``condor_rm``).
+        python: the interpreter the job runs the worker with; default this process's ``sys.executable``.
         getenv: ``True``: the job sees the submitter's environment; ``False``; or a string of
             variable names and patterns as the ``getenv`` submit key takes them (``"PATH, HOME, CONDA_*"``).
         environment: variables set in the job (the ``environment`` submit key), on top of ``getenv``.
