@@ -79,7 +79,9 @@ class ClusterFuture(concurrent.futures.Future[Any]):
     @property
     def job_id(self) -> str | None:
         """The scheduler's id of the job (or array task) running this call: Slurm ``"12"`` or
-        ``"12_3"``, HTCondor ``"12.3"``; ``None`` until the scheduler accepted the submission."""
+        ``"12_3"`` (the job id ``sbatch --parsable`` answered, and the task's index), HTCondor
+        ``"12.3"`` (the cluster ``condor_submit -terse`` answered, and the process); ``None`` until the
+        scheduler accepted the submission."""
         call = self._cfut_call
         return call.task.scheduler_id if call is not None else None
 
