@@ -56,7 +56,12 @@ _LAZY = {
     "ClusterExecutor": "._executor",
     "Reattached": "._executor",
     "CondorExecutor": "._executors",
+    "ExecutorView": "._executors",
     "SlurmExecutor": "._executors",
+    "Progress": "._progress",
+    "progress": "._progress",
+    "Resources": "._resources",
+    "SlurmLimits": "._schedulers.slurm",
     "ClusterFuture": "._future",
     "CommandResult": "._runner",
     "CommandRunner": "._runner",
@@ -70,9 +75,12 @@ _LAZY = {
 if _TYPE_CHECKING:
     from ._compat import map
     from ._executor import ClusterExecutor, Reattached
-    from ._executors import CondorExecutor, SlurmExecutor
+    from ._executors import CondorExecutor, ExecutorView, SlurmExecutor
     from ._future import ClusterFuture
+    from ._progress import Progress, progress
+    from ._resources import Resources
     from ._runner import CommandResult, CommandRunner, SubprocessRunner
+    from ._schedulers.slurm import SlurmLimits
     from ._stats import Statistics
     from ._status import JobStatus, Phase
 
@@ -113,6 +121,7 @@ __all__ = [
     "CommandTimeoutError",
     "CondorExecutor",
     "ExecutorShutdownError",
+    "ExecutorView",
     "IntegrityError",
     "InvalidArgumentError",
     "JobCancelled",
@@ -125,17 +134,21 @@ __all__ = [
     "JobTimeout",
     "JobUnschedulable",
     "Phase",
+    "Progress",
     "RealCommandRefused",
     "Reattached",
     "RemoteException",
     "RemoteTraceback",
+    "Resources",
     "SchedulerError",
     "SchedulerOutputError",
     "SerializationError",
     "SlurmExecutor",
+    "SlurmLimits",
     "Statistics",
     "SubmissionError",
     "SubprocessRunner",
     "__version__",
     "map",
+    "progress",
 ]

@@ -11,7 +11,7 @@ holds one call) when
   tens of milliseconds), or
 * somebody **waits** for one of its futures (``result()``/``exception()``), or the executor shuts
   down, or
-* it holds ``max_tasks_per_batch`` calls.
+* it holds :data:`MAX_BUCKET` calls.
 
 A bucket's calls are spread over as many tasks as the cluster has free job slots (one wave), or one
 call a task when one of their functions is known to run for seconds: a loop of 300 tiny ``submit``
@@ -39,12 +39,21 @@ from typing import TYPE_CHECKING, Any
 from . import _wire
 from ._future import ClusterFuture
 from ._records import JobStore
+from ._resources import JobOptions
 from ._submitter import Pending, Submitter, qualified_name
 
 if TYPE_CHECKING:
     from ._executor import ClusterExecutor
 
 log = logging.getLogger("cfut")
+
+
+#: Calls a bucket holds before it goes out without waiting (the submission splits it into batches
+#: of the cluster's MaxArraySize, asked only then).
+MAX_BUCKET = 1000
+
+#: What calls must share to go out together: setup lines and scheduler options.
+BucketKey = tuple[tuple[str, ...], "JobOptions | None"]
 
 
 @dataclass
@@ -79,13 +88,13 @@ class Coalescer:
         self._spread = spread
         self._owner = owner
         self._cond = threading.Condition(threading.Lock())
-        self._buckets: dict[tuple[str, ...], _Bucket] = {}
-        self._queued: dict[int, tuple[tuple[str, ...], ClusterFuture]] = {}  # id(future) -> its bucket key
+        self._buckets: dict[BucketKey, _Bucket] = {}
+        self._queued: dict[int, tuple[BucketKey, ClusterFuture]] = {}  # id(future) -> its bucket key
         self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()  # buckets go out one at a time, in order
 
     def add(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-            setup_lines: tuple[str, ...]) -> ClusterFuture:
+            setup_lines: tuple[str, ...], options: JobOptions | None = None) -> ClusterFuture:
         """Queue one call; its future comes back at once. Raises SerializationError for what cannot be
         pickled (nothing is queued then)."""
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
@@ -95,16 +104,17 @@ class Coalescer:
         assert owner is not None
         future._queue(owner)
         full = None
+        key = (setup_lines, options)
         with self._cond:
-            bucket = self._buckets.get(setup_lines)
+            bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[setup_lines] = _Bucket(time.monotonic())
+                bucket = self._buckets[key] = _Bucket(time.monotonic())
                 self.store.begin_submission()
             index = bucket.function_index(fn, lambda: _wire.dumps(fn, what))
             bucket.calls.append(Pending(index, arguments, future, qualified_name(fn)))
-            self._queued[id(future)] = (setup_lines, future)
-            if len(bucket.calls) >= self.submitter.scheduler.max_tasks_per_batch:
-                full = self._buckets.pop(setup_lines)
+            self._queued[id(future)] = (key, future)
+            if len(bucket.calls) >= MAX_BUCKET:
+                full = self._buckets.pop(key)
             elif not self.timed:
                 pass
             elif self._thread is None:
@@ -113,7 +123,7 @@ class Coalescer:
             else:
                 self._cond.notify()
         if full is not None:
-            self._send(setup_lines, full)
+            self._send(key, full)
         return future
 
     def flush(self) -> None:
@@ -168,7 +178,7 @@ class Coalescer:
                 except BaseException:  # noqa: BLE001 - the futures carry it; this thread goes on
                     log.exception("sending a coalesced submission failed")
 
-    def _send(self, key: tuple[str, ...], bucket: _Bucket) -> None:
+    def _send(self, key: BucketKey, bucket: _Bucket) -> None:
         with self._flushing:
             with self._cond:
                 live = [p for p in bucket.calls if p.future is not None and id(p.future) in self._queued]
@@ -179,7 +189,8 @@ class Coalescer:
                     tasks = self._spread({p.name for p in live}, len(live)) if self._spread else len(live)
                     size = -(-len(live) // max(1, tasks))
                     chunks = [live[i:i + size] for i in range(0, len(live), size)]
-                    self.submitter.submit_chunks(bucket.functions, chunks, key, array=len(live) > 1)
+                    self.submitter.submit_chunks(bucket.functions, chunks, key[0], array=len(live) > 1,
+                                                 options=key[1])
             except BaseException as exc:
                 for pending in live:
                     if pending.future is not None:

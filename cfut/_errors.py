@@ -105,7 +105,13 @@ class CommandFailedError(SchedulerError):
 
 
 class SubmissionError(CommandFailedError):
-    """The scheduler rejected a submission (or failed it after our retries)."""
+    """The scheduler rejected a submission (or failed it after our retries).
+
+    ``hint`` says which limit or setting the refusal is about and what to change, when the
+    scheduler's message names one (``""`` otherwise); the message ends with it.
+    """
+
+    hint: str = ""
 
 
 class BrokenClusterExecutor(CfutError, concurrent.futures.BrokenExecutor):

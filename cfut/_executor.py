@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from . import _keys, _lifecycle
+from . import _keys, _lifecycle, _progress
 from ._coalesce import Coalescer
 from ._commands import SchedulerCommands
 from ._errors import (
@@ -46,6 +46,7 @@ from ._journal import Journal, JournalBatch, journals
 from ._journal import read as read_journal
 from ._poller import Monitor, Poller
 from ._records import Batch, Call, CallState, JobStore, Task, TaskState
+from ._resources import JobOptions
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
@@ -138,7 +139,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         background_polling: bool,
         cancel_on_exit: bool,
         submit_linger: float,
+        job_options: JobOptions | None = None,
     ) -> None:
+        #: The scheduler options every batch gets unless :meth:`options` says otherwise.
+        self._job_options = job_options
         self.additional_setup_lines = check_setup_lines(additional_setup_lines, "additional_setup_lines")
         self.additional_import_paths = check_paths(additional_import_paths, "additional_import_paths")
         if runner is None:
@@ -196,6 +200,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.cancel_on_exit = bool(cancel_on_exit)
         if self.cancel_on_exit:
             _lifecycle.register(self)
+        # Logs of successful jobs stay (for future.log()) until shutdown, or the executor's end.
+        self._remove_kept_logs = weakref.finalize(self, self._jobdir.remove, self._poller.kept_logs)
+        if self.keep_logs:
+            self._remove_kept_logs.detach()
 
     # ------------------------------------------------------------------ public API
 
@@ -203,20 +211,28 @@ class ClusterExecutor(concurrent.futures.Executor):
         """Run ``fn(*args, **kwargs)`` as a cluster job; returns its future at once.
 
         The keyword ``additional_setup_lines`` (as in clusterfutures 0.5) is taken by ``submit``
-        itself: extra lines for this job's batch script, after the executor's own.
+        itself: extra lines for this job's batch script, after the executor's own. This is kept for
+        0.5's code: it takes the keyword from ``fn``'s own keyword arguments. The clean way, which
+        leaves them alone, is ``executor.options(additional_setup_lines=[...]).submit(fn, ...)``.
 
         Raises InvalidArgumentError (``fn`` not callable), SerializationError (cannot be pickled),
         ExecutorShutdownError (after :meth:`shutdown`), BrokenClusterExecutor, SubmissionError (the
         scheduler refused), CommandNotFoundError (no ``sbatch``/``condor_submit`` on ``PATH``).
         """
         setup = check_setup_lines(kwargs.pop("additional_setup_lines", ()), "additional_setup_lines")
+        return self._submit_one(fn, args, kwargs, setup, None)
+
+    def _submit_one(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                    setup: Sequence[str], options: JobOptions | None) -> ClusterFuture:
         if self._coalescer is None:
-            (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False)
+            (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options)
             return future
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
         self._check_open()
-        future = self._coalescer.add(fn, args, kwargs, self.additional_setup_lines + setup)
+        setup_lines = self.additional_setup_lines + tuple(setup)
+        resolved = self._resolve_options(options, setup_lines)
+        future = self._coalescer.add(fn, args, kwargs, setup_lines, resolved)
         with self._store.lock:
             _BUSY.add(self)
         self._ensure_monitor()
@@ -224,19 +240,27 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def map(
         self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-        chunksize: int | Literal["auto"] = 1,
+        chunksize: int | Literal["auto"] = 1, progress: bool = False,
     ) -> Iterator[Any]:
         """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
         one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
         items (``"auto"``: see :meth:`map_futures`). Everything is submitted before this returns;
         results come in order (``timeout`` in seconds for the whole map); closing the iterator early
-        cancels the calls not yet running.
+        cancels the calls not yet running. ``progress=True`` draws a progress bar
+        (:func:`cfut.progress`) while the results are taken.
 
-        Raises what :meth:`submit` raises, at the call; the function's own exceptions when
+        Raises what :meth:`submit` raises, at the call (and InvalidArgumentError for ``progress=True``
+        without tqdm: ``pip install 'clusterfutures[progress]'``); the function's own exceptions when
         iterating.
         """
-        futures = self.map_futures(fn, *iterables, chunksize=chunksize)
+        if progress:
+            _progress.require_tqdm()  # before anything is submitted
+        return self._results(self.map_futures(fn, *iterables, chunksize=chunksize), timeout, progress)
+
+    def _results(self, futures: list[ClusterFuture], timeout: float | None, progress: bool) -> Iterator[Any]:
+        """The results of a map's futures in order; the calls not taken are cancelled on close."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        bar = _progress.ProgressBar(futures) if progress else None
 
         def results() -> Iterator[Any]:
             pending = list(reversed(futures))
@@ -246,6 +270,8 @@ class ClusterExecutor(concurrent.futures.Executor):
                     yield pending[-1].result(left)
                     pending.pop()
             finally:
+                if bar is not None:
+                    bar.close()
                 calls = [f._cfut_call for f in pending if f._cfut_call is not None]
                 if calls:
                     self._cancel_calls(calls)
@@ -262,11 +288,21 @@ class ClusterExecutor(concurrent.futures.Executor):
         (the scheduler balances them); otherwise items are spread over the job slots the cluster
         reports free (``sinfo``, asked at most once a minute) so that one wave of tasks runs them all,
         without paying the per-job cost for every tiny call. Raises what :meth:`submit` raises."""
+        return self._map_futures(fn, iterables, chunksize, (), None)
+
+    def _map_futures(self, fn: Callable[..., Any], iterables: Sequence[Iterable[Any]],
+                     chunksize: int | Literal["auto"], setup: Sequence[str],
+                     options: JobOptions | None) -> list[ClusterFuture]:
         items: list[Item] = [(args, {}) for args in zip(*iterables)]
         if chunksize == "auto":
             chunksize = self._auto_chunksize(fn, len(items))
         chunksize = check_count(chunksize, "chunksize", minimum=1)
-        return self._submit_calls(fn, items, (), chunksize=chunksize, array=True) if items else []
+        return self._submit_calls(fn, items, setup, chunksize=chunksize, array=True, options=options) if items else []
+
+    def _resolve_options(self, options: JobOptions | None, setup_lines: Sequence[str]) -> JobOptions | None:
+        """The options a batch is submitted with: ``options`` over the executor's, checked against the
+        setup lines (the façades check what their scheduler needs)."""
+        return options if options is not None else self._job_options
 
     def _auto_chunksize(self, fn: Callable[..., Any], count: int) -> int:
         return max(1, -(-count // self._auto_tasks({qualified_name(fn)}, count)))
@@ -479,15 +515,16 @@ class ClusterExecutor(concurrent.futures.Executor):
     # ------------------------------------------------------------------ submission
 
     def _submit_calls(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: Sequence[str], *,
-                      chunksize: int, array: bool) -> list[ClusterFuture]:
+                      chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
+        setup = self.additional_setup_lines + tuple(setup_lines)
+        options = self._resolve_options(options, setup)
         with self._store.lock:
             self._check_open()
             self._store.begin_submission()
         try:
-            futures = self._submitter.submit(fn, items, self.additional_setup_lines + tuple(setup_lines),
-                                             chunksize=chunksize, array=array)
+            futures = self._submitter.submit(fn, items, setup, chunksize=chunksize, array=array, options=options)
         finally:
             self._store.end_submission()
         if futures:
@@ -619,5 +656,8 @@ class ClusterExecutor(concurrent.futures.Executor):
                 return
             self._closed = True
         self._scheduler.close(keep_logs=self.keep_logs or self._poller.deaths > 0)
+        if not self.keep_logs:
+            self._jobdir.remove(self._poller.kept_logs)
+            self._poller.kept_logs.clear()
         self._journal.close(remove=True)
         _lifecycle.unregister(self)

@@ -1,23 +1,109 @@
-"""The public executors: thin façades that choose a scheduler adapter for :class:`ClusterExecutor`."""
+"""The public executors: thin façades that choose a scheduler adapter for :class:`ClusterExecutor`,
+check their scheduler's options, and :class:`ExecutorView`, what ``executor.options(...)`` returns."""
 
 from __future__ import annotations
 
+import datetime
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
+from . import _progress
 from ._commands import SchedulerCommands
 from ._errors import InvalidArgumentError
-from ._executor import ClusterExecutor, check_seconds
+from ._executor import ClusterExecutor, check_count, check_seconds, check_setup_lines
+from ._future import ClusterFuture
 from ._jobdir import JobDir
+from ._resources import (
+    SLURM_KEYWORDS,
+    CondorJobOptions,
+    JobOptions,
+    Resources,
+    SlurmOptions,
+    check_directives,
+    condor_job_options,
+    slurm_options,
+)
 from ._runner import CommandRunner
 from ._schedulers.htcondor import HTCondorScheduler, condor_options
-from ._schedulers.slurm import SlurmScheduler
+from ._schedulers.slurm import SlurmLimits, SlurmScheduler
+
+SbatchValue = str | int | bool | None
+
+
+class ExecutorView:
+    """An executor with options for some calls: what :meth:`SlurmExecutor.options` and
+    :meth:`CondorExecutor.options` return.
+
+    It shares the executor's monitor, work directory and lifetime (shut the executor down, not the
+    view); its calls are submitted with the executor's options overridden by the view's, and never
+    share an array job with calls of other options. ``submit`` passes every keyword argument to the
+    function untouched. Make as many views as you like: they cost nothing until used.
+    """
+
+    def __init__(self, executor: ClusterExecutor, options: JobOptions, setup_lines: tuple[str, ...]) -> None:
+        self._executor = executor
+        self._options = options
+        self._setup = setup_lines
+
+    @property
+    def executor(self) -> ClusterExecutor:
+        """The executor this view submits through."""
+        return self._executor
+
+    @property
+    def job_options(self) -> JobOptions:
+        """The view's own options (those that override the executor's)."""
+        return self._options
+
+    @property
+    def additional_setup_lines(self) -> tuple[str, ...]:
+        """The view's setup lines, run after the executor's."""
+        return self._setup
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> ClusterFuture:
+        """Run ``fn(*args, **kwargs)`` as one job with the view's options; ``kwargs`` all go to ``fn``.
+        Raises what :meth:`ClusterExecutor.submit` raises."""
+        return self._executor._submit_one(fn, args, kwargs, self._setup, self._options)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1, progress: bool = False) -> Iterator[Any]:
+        """:meth:`ClusterExecutor.map` with the view's options (one array job of them)."""
+        if progress:
+            _progress.require_tqdm()
+        futures = self.map_futures(fn, *iterables, chunksize=chunksize)
+        return self._executor._results(futures, timeout, progress)
+
+    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any], chunksize: int = 1) -> list[ClusterFuture]:
+        """:meth:`ClusterExecutor.map_futures` with the view's options."""
+        return self._executor._map_futures(fn, iterables, check_count(chunksize, "chunksize", minimum=1),
+                                           self._setup, self._options)
+
+    def options(self, **options: Any) -> ExecutorView:
+        """A view with more options on top of this one's (the same keywords as the executor's
+        ``options``)."""
+        more = self._executor.options(**options)  # type: ignore[attr-defined]
+        assert isinstance(more, ExecutorView)
+        merged = self._options.merged(more._options)
+        setup = self._setup + more._setup
+        resolve = self._executor._resolve_options
+        resolve(merged, self._executor.additional_setup_lines + setup)  # contradictions raise now
+        return ExecutorView(self._executor, merged, setup)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._executor!r}: {self._options!r}>"
 
 
 class SlurmExecutor(ClusterExecutor):
     """A :class:`concurrent.futures.Executor` that runs each call as a Slurm batch job.
 
-    ``submit`` is one ``sbatch`` per call; ``map`` one array job (``--array``) per 1,000 tasks.
+    ``submit`` is one ``sbatch`` per call; ``map`` one array job (``--array``) of as many tasks as
+    the cluster's ``MaxArraySize`` allows (``scontrol show config``, asked once), more arrays beyond.
+
+    Resources are keywords named after ``sbatch``'s options (``cpus_per_task`` is
+    ``--cpus-per-task``), checked here and passed on ``sbatch``'s command line; anything else goes in
+    ``sbatch_options``. ``#SBATCH`` lines in ``additional_setup_lines`` that set an option a keyword
+    also sets are refused. :meth:`options` changes them for some calls.
 
     Args:
         debug: log through ``logging.getLogger("cfut")`` at DEBUG level (configure logging to see it).
@@ -54,9 +140,41 @@ class SlurmExecutor(ClusterExecutor):
         requeue: ``sbatch --requeue`` (``True``) or ``--no-requeue``: whether Slurm may run a task again
             after a node failure or a preemption. A requeued task runs only the calls without a result;
             :attr:`JobDied.starts <cfut.JobDied>` says how often a task started.
+        cpus_per_task: ``--cpus-per-task``: CPUs for each job (a positive ``int``).
+        mem: ``--mem``: memory per node: an ``int`` in megabytes (sbatch's unit for a bare number) or a
+            string ``"<n>[K|M|G|T]"`` (powers of 1024, ``"4G"``); ``0`` asks for all of a node's memory.
+        mem_per_cpu: ``--mem-per-cpu``: memory per CPU, as ``mem`` (not with ``mem``).
+        time: ``--time``: the time limit: ``"minutes"``, ``"minutes:seconds"``,
+            ``"hours:minutes:seconds"``, ``"days-hours"``, ``"days-hours:minutes"``,
+            ``"days-hours:minutes:seconds"`` or ``"INFINITE"``; an ``int`` is minutes (sbatch's unit);
+            a :class:`datetime.timedelta` is converted. A job still running then ends in TIMEOUT:
+            :class:`~cfut.JobTimeout`.
+        partition: ``--partition``: a partition, or several separated by commas.
+        gpus: ``--gpus``: GPUs for the job: a positive ``int`` or ``"type:number"``.
+        gres: ``--gres``: generic resources, ``"name[:type][:count]"``, comma-separated.
+        nodes: ``--nodes``: nodes for the job (a positive ``int``).
+        ntasks_per_node: ``--ntasks-per-node`` (a positive ``int``; the worker runs one Python process:
+            use it for code that starts ``srun`` steps itself).
+        account: ``--account`` to charge.
+        qos: ``--qos``.
+        constraint: ``--constraint``: node features (``"intel&ib"``).
+        exclude: ``--exclude``: nodes not to use (a host list, ``"node[1-3]"``).
+        job_name: ``--job-name``, what ``squeue`` shows; default ``cfut.<key>``. cfut finds its jobs
+            by their ``--comment`` either way.
+        array_parallelism: the ``%N`` of ``--array=0-M%N``: at most N tasks of one map run at once.
+        sbatch_options: any other ``sbatch`` option, ``{"mail-type": "END", "reservation": "r1",
+            "exclusive": True}`` (``_`` may stand for ``-``; ``True`` is a flag, ``None``/``False``
+            leave it out). Options cfut sets itself (``output``, ``error``, ``array``, ``comment``,
+            ``wrap``, ``requeue``, ...) and those with a keyword above are refused.
+        resources: a scheduler-neutral :class:`~cfut.Resources` (``cpus`` → ``--cpus-per-task``,
+            ``memory`` → ``--mem``, ``time``, ``gpus``, ``job_name``, ``partition``); giving the same
+            option here and by keyword is refused.
+        max_array_size: the most tasks one array job may carry, overriding the cluster's
+            ``MaxArraySize`` (which is read once with ``scontrol show config``; see :meth:`limits`).
 
     Raises:
-        InvalidArgumentError: a bad option (named in the message), an unusable work directory or key file.
+        InvalidArgumentError: a bad option (named in the message), an ``#SBATCH`` line that contradicts
+            one, an unusable work directory or key file.
     """
 
     def __init__(
@@ -79,13 +197,38 @@ class SlurmExecutor(ClusterExecutor):
         python: str | None = None,
         unschedulable_timeout: float = 60.0,
         requeue: bool = True,
+        cpus_per_task: int | None = None,
+        mem: int | str | None = None,
+        mem_per_cpu: int | str | None = None,
+        time: int | str | datetime.timedelta | None = None,
+        partition: str | None = None,
+        gpus: int | str | None = None,
+        gres: str | None = None,
+        nodes: int | None = None,
+        ntasks_per_node: int | None = None,
+        account: str | None = None,
+        qos: str | None = None,
+        constraint: str | None = None,
+        exclude: str | None = None,
+        job_name: str | None = None,
+        array_parallelism: int | None = None,
+        sbatch_options: Mapping[str, SbatchValue] | None = None,
+        resources: Resources | None = None,
+        max_array_size: int | None = None,
     ) -> None:
         timeout = check_seconds(unschedulable_timeout, "unschedulable_timeout", allow_zero=True)
         if not isinstance(requeue, bool):
             raise InvalidArgumentError(f"requeue must be True or False, got {requeue!r}")
+        if max_array_size is not None:
+            check_count(max_array_size, "max_array_size", minimum=1)
+        keywords = {k: v for k, v in locals().items() if k in SLURM_KEYWORDS}
+        options = slurm_options(keywords, resources=resources, sbatch_options=sbatch_options,
+                                array_parallelism=array_parallelism)
+        check_directives(check_setup_lines(additional_setup_lines, "additional_setup_lines"), options)
 
         def make(commands: SchedulerCommands, jobdir: JobDir, clock: Callable[[], float], key: str) -> SlurmScheduler:
-            return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout, requeue=requeue)
+            return SlurmScheduler(commands, jobdir, python=python, unschedulable_timeout=timeout, requeue=requeue,
+                                  max_array_size=max_array_size)
 
         super().__init__(
             make, debug=debug, keep_logs=keep_logs, additional_setup_lines=additional_setup_lines,
@@ -94,7 +237,63 @@ class SlurmExecutor(ClusterExecutor):
             result_grace=result_grace, completed_result_grace=completed_result_grace,
             submit_retries=submit_retries, background_polling=background_polling, cancel_on_exit=cancel_on_exit,
             submit_linger=submit_linger,
+            job_options=options,
         )
+
+    def options(
+        self,
+        *,
+        cpus_per_task: int | None = None,
+        mem: int | str | None = None,
+        mem_per_cpu: int | str | None = None,
+        time: int | str | datetime.timedelta | None = None,
+        partition: str | None = None,
+        gpus: int | str | None = None,
+        gres: str | None = None,
+        nodes: int | None = None,
+        ntasks_per_node: int | None = None,
+        account: str | None = None,
+        qos: str | None = None,
+        constraint: str | None = None,
+        exclude: str | None = None,
+        job_name: str | None = None,
+        array_parallelism: int | None = None,
+        sbatch_options: Mapping[str, SbatchValue] | None = None,
+        resources: Resources | None = None,
+        additional_setup_lines: Sequence[str] = (),
+    ) -> ExecutorView:
+        """This executor with other options for some calls: ``ex.options(cpus_per_task=4,
+        mem="8G").submit(fn, x)`` or ``.map(fn, items)``.
+
+        The keywords are the constructor's (each given one overrides the executor's; ``mem`` and
+        ``mem_per_cpu`` replace each other), plus ``additional_setup_lines`` run after the
+        executor's. The view shares the executor's monitor and work directory; its calls never share
+        an array job with calls of other options.
+
+        Raises:
+            InvalidArgumentError: a bad value (named), or an ``#SBATCH`` line that contradicts an option.
+        """
+        setup = check_setup_lines(additional_setup_lines, "additional_setup_lines")
+        keywords = {k: v for k, v in locals().items() if k in SLURM_KEYWORDS}
+        mine = slurm_options(keywords, resources=resources, sbatch_options=sbatch_options,
+                             array_parallelism=array_parallelism)
+        self._resolve_options(mine, self.additional_setup_lines + setup)  # contradictions raise now
+        return ExecutorView(self, mine, setup)
+
+    def _resolve_options(self, options: JobOptions | None, setup_lines: Sequence[str]) -> JobOptions | None:
+        base = self._job_options if isinstance(self._job_options, SlurmOptions) else SlurmOptions()
+        merged = base if options is None else base.merged(options)
+        check_directives(setup_lines, merged)
+        return merged
+
+    def limits(self) -> SlurmLimits:
+        """The cluster's limits that size array jobs: ``MaxArraySize`` and ``MaxJobCount`` from
+        ``scontrol show config``, the user's ``MaxSubmit`` from ``sacctmgr show assoc`` when the
+        cluster enforces limits (asked once per cluster and process, then cached), or the
+        executor's ``max_array_size``. Raises CommandNotFoundError without ``scontrol``."""
+        scheduler = self._scheduler
+        assert isinstance(scheduler, SlurmScheduler)
+        return scheduler.limits()
 
 
 class CondorExecutor(ClusterExecutor):
@@ -105,19 +304,38 @@ class CondorExecutor(ClusterExecutor):
     ``condor_q``/``condor_history`` only for jobs the log has been silent about.
 
     Args:
-        debug, keep_logs, additional_setup_lines, additional_import_paths, runner, workdir,
-        poll_interval, max_poll_interval, result_grace, completed_result_grace, submit_retries,
-        background_polling, cancel_on_exit, python:
-            as for :class:`SlurmExecutor` (setup lines run in a small ``/bin/sh`` wrapper).
+        debug: log through ``logging.getLogger("cfut")`` at DEBUG level.
+        keep_logs: keep every job's output and event log, not only those of failed jobs.
+        additional_setup_lines: shell lines run in a small ``/bin/sh`` wrapper before the worker.
+        additional_import_paths: directories prepended to ``sys.path`` on the node before unpickling.
+        runner: where commands go; a :class:`~cfut.SubprocessRunner` by default, a
+            :class:`cfut.fakes.FakeCondor` in tests.
+        workdir: the work directory shared with the execute nodes; default ``$CFUT_DIR`` or ``.cfut``.
+        poll_interval: seconds between status checks right after a submission or a change.
+        max_poll_interval: the longest interval, in seconds, the checks back off to.
+        result_grace: seconds a job seen ended without its results may take for them to appear.
+        completed_result_grace: the same for a job that ended with exit code 0 (seconds).
+        submit_retries: retries of ``condor_submit`` after a transient schedd error.
+        background_polling: ``False``: nothing polls unless you call :meth:`poll_once`.
+        cancel_on_exit: as for :class:`SlurmExecutor`: Ctrl-C, SIGTERM and interpreter exit remove
+            this executor's jobs (``condor_rm``).
+        python: the interpreter the job runs the worker with; default this process's ``sys.executable``.
         getenv: ``True``: the job sees the submitter's environment; ``False``; or a string of
             variable names and patterns as the ``getenv`` submit key takes them (``"PATH, HOME, CONDA_*"``).
         environment: variables set in the job (the ``environment`` submit key), on top of ``getenv``.
         initialdir: the job's working directory; default this process's current directory.
-        request_cpus: CPUs per job (``request_cpus``).
-        request_memory: memory per job: a number in MB (HTCondor's unit for a bare number) or a string
-            with a unit (``"4 GB"``), written as ``request_memory``.
-        request_disk: disk per job: a number in KiB (HTCondor's unit) or a string with a unit.
-        request_gpus: GPUs per job (``request_gpus``).
+        request_cpus: CPUs per job (``request_cpus``, a positive ``int``).
+        request_memory: memory per job (``request_memory``): an ``int`` in **megabytes** (HTCondor's
+            unit for a bare number) or a string with a unit K, M, G or T (``"4G"``, ``"4 GB"``).
+        request_disk: disk per job (``request_disk``): an ``int`` in **KiB** (HTCondor's unit for a bare
+            number) or a string with a unit.
+        request_gpus: GPUs per job (``request_gpus``, an ``int``; 0 asks for none).
+        job_name: the ``batch_name`` ``condor_q`` shows; default ``cfut.<key>`` (cfut finds its jobs by
+            the ``CfutBatch`` attribute either way).
+        resources: a scheduler-neutral :class:`~cfut.Resources`: ``cpus`` → ``request_cpus``,
+            ``memory`` → ``request_memory``, ``gpus`` → ``request_gpus``, ``time`` →
+            ``allowed_execute_duration`` (a job running longer is held: :class:`~cfut.JobHeld`),
+            ``job_name`` → ``batch_name``; ``partition`` is refused (HTCondor has none).
         requirements: a ClassAd expression (``requirements``).
         attributes: ``{"Name": "ClassAd expression"}``, written as ``+Name = expression`` (strings need
             their quotes: ``'"physics"'``).
@@ -159,6 +377,8 @@ class CondorExecutor(ClusterExecutor):
         request_memory: int | str | None = None,
         request_disk: int | str | None = None,
         request_gpus: int | str | None = None,
+        job_name: str | None = None,
+        resources: Resources | None = None,
         requirements: str | None = None,
         attributes: Mapping[str, str] | None = None,
         extra_submit_lines: Sequence[str] = (),
@@ -166,10 +386,13 @@ class CondorExecutor(ClusterExecutor):
         hold_timeout: float = 300.0,
         log_silence: float = 60.0,
     ) -> None:
+        job_options = condor_job_options(request_cpus=request_cpus, request_memory=request_memory,
+                                         request_disk=request_disk, request_gpus=request_gpus, resources=resources,
+                                         job_name=job_name)
         options = condor_options(
             python=python, getenv=getenv, environment=environment, initialdir=initialdir,
-            request_cpus=request_cpus, request_memory=request_memory, request_disk=request_disk,
-            request_gpus=request_gpus, requirements=requirements, attributes=attributes,
+            request_cpus=None, request_memory=None, request_disk=None,
+            request_gpus=None, requirements=requirements, attributes=attributes,
             extra_submit_lines=extra_submit_lines, remove_held=remove_held, log_silence=log_silence,
             hold_timeout=hold_timeout,
         )
@@ -185,7 +408,36 @@ class CondorExecutor(ClusterExecutor):
             max_poll_interval=max_poll_interval, result_grace=result_grace,
             completed_result_grace=completed_result_grace, submit_retries=submit_retries,
             background_polling=background_polling, cancel_on_exit=cancel_on_exit, submit_linger=submit_linger,
+            job_options=job_options,
         )
+
+    def options(
+        self,
+        *,
+        request_cpus: int | str | None = None,
+        request_memory: int | str | None = None,
+        request_disk: int | str | None = None,
+        request_gpus: int | str | None = None,
+        job_name: str | None = None,
+        resources: Resources | None = None,
+        additional_setup_lines: Sequence[str] = (),
+    ) -> ExecutorView:
+        """This executor with other resources for some calls: ``ex.options(request_cpus=4,
+        request_memory="8G").map(fn, items)``. The keywords are the constructor's (each given one
+        overrides the executor's), plus ``additional_setup_lines`` run after the executor's.
+
+        Raises:
+            InvalidArgumentError: a bad value (named), or what HTCondor cannot express.
+        """
+        setup = check_setup_lines(additional_setup_lines, "additional_setup_lines")
+        mine = condor_job_options(request_cpus=request_cpus, request_memory=request_memory,
+                                  request_disk=request_disk, request_gpus=request_gpus, resources=resources,
+                                  job_name=job_name)
+        return ExecutorView(self, mine, setup)
+
+    def _resolve_options(self, options: JobOptions | None, setup_lines: Sequence[str]) -> JobOptions | None:
+        base = self._job_options if isinstance(self._job_options, CondorJobOptions) else CondorJobOptions()
+        return base if options is None else base.merged(options)
 
     @property
     def event_log(self) -> str:

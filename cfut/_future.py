@@ -23,10 +23,50 @@ class ClusterFuture(concurrent.futures.Future[Any]):
         super().__init__()
         self._cfut_executor: weakref.ref[ClusterExecutor] | None = None
         self._cfut_call: Call | None = None
+        self._cfut_log: str | None = None
 
     def _bind(self, executor: ClusterExecutor, call: Call) -> None:
         self._cfut_executor = weakref.ref(executor)
         self._cfut_call = call
+        self._cfut_log = executor._jobdir.log(call.task.key)
+
+    @property
+    def log_path(self) -> str | None:
+        """The path of the job's log: its standard output and standard error as the scheduler wrote
+        them (Slurm's ``--output``; HTCondor's ``output`` and ``error``), in the work directory.
+
+        An array task has its own file; calls run together by a ``chunksize`` > 1 task share it. The
+        file exists once the job starts. The log of a failed job is kept; that of a successful one
+        until the executor shuts down (:meth:`~cfut.ClusterExecutor.shutdown`, or the end of its
+        ``with`` block), or for ever with ``keep_logs=True``. ``None`` before the scheduler accepted
+        the submission.
+        """
+        return self._cfut_log
+
+    def log(self) -> str:
+        """The job's output so far: standard output and standard error as the scheduler wrote them
+        (read from :attr:`log_path`; undecodable bytes replaced). ``""`` before the job has written
+        anything.
+
+        Raises:
+            FileNotFoundError: the call is done and its log was removed (a successful job's log goes
+                when the executor shuts down, unless ``keep_logs=True``), or the call was never
+                submitted.
+        """
+        path = self._cfut_log
+        if path is None:
+            raise FileNotFoundError("this call has no log: it was never submitted")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            if not self.done():
+                return ""  # the job has not started (or not written) yet
+            if self.cancelled():
+                return ""  # it never ran
+            raise FileNotFoundError(
+                f"the log of this call ({path}) is gone: a successful job's log is removed when its executor "
+                "shuts down; pass keep_logs=True to keep it") from None
 
     def _queue(self, executor: ClusterExecutor) -> None:
         """The call waits in its executor's coalescing bucket (see cfut._coalesce); no job yet."""
@@ -43,7 +83,9 @@ class ClusterFuture(concurrent.futures.Future[Any]):
     @property
     def job_id(self) -> str | None:
         """The scheduler's id of the job (or array task) running this call: Slurm ``"12"`` or
-        ``"12_3"``, HTCondor ``"12.3"``; ``None`` until the scheduler accepted the submission."""
+        ``"12_3"`` (the job id ``sbatch --parsable`` answered, and the task's index), HTCondor
+        ``"12.3"`` (the cluster ``condor_submit -terse`` answered, and the process); ``None`` until the
+        scheduler accepted the submission."""
         call = self._cfut_call
         return call.task.scheduler_id if call is not None else None
 

@@ -65,6 +65,9 @@ class Poller:
         self.status_queries = 0
         self.query_failures = 0
         self.deaths = 0
+        #: Logs of tasks that are done with and succeeded: kept for future.log() until the executor
+        #: shuts down (then removed unless keep_logs).
+        self.kept_logs: list[str] = []
         self._status_lock = threading.Lock()  # one status step at a time
         self._collect_lock = threading.Lock()  # one scan at a time
         self._cancel_lock = threading.Lock()  # one cancel command at a time for the same jobs
@@ -301,7 +304,7 @@ class Poller:
         paths = [jobdir.payload(task.key), jobdir.started(task.key)]
         paths += [jobdir.result(call.call_id) for call in task.calls]
         if not (self.keep_logs or task.keep_log):
-            paths.append(jobdir.log(task.key))
+            self.kept_logs.append(jobdir.log(task.key))
         with self.store.lock:
             batch_done = task.batch.live == 0
         if batch_done:

@@ -35,6 +35,7 @@ from ._status import JobStatus, Phase
 
 if TYPE_CHECKING:
     from ._future import ClusterFuture
+    from ._resources import JobOptions
 
 log = logging.getLogger("cfut")
 
@@ -107,6 +108,9 @@ class Batch:
     script_path: str = ""
     #: Tasks of this batch not yet DONE; at 0 the batch's own files (script, functions) can go.
     live: int = 0
+    #: The scheduler options this batch is submitted with (resources, job name; the adapter renders
+    #: them); None: the executor's defaults. Calls with different options never share a batch.
+    options: JobOptions | None = None
 
     @property
     def array(self) -> bool:

@@ -31,8 +31,9 @@ class JobStatus:
     signal: int | None = None
     #: Backend-specific keyword arguments for the error class (e.g. HTCondor's hold_code).
     details: tuple[tuple[str, Any], ...] = ()
-    #: The batch key the scheduler's record of the job carries (from its name ``cfut.KEY``), when it
-    #: says; a job id the scheduler gave again to a stranger's job shows another key (or none).
+    #: The batch key the scheduler's record of the job carries (Slurm: its comment ``cfut.KEY``, squeue
+    #: ``%k`` / scontrol ``Comment=``, or its name ``cfut.KEY``, squeue ``%j`` / sacct ``JobName``), when
+    #: it says; a job id the scheduler gave again to a stranger's job shows another key (or none).
     batch_key: str | None = None
 
 

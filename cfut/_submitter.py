@@ -44,6 +44,7 @@ from ._future import ClusterFuture
 from ._jobdir import JobDir, new_key, task_key
 from ._journal import Journal, JournalBatch
 from ._records import Batch, Call, JobStore, Task
+from ._resources import JobOptions
 from ._schedulers.base import Scheduler, SubmitRequest
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Submitter:
         self.journal = journal
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: tuple[str, ...], *,
-               chunksize: int, array: bool) -> list[ClusterFuture]:
+               chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
         """Pickle everything first (nothing is submitted if one item fails), then submit the batches.
         Raises SerializationError, SubmissionError, SchedulerOutputError, CommandNotFoundError."""
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
@@ -100,13 +101,14 @@ class Submitter:
         name = qualified_name(fn)
         chunks: list[list[Pending]] = [[Pending(0, data, name=name) for data in arguments[i:i + chunksize]]
                                        for i in range(0, len(arguments), chunksize)]
-        return self.submit_chunks([function], chunks, setup_lines, array=array)
+        return self.submit_chunks([function], chunks, setup_lines, array=array, options=options)
 
     def submit_chunks(self, functions: list[bytes], chunks: list[list[Pending]], setup_lines: tuple[str, ...], *,
-                      array: bool) -> list[ClusterFuture]:
+                      array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
         """Submit already pickled calls as batches of at most ``max_tasks_per_batch`` tasks, one chunk a task;
         if one batch fails, cancel the batches this call already submitted and raise."""
-        size = self.scheduler.max_tasks_per_batch
+        # Only a batch of several tasks needs the limit (which Slurm's adapter asks the cluster for).
+        size = self.scheduler.max_tasks_per_batch if len(chunks) > 1 else 1
         if size < 1:
             raise InvalidArgumentError(f"the {self.scheduler.name} adapter accepts no tasks per batch ({size})")
         accepted: list[Batch] = []
@@ -114,6 +116,7 @@ class Submitter:
         try:
             for first in range(0, len(chunks), size):
                 batch = self._prepare(functions, chunks[first:first + size], array)
+                batch.options = options
                 self._submit(batch, setup_lines)
                 accepted.append(batch)
                 futures += [call.future for task in batch.tasks for call in task.calls]
@@ -147,7 +150,8 @@ class Submitter:
         return batch
 
     def _submit(self, batch: Batch, setup_lines: tuple[str, ...]) -> None:
-        request = SubmitRequest(batch, setup_lines, self._import_paths, self._secret_env, self._job_env)
+        request = SubmitRequest(batch, setup_lines, self._import_paths, self._secret_env, self._job_env,
+                                batch.options)
         try:
             # Before the command: a crash between it and the answer is recovered by the batch's name.
             self.journal.batch(batch.key, batch.array,

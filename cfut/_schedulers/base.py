@@ -8,6 +8,7 @@ from typing import Protocol
 
 from .._errors import JobDied
 from .._records import Batch
+from .._resources import JobOptions
 from .._status import JobStatus
 
 
@@ -26,6 +27,8 @@ class SubmitRequest:
     secret_env: Mapping[str, str] = field(default_factory=dict)
     #: Variables the job needs that may be seen (the key file's path).
     job_env: Mapping[str, str] = field(default_factory=dict)
+    #: The batch's scheduler options (resources, job name), rendered by the adapter; None: none.
+    options: JobOptions | None = None
 
 
 class Scheduler(Protocol):
@@ -33,8 +36,10 @@ class Scheduler(Protocol):
 
     #: The scheduler's name in messages: "Slurm", "HTCondor".
     name: str
-    #: Most tasks one submission may carry (Slurm's MaxArraySize, ...).
-    max_tasks_per_batch: int
+    @property
+    def max_tasks_per_batch(self) -> int:
+        """Most tasks one submission may carry (Slurm's MaxArraySize, ...)."""
+        ...
 
     def task_id(self, job_id: str, index: int | None) -> str:
         """The scheduler's id of a task: Slurm ``12`` / ``12_3``, HTCondor ``12.0`` / ``12.3``."""

@@ -2,12 +2,19 @@
 
 Commands issued (one of each kind per poll at most, every one batched over all jobs)::
 
-    sbatch --parsable --job-name=cfut.KEY --output=LOG SCRIPT          submit
-    squeue --noheader --states=all --array --jobs=ID,... --format=%i|%T|%r   status
-    sacct --noheader --parsable2 --allocations --jobs=ID,... --format=JobID,State,ExitCode
+    sbatch --parsable [--job-name=cfut.KEY] --comment=cfut.KEY --output=LOG [OPTIONS] SCRIPT   submit
+    squeue --noheader --states=all --array --jobs=ID,... --format=%i|%T|%r|%k|%j             status
+    sacct --noheader --parsable2 --allocations --jobs=ID,... --format=JobID,State,ExitCode,Comment,JobName
     scontrol --oneliner show job [ID]                                  fallback without accounting
     scancel ID ...                                                     cancel
-    squeue --noheader --name=cfut.KEY --format=%i                      a lost sbatch reply
+    squeue --noheader --me --format=%i|%k|%j                           a lost sbatch reply
+    scontrol show config                                               MaxArraySize, MaxJobCount (once)
+    sacctmgr --noheader --parsable2 show assoc where user=U format=...  MaxSubmit (once, when enforced)
+
+cfut finds its jobs by their comment ``cfut.KEY`` (squeue ``%k``, scontrol ``Comment=``), and by
+their name ``cfut.KEY`` when the user gives none (squeue ``%j``, sacct ``JobName``: Slurm 22.05
+stores comments in accounting only with ``AccountingStoreFlags=job_comment``, so sacct's ``Comment``
+is usually empty).
 
 Facts reproduced here are from the Slurm 22.05 manual pages (sbatch, squeue, sacct, scontrol,
 scancel) and were checked on a real cluster by the integration tests.
@@ -15,11 +22,16 @@ scancel) and were checked on a real cluster by the integration tests.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import re
 import shlex
 import sys
+import threading
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from .._commands import SchedulerCommands
@@ -35,10 +47,12 @@ from .._errors import (
     JobUnschedulable,
     SchedulerError,
     SchedulerOutputError,
+    SubmissionError,
 )
 from .._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir
 from .._records import Batch
-from .._runner import CommandResult
+from .._resources import SlurmOptions, check_directives
+from .._runner import CommandResult, SubprocessRunner
 from .._status import JobStatus, Phase
 from .base import SubmitRequest
 from .script import wrapper_script
@@ -111,8 +125,8 @@ TRANSIENT = (
 INVALID_JOB_ID = "Invalid job id specified"
 ACCOUNTING_DISABLED = "accounting storage is disabled"
 
-STATUS_FORMAT = "%i|%T|%r|%j"
-SACCT_FORMAT = "JobID,State,ExitCode,JobName"
+STATUS_FORMAT = "%i|%T|%r|%k|%j"
+SACCT_FORMAT = "JobID,State,ExitCode,Comment,JobName"
 JOB_NAME_PREFIX = "cfut."
 #: Longest ``--jobs=...`` argument cfut writes: Linux refuses any single argument over 131,072 bytes
 #: (MAX_ARG_STRLEN, 32 pages) with E2BIG, "Argument list too long".
@@ -120,8 +134,24 @@ MAX_IDS_TEXT = 100_000
 
 
 def batch_key_of(name: str) -> str | None:
-    """The batch key in a job name cfut gave (``cfut.KEY``); None for any other name."""
+    """The batch key in a job name or comment cfut gave (``cfut.KEY``); None for any other text."""
     return name[len(JOB_NAME_PREFIX):] if name.startswith(JOB_NAME_PREFIX) else None
+
+
+def key_of_comment_and_name(text: str) -> str | None:
+    """The batch key in ``COMMENT|NAME`` (squeue ``%k|%j``, sacct ``Comment|JobName``): from the
+    comment ``cfut.KEY`` (which holds no ``|``), else from the name ``cfut.KEY``; either may hold
+    ``|`` when it is not cfut's, which the key never does."""
+    comment, sep, _ = text.partition("|")
+    if sep and comment.startswith(JOB_NAME_PREFIX):
+        return batch_key_of(comment)
+    _, sep, name = text.rpartition("|")
+    return batch_key_of(name) if sep else None
+
+
+def _format_has(argv: Sequence[str], token: str) -> bool:
+    """Whether the command's --format asks for ``token`` (parsers read older formats too)."""
+    return any(arg.startswith("--format=") and token in arg for arg in argv)
 
 
 def compact_ids(job_ids: Sequence[str]) -> list[str]:
@@ -199,9 +229,13 @@ def batch_script(
     return wrapper_script(python, word, setup_lines, import_paths)
 
 
-def sbatch_argv(job_name: str, output_pattern: str, script_path: str) -> list[str]:
-    """``output_pattern`` is a Slurm filename pattern: escape paths with escape_filename_pattern."""
-    return ["sbatch", "--parsable", f"--job-name={job_name}", f"--output={output_pattern}", script_path]
+def sbatch_argv(key: str, output_pattern: str, script_path: str, *, named: bool = False) -> list[str]:
+    """``output_pattern`` is a Slurm filename pattern: escape paths with escape_filename_pattern.
+    ``named``: the user names the job (an option or an ``#SBATCH --job-name`` line), so cfut's own
+    ``--job-name`` stays off; its comment identifies the job either way."""
+    name = [] if named else [f"--job-name={JOB_NAME_PREFIX}{key}"]
+    return ["sbatch", "--parsable", *name, f"--comment={JOB_NAME_PREFIX}{key}", f"--output={output_pattern}",
+            script_path]
 
 
 def parse_sbatch(argv: Sequence[str], result: CommandResult) -> str:
@@ -222,8 +256,10 @@ def squeue_argv(job_ids: Sequence[str] | None) -> list[str]:
 
 
 def parse_squeue(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
-    """``%i|%T|%r|%j`` lines (the name last: a name may hold ``|``; ``%r`` never does)."""
+    """``%i|%T|%r|%k|%j`` lines (comment and name last: either may hold ``|``; ``%r`` never does);
+    ``%i|%T|%r|%j`` when the command did not ask for ``%k``."""
     statuses = {}
+    with_comment = _format_has(argv, "%k")
     for line in output.splitlines():
         if not line.strip():
             continue
@@ -231,7 +267,8 @@ def parse_squeue(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
         if len(parts) not in (3, 4) or not re.fullmatch(r"\d+(_\d+)?", parts[0]):
             raise SchedulerOutputError(argv, output, f"unexpected line {line!r}")
         job_id, state, reason = parts[:3]
-        key = batch_key_of(parts[3]) if len(parts) == 4 else None
+        rest = parts[3] if len(parts) == 4 else None
+        key = None if rest is None else key_of_comment_and_name(rest) if with_comment else batch_key_of(rest)
         statuses[job_id] = JobStatus(state, phase_of(state), reason, batch_key=key)
     return statuses
 
@@ -242,7 +279,9 @@ def sacct_argv(job_ids: Sequence[str]) -> list[str]:
 
 
 def parse_sacct(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
+    """``JobID|State|ExitCode|Comment|JobName`` lines (``...|JobName`` when Comment was not asked for)."""
     statuses = {}
+    with_comment = _format_has(argv, "Comment")
     for line in output.splitlines():
         if not line.strip():
             continue
@@ -257,7 +296,8 @@ def parse_sacct(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
             raise SchedulerOutputError(argv, output, f"no state in line {line!r}")
         state = words[0]  # "CANCELLED by 1000"
         exit_code, signal = parse_exit_code(exit_text)
-        key = batch_key_of(parts[3]) if len(parts) == 4 else None
+        rest = parts[3] if len(parts) == 4 else None
+        key = None if rest is None else key_of_comment_and_name(rest) if with_comment else batch_key_of(rest)
         statuses[job_id] = JobStatus(state, phase_of(state), " ".join(words[1:]), exit_code, signal, batch_key=key)
     return statuses
 
@@ -267,7 +307,7 @@ def scontrol_argv(job_ids: Sequence[str]) -> list[str]:
     return ["scontrol", "--oneliner", "show", "job"] + ([job_ids[0]] if len(job_ids) == 1 else [])
 
 
-_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|JobName|ArrayJobId|ArrayTaskId|JobState|Reason|ExitCode)=(\S*)")
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|JobName|ArrayJobId|ArrayTaskId|JobState|Reason|ExitCode|Comment)=(\S*)")
 
 
 def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
@@ -285,10 +325,138 @@ def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
             job_id = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
         state = fields["JobState"]
         exit_code, signal = parse_exit_code(fields.get("ExitCode", ""))
-        key = batch_key_of(fields["JobName"]) if "JobName" in fields else None
+        key = batch_key_of(fields.get("Comment", "")) or (
+            batch_key_of(fields["JobName"]) if "JobName" in fields else None)
         statuses[job_id] = JobStatus(state, phase_of(state), fields.get("Reason", ""), exit_code, signal,
                                      batch_key=key)
     return statuses
+
+
+# ---------------------------------------------------------------- the cluster's limits
+
+#: Slurm's default MaxArraySize (slurm.conf(5)): array indices 0 to 1000.
+DEFAULT_MAX_ARRAY_SIZE = 1001
+
+
+@dataclass(frozen=True)
+class SlurmLimits:
+    """The limits of a Slurm cluster that decide how cfut splits a map, as the cluster reports them.
+
+    Attributes:
+        max_array_size: ``MaxArraySize`` from ``scontrol show config``: an array's indices go from 0
+            to ``max_array_size - 1``, so one array carries at most this many tasks. None when unknown.
+        max_job_count: ``MaxJobCount`` from ``scontrol show config``: the most jobs slurmctld holds
+            at once, for every user (sbatch waits and retries when it is reached). None when unknown.
+        max_submit_jobs: the smallest of the user's association limits ``MaxSubmit`` and
+            ``GrpSubmit`` (``sacctmgr show assoc``), read only when the cluster enforces limits
+            (``AccountingStorageEnforce`` includes ``limits``); every array task counts. None: none.
+        source: the commands these came from, for messages.
+    """
+
+    max_array_size: int | None = None
+    max_job_count: int | None = None
+    max_submit_jobs: int | None = None
+    source: str = ""
+
+    def tasks_per_array(self) -> int:
+        """Most tasks one array job may carry under these limits."""
+        size = self.max_array_size or DEFAULT_MAX_ARRAY_SIZE
+        return min(size, self.max_submit_jobs) if self.max_submit_jobs else size
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """``scontrol show config`` → ``{"MaxArraySize": "1001", ...}`` (``Name   = value`` lines)."""
+    config = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() and " " not in name.strip():
+            config[name.strip()] = value.strip()
+    return config
+
+
+def _whole(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
+
+
+def parse_assoc_limits(text: str) -> int | None:
+    """``sacctmgr --noheader --parsable2 show assoc ... format=MaxSubmit,GrpSubmit`` → the smallest
+    limit set on any of the user's associations (None when none is set)."""
+    limits = [int(v) for line in text.splitlines() for v in line.strip().split("|") if v.strip().isdigit()]
+    return min(limits) if limits else None
+
+
+CONFIG_ARGV = ("scontrol", "show", "config")
+
+# Limits are asked once per cluster and process: per SLURM_CONF for real commands, per runner otherwise.
+_limits_lock = threading.Lock()
+_limits_by_conf: dict[str, SlurmLimits] = {}
+_limits_by_runner: weakref.WeakKeyDictionary[object, SlurmLimits] = weakref.WeakKeyDictionary()
+
+
+def read_limits(commands: SchedulerCommands) -> SlurmLimits:
+    """The cluster's limits, asked once per cluster and process (``scontrol show config``, and
+    ``sacctmgr`` when limits are enforced) and cached; a command that fails leaves a limit unknown."""
+    runner = commands.runner
+    real = isinstance(runner, SubprocessRunner)
+    conf = os.environ.get("SLURM_CONF", "")
+    with _limits_lock:
+        cached = _limits_by_conf.get(conf) if real else _limits_by_runner.get(runner)
+        if cached is not None:
+            return cached
+        limits = _ask_limits(commands)
+        if real:
+            _limits_by_conf[conf] = limits
+        else:
+            try:
+                _limits_by_runner[runner] = limits
+            except TypeError:  # a runner that cannot be weakly referenced: ask again next time
+                pass
+        return limits
+
+
+def _ask_limits(commands: SchedulerCommands) -> SlurmLimits:
+    result = commands.run(list(CONFIG_ARGV))
+    if result.returncode != 0:
+        log.warning("cannot read the cluster's limits (%s: %s); assuming MaxArraySize=%d", " ".join(CONFIG_ARGV),
+                    result.stderr.strip(), DEFAULT_MAX_ARRAY_SIZE)
+        return SlurmLimits(source="Slurm's defaults (scontrol show config failed)")
+    config = parse_config(result.stdout)
+    submit = None
+    source = "scontrol show config"
+    enforce = config.get("AccountingStorageEnforce", "none").lower()
+    if "limits" in enforce or "safe" in enforce:
+        argv = ["sacctmgr", "--noheader", "--parsable2", "show", "assoc", f"where user={getpass.getuser()}",
+                "format=MaxSubmit,GrpSubmit"]
+        answer = commands.run(argv)
+        if answer.returncode == 0:
+            submit = parse_assoc_limits(answer.stdout)
+            source += " and sacctmgr show assoc"
+    return SlurmLimits(_whole(config.get("MaxArraySize")), _whole(config.get("MaxJobCount")), submit, source)
+
+
+# sbatch refusals that name a limit or a resource, and what to change (slurm_errno.c texts).
+_REFUSALS = (
+    ("Invalid job array specification",
+     "an array of {tasks} tasks is more than the cluster allows: MaxArraySize is {max_array_size} "
+     "({source}); cfut split the map at {per_array} tasks per array. If the limit is lower than "
+     "reported, set SlurmExecutor(max_array_size=N)"),
+    ("Job violates accounting/QOS policy",
+     "a limit of your association or QOS refused the job (MaxSubmitJobs counts every array task: this "
+     "array has {tasks}; known MaxSubmit: {max_submit_jobs}); see `sacctmgr show assoc user=$USER "
+     "format=MaxSubmit,GrpSubmit,MaxWall` and set SlurmExecutor(max_array_size=N) below it"),
+    ("Requested node configuration is not available",
+     "no node has what the job asks for (cpus_per_task, mem, gpus, constraint, nodes): see "
+     "`sinfo -o '%P %c %m %G %f'`"),
+    ("Requested time limit is invalid",
+     "time= is longer than the partition allows: see `sinfo -o '%P %l'`"),
+    ("Invalid partition name specified", "partition= names no partition of this cluster: see `sinfo -s`"),
+    ("Invalid account", "account= is not one of your accounts: see `sacctmgr show assoc user=$USER`"),
+    ("Invalid qos specification", "qos= is not a QOS you may use: see `sacctmgr show assoc user=$USER format=QOS`"),
+    ("Invalid generic resource (gres) specification",
+     "gpus=/gres= asks for a generic resource the cluster does not have: see `sinfo -o '%P %G'`"),
+    ("Invalid feature specification", "constraint= names a feature no node has: see `sinfo -o '%P %f'`"),
+    ("Memory required by task is not available", "mem=/mem_per_cpu= is more than a node has: see `sinfo -o '%P %m'`"),
+)
 
 
 class SlurmScheduler:
@@ -296,11 +464,10 @@ class SlurmScheduler:
     ``sacct`` then ``scontrol`` for jobs squeue no longer lists, ``scancel`` to cancel."""
 
     name = "Slurm"
-    #: Most tasks in one array job (Slurm's MaxArraySize default of 1001 allows indices 0-1000).
-    max_tasks_per_batch = 1000
 
     def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None,
-                 unschedulable_timeout: float = 60.0, requeue: bool = True) -> None:
+                 unschedulable_timeout: float = 60.0, requeue: bool = True,
+                 max_array_size: int | None = None) -> None:
         escape_filename_pattern(jobdir.path)  # refuse an unusable work directory now
         self.unschedulable_timeout = unschedulable_timeout
         self.requeue = requeue
@@ -308,6 +475,20 @@ class SlurmScheduler:
         self.jobdir = jobdir
         self.python = python or sys.executable
         self._accounting = True  # until sacct says otherwise
+        self._max_array_size = max_array_size
+
+    def limits(self) -> SlurmLimits:
+        """The cluster's limits (asked once, cached; see :func:`read_limits`), with the executor's
+        explicit ``max_array_size`` over the reported one."""
+        if self._max_array_size is not None:
+            return SlurmLimits(self._max_array_size, source="SlurmExecutor(max_array_size=)")
+        return read_limits(self.commands)
+
+    @property
+    def max_tasks_per_batch(self) -> int:
+        """Most tasks in one array job: the cluster's MaxArraySize (indices 0 to MaxArraySize-1), and
+        no more than the user may submit at all; or the executor's ``max_array_size``."""
+        return self.limits().tasks_per_array()
 
     @staticmethod
     def task_id(job_id: str, index: int | None) -> str:
@@ -322,8 +503,10 @@ class SlurmScheduler:
     # -- submission
 
     def submit(self, request: SubmitRequest) -> str:
-        """One ``sbatch``: a plain job for one task, an array job (``--array=0-N``) for several."""
+        """One ``sbatch``: a plain job for one task, an array job (``--array=0-N``) for several.
+        A refusal that names a limit or a resource is re-raised saying which setting to change."""
         batch = request.batch
+        options = request.options if isinstance(request.options, SlurmOptions) else SlurmOptions()
         jobdir = self.jobdir
         payload: str | ArrayPath
         if batch.array:
@@ -335,24 +518,49 @@ class SlurmScheduler:
         batch.script_path = jobdir.script(batch.key)
         jobdir.write_text(batch.script_path, batch_script(self.python, payload, request.setup_lines,
                                                           request.import_paths))
-        argv = sbatch_argv(job_name(batch), log_path, batch.script_path)
+        named = options.job_name is not None or check_directives(request.setup_lines, options) is not None
+        argv = sbatch_argv(batch.key, log_path, batch.script_path, named=named)
         # Explicit, whatever the cluster's JobRequeue default: a requeued task runs only the calls
         # that have no result yet, so requeueing (after a node failure, a preemption) is safe.
         argv.insert(-1, "--requeue" if self.requeue else "--no-requeue")
         if batch.array:
-            argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}")
+            throttle = f"%{options.array_parallelism}" if options.array_parallelism else ""
+            argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}{throttle}")
+        argv[-1:-1] = options.sbatch_args()
         # sbatch hands its umask to the job (SLURM_UMASK): keep the job's log private too. The key
         # travels in sbatch's environment, which Slurm shows to nobody but the job.
         env = {"SLURM_UMASK": "0077", **request.job_env, **request.secret_env}
-        return parse_sbatch(argv, self.commands.submit(argv, env=env, transient=self.is_transient))
+        try:
+            result = self.commands.submit(argv, env=env, transient=self.is_transient)
+        except SubmissionError as exc:
+            self._explain(exc, len(batch.tasks))
+            raise
+        return parse_sbatch(argv, result)
+
+    def _explain(self, exc: SubmissionError, tasks: int) -> None:
+        """Add to a refusal that names a limit or a resource the limit and the setting to change."""
+        text = exc.stderr + exc.stdout
+        for marker, hint in _REFUSALS:
+            if marker in text:
+                limits = self.limits() if "{max" in hint or "{per_array}" in hint else SlurmLimits()
+                exc.hint = hint.format(tasks=tasks, max_array_size=limits.max_array_size or "unknown",
+                                       max_submit_jobs=limits.max_submit_jobs or "none",
+                                       per_array=limits.tasks_per_array(), source=limits.source or "unknown")
+                exc.args = (f"{exc.args[0]}\n{exc.hint}",)
+                return
 
     def find_lost(self, batch: Batch) -> str | None:
-        argv = ["squeue", "--noheader", f"--name={job_name(batch)}", "--format=%i"]
+        """The job of this batch among the user's jobs: its comment (or, for jobs of cfut before
+        0.6, its name) is ``cfut.KEY``."""
+        argv = ["squeue", "--noheader", "--me", "--format=%i|%k|%j"]
         result = self.commands.run(argv)
         if result.returncode != 0:
             return None
-        ids = [line.strip() for line in result.stdout.splitlines() if line.strip()]
-        return ids[0].split("_")[0] if ids else None
+        for line in result.stdout.splitlines():
+            job_id, sep, rest = line.strip().partition("|")
+            if sep and key_of_comment_and_name(rest) == batch.key:
+                return job_id.split("_")[0]
+        return None
 
     # -- monitoring
 
@@ -450,7 +658,3 @@ def _gone(result: CommandResult) -> bool:
     ``Job A_2 not found`` on *stdout* with exit code 1."""
     return INVALID_JOB_ID in result.stderr or bool(re.search(r"^Job \S+ not found$", result.stdout, re.M))
 
-
-def job_name(batch: Batch) -> str:
-    """The ``--job-name`` of a batch: unique, so a batch whose sbatch reply was lost can be found."""
-    return f"{JOB_NAME_PREFIX}{batch.key}"

@@ -33,6 +33,7 @@ from ..._commands import SchedulerCommands
 from ..._errors import InvalidArgumentError, JobDied, SchedulerOutputError
 from ..._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir
 from ..._records import Batch
+from ..._resources import CondorJobOptions
 from ..._runner import CommandResult
 from ..._status import JobStatus, Phase
 from ..base import SubmitRequest
@@ -184,6 +185,7 @@ class HTCondorScheduler:
     def submit(self, request: SubmitRequest) -> str:
         """One ``condor_submit``: ``queue 1`` for submit(), ``queue N`` (one cluster) for map()."""
         batch, options, jobdir = request.batch, self.options, self.jobdir
+        job = request.options if isinstance(request.options, CondorJobOptions) else CondorJobOptions()
         if batch.array:
             payload = escape_macros(jobdir.file(batch.key + ".")) + "$(ProcId)" + PAYLOAD_SUFFIX
             output = escape_macros(jobdir.file(batch.key + ".")) + "$(ProcId)" + LOG_SUFFIX
@@ -210,7 +212,8 @@ class HTCondorScheduler:
             executable=executable, arguments=arguments, log=escape_macros(self.event_log), output=output,
             initialdir=escape_macros(check_value(options.initialdir or os.getcwd(), "initialdir")),
             count=len(batch.tasks), batch_key=batch.key, getenv=options.getenv,
-            environment=tuple(environment.items()), resources=options.resources,
+            environment=tuple(environment.items()), resources=options.resources + job.resources,
+            batch_name=None if job.batch_name is None else escape_macros(job.batch_name),
             requirements=options.requirements, attributes=options.attributes,
             extra_lines=options.extra_submit_lines,
         )

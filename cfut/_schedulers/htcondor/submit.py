@@ -75,6 +75,7 @@ class SubmitSpec:
     requirements: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()  # +Name = ClassAd expression
     extra_lines: tuple[str, ...] = ()
+    batch_name: str | None = None  # the user's job name (already macro-escaped); default cfut.KEY
 
 
 def submit_description(spec: SubmitSpec) -> str:
@@ -94,7 +95,7 @@ def submit_description(spec: SubmitSpec) -> str:
         f"log = {spec.log}",
         f"output = {spec.output}",
         f"error = {spec.output}",
-        f"batch_name = cfut.{spec.batch_key}",
+        f"batch_name = {spec.batch_name or 'cfut.' + spec.batch_key}",
         f'+CfutBatch = "{spec.batch_key}"',
     ]
     lines += [f"{key} = {value}" for key, value in spec.resources]

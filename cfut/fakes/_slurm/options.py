@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 
+from ..._resources import SBATCH_LONG_OPTIONS
 from .._errors import FakeUnsupported
 from .._getopt import Arity, Option, OptionTable, Parsed
 
@@ -37,18 +38,7 @@ _SHORT = {
     "verbose": "v", "version": "V", "nodelist": "w", "wait": "W", "exclude": "x",
 }
 # Every long option sbatch 22.05 knows (getopt_long's own list, by its "ambiguous" messages).
-_ALL_LONG = """
-account acctg-freq array batch begin bb bbf chdir cluster cluster-constraint clusters comment container
-context contiguous constraint core-spec cores-per-socket cpu-freq cpus-per-gpu cpus-per-task deadline
-delay-boot dependency distribution error exclude exclusive export export-file extra-node-info
-get-user-env gid gpu-bind gpu-freq gpus gpus-per-node gpus-per-socket gpus-per-task gres gres-flags help
-hint hold ignore-pbs input job-name kill-on-invalid-dep licenses mail-type mail-user mcs-label mem
-mem-bind mem-per-cpu mem-per-gpu mincpus network nice no-kill no-requeue nodefile nodelist nodes ntasks
-ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket ntasks-per-tres open-mode output
-overcommit oversubscribe parsable partition power prefer priority profile propagate qos quiet reboot
-requeue reservation signal sockets-per-node spread-job switches tasks-per-node test-only thread-spec
-threads-per-core time time-min tmp uid usage use-min-nodes verbose version wait wait-all-nodes wckey wrap
-""".split()
+_ALL_LONG = SBATCH_LONG_OPTIONS
 
 
 def _arity(name: str) -> Arity:
@@ -146,8 +136,9 @@ SCONTROL_OPTIONS = _options(
     ("local", None, "none"), ("sibling", None, "none"), ("federation", None, "none"),
 )
 SCONTROL_MODELLED = frozenset({"oneliner", "all", "quiet", "hide"})
-#: The ``scontrol`` commands modelled (``show job [ID]``, ``hold``, ``release``).
-SCONTROL_VERBS = ("show job", "hold", "release")
+#: The ``scontrol`` commands modelled (``show job [ID]``, ``hold``, ``release``, and ``show config``
+#: with the lines of the configuration the fake models).
+SCONTROL_VERBS = ("show job", "hold", "release", "show config")
 
 #: Every command's option table and modelled subset, for docs/fidelity.md.
 TABLES: dict[str, tuple[OptionTable, frozenset[str]]] = {

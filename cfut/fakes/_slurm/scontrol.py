@@ -11,7 +11,7 @@ from . import messages
 from .controller import Controller
 from .options import SCONTROL_MODELLED, SCONTROL_OPTIONS, refuse_unmodelled
 from .render import rows, scontrol_record, scontrol_text
-from .values import parse_job_ref
+from .values import parse_job_ref, slurm_date
 
 
 def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> CommandResult:
@@ -24,6 +24,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     oneliner = any(p.option.long == "oneliner" for p in parsed)
     if words and words[0] in ("hold", "release"):
         return _hold_or_release(ctl, argv, words[0], words[1:], refresh)
+    if words == ["show", "config"]:
+        return CommandResult(argv, 0, config_text(ctl), "")
     if len(words) < 2 or words[0] != "show" or words[1] not in ("job", "jobs") or len(words) > 3:
         raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold` and "
                               "`release` are modelled")
@@ -44,6 +46,31 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     ctx = ctl.context()
     records = [scontrol_record(row, ctx) for row in rows(visible, expand_pending=False)]
     return CommandResult(argv, 0, scontrol_text(records, oneliner), "")
+
+
+#: ``scontrol show config`` pads names to this width before `` = `` (longer names get one space).
+_CONFIG_WIDTH = 23
+
+
+def config_text(ctl: Controller) -> str:
+    """``scontrol show config`` as Slurm 22.05 prints it, with only the lines of what the fake
+    models (the real command prints some 190 lines, sorted by name, in the same layout)."""
+    config = ctl.config
+    values = {
+        "AccountingStorageEnforce": "none",
+        "AccountingStorageType": "accounting_storage/slurmdbd" if ctl.accounting else "accounting_storage/none",
+        "ClusterName": ctl.cluster.name,
+        "KillWait": f"{config.kill_wait:g} sec",
+        "MaxArraySize": str(config.max_array_size),
+        "MaxJobCount": "10000",  # slurm.conf's default; the fake has no such limit
+        "MinJobAge": f"{config.min_job_age:g} sec",
+        "SLURM_VERSION": "22.05.8",
+    }
+    when = slurm_date(ctl.clock.wall(ctl.clock.now()))
+    lines = [f"Configuration data as of {when}"]
+    lines += [f"{name:<{_CONFIG_WIDTH}} = {value}" for name, value in values.items()]
+    lines += ["", f"Slurmctld(primary) at {ctl.cluster.submit_host} is UP"]
+    return "\n".join(lines) + "\n"
 
 
 def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: list[str],
