@@ -133,6 +133,8 @@ class Coalescer:
             self._buckets.clear()
         for key, bucket in buckets:
             self._send(key, bucket)
+        with self._flushing:  # and wait for a bucket the linger thread is sending right now
+            pass
 
     def cancel(self, future: ClusterFuture) -> bool:
         """Cancel a call still in its bucket (nothing was submitted for it); False if it went out."""

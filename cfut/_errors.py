@@ -15,6 +15,8 @@
     │   ├── SchedulerOutputError                    an answer we cannot parse (quotes command and output)
     │   └── CommandFailedError                      a command failed (argv, returncode, stdout, stderr)
     │       └── SubmissionError                     the scheduler rejected or failed a submission
+    ├── DependencyFailed                            a call whose result this one needs failed or was
+    │                                               cancelled (its error is the __cause__): not run
     ├── IntegrityError                              a file in the work directory failed its signature
     │                                               check: refused before anything was unpickled
     ├── RealCommandRefused                          a real scheduler command while a fake stands in
@@ -121,6 +123,19 @@ class BrokenClusterExecutor(CfutError, concurrent.futures.BrokenExecutor):
     behind them are cancelled, and ``submit``/``map`` raise it from then on, as
     :class:`concurrent.futures.process.BrokenProcessPool` does.
     """
+
+
+class DependencyFailed(CfutError):
+    """A call this one takes the result of (a future passed as an argument) failed or was cancelled,
+    so this one was not run; the dependency's error is ``__cause__``. ``dependency`` is its call id."""
+
+    def __init__(self, dependency: str, problem: str = "") -> None:
+        super().__init__(f"call {dependency}, whose result this call needs, {problem or 'failed'}")
+        self.dependency = dependency
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[DependencyFailed], tuple[str, str]]:
+        return (type(self), (self.dependency, self.problem))
 
 
 class IntegrityError(CfutError):

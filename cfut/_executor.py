@@ -26,13 +26,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import _keys, _lifecycle, _progress
+from . import _keys, _lifecycle, _progress, _wire
 from ._coalesce import Coalescer
 from ._commands import SchedulerCommands
+from ._deps import find_futures, substitute
 from ._errors import (
     BrokenClusterExecutor,
+    DependencyFailed,
     ExecutorShutdownError,
     IntegrityError,
     InvalidArgumentError,
@@ -45,12 +48,13 @@ from ._journal import SUFFIX as JOURNAL_SUFFIX
 from ._journal import Journal, JournalBatch, journals
 from ._journal import read as read_journal
 from ._poller import Monitor, Poller
-from ._records import Batch, Call, CallState, JobStore, Task, TaskState
+from ._records import PINS, Batch, Call, CallState, JobStore, Task, TaskState
 from ._resources import JobOptions
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
-from ._submitter import Item, Submitter, qualified_name
+from ._submitter import Item, Pending, Submitter, qualified_name
+from ._wire import DependencyRef
 
 log = logging.getLogger("cfut")
 
@@ -102,6 +106,68 @@ def check_count(value: object, what: str, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidArgumentError(f"{what} must be a whole number >= {minimum}, got {value!r}")
     return value
+
+
+class After:
+    """An executor whose calls also wait for some futures to succeed: see :meth:`ClusterExecutor.after`."""
+
+    def __init__(self, executor: ClusterExecutor, futures: Sequence[ClusterFuture]) -> None:
+        self.executor = executor
+        self.futures = tuple(futures)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> ClusterFuture:
+        """``executor.submit(fn, *args, **kwargs)``, started only after the futures succeeded."""
+        return self.executor._submit_one(_after_call, (fn, list(self.futures), args, kwargs), {}, (), None)
+
+    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> list[ClusterFuture]:
+        """``executor.map_futures(fn, *iterables)``, every call started only after the futures succeeded."""
+        items: list[Item] = [((fn, list(self.futures), args, {}), {}) for args in zip(*iterables)]
+        return self.executor._map_dependent(_after_call, items, (), None) if items else []
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
+        """``executor.map(fn, *iterables)``, every call started only after the futures succeeded."""
+        return self.executor._results(self.map_futures(fn, *iterables), timeout, False)
+
+
+def _after_call(fn: Callable[..., Any], waited_for: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """What an :class:`After` call runs on the node: ``fn(*args, **kwargs)``; the values of the
+    futures it waited for are not passed on."""
+    return fn(*args, **kwargs)
+
+
+@dataclass(eq=False)
+class _Deferred:
+    """A call held back by the executor until its dependencies have their values (HTCondor)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    setup: tuple[str, ...]
+    options: JobOptions | None
+    future: ClusterFuture
+    pending: list[ClusterFuture]
+
+
+def _corresponding_array(items: Sequence[Item], dependencies: Sequence[ClusterFuture]) -> str | None:
+    """The array job id when item i is exactly the future of the only call of task i of one array
+    (``map`` over a ``map``'s futures, chunksize 1), else None."""
+    array = None
+    for index, (args, kwargs) in enumerate(items):
+        if kwargs or len(args) != 1 or not isinstance(args[0], ClusterFuture):
+            return None
+        call = args[0]._cfut_call
+        if call is None or call.task.index != index or len(call.task.calls) != 1 or call.task.batch.job_id is None:
+            return None
+        if array is None:
+            array = call.task.batch.job_id
+        elif call.task.batch.job_id != array:
+            return None
+    if array is None or len(items) != len(dependencies):
+        return None
+    first = items[0][0][0]._cfut_call
+    if first is None or len(first.task.batch.tasks) != len(items):
+        return None
+    return array
 
 
 class Reattached(list[ClusterFuture]):
@@ -194,6 +260,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._interval = self._poll_interval
         self._last_query = float("-inf")
         self._slots: tuple[float, int | None] | None = None  # (when asked, free job slots)
+        self._deferred: list[_Deferred] = []  # calls held back for their dependencies (HTCondor)
+        self._poller.on_settled = self._weak_release()
         self._closed = False
         self._terminated = False
         #: Whether the jobs are cancelled when the process is interrupted or exits (see cfut._lifecycle).
@@ -224,6 +292,8 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _submit_one(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                     setup: Sequence[str], options: JobOptions | None) -> ClusterFuture:
+        if find_futures((args, kwargs), ClusterFuture):
+            return self._submit_dependent(fn, args, kwargs, setup, options)
         if self._coalescer is None:
             (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options)
             return future
@@ -294,10 +364,197 @@ class ClusterExecutor(concurrent.futures.Executor):
                      chunksize: int | Literal["auto"], setup: Sequence[str],
                      options: JobOptions | None) -> list[ClusterFuture]:
         items: list[Item] = [(args, {}) for args in zip(*iterables)]
+        if items and find_futures(items, ClusterFuture):
+            return self._map_dependent(fn, items, setup, options)
         if chunksize == "auto":
             chunksize = self._auto_chunksize(fn, len(items))
         chunksize = check_count(chunksize, "chunksize", minimum=1)
         return self._submit_calls(fn, items, setup, chunksize=chunksize, array=True, options=options) if items else []
+
+    # ------------------------------------------------------------------ futures as arguments
+
+    def _dependencies(self, obj: Any, *, refs: bool = True) -> tuple[Any, list[ClusterFuture], BaseException | None]:
+        """``obj`` with the futures in it replaced: resolved ones by their values, outstanding ones by
+        references to their calls (``refs``; else left in place, for calls the executor holds back);
+        the outstanding futures, their result files pinned; the cause of failure when one failed."""
+        futures = list({id(f): f for f in find_futures(obj, ClusterFuture)}.values())
+        for future in futures:
+            owner = future._executor()
+            if owner is not None and (owner.workdir != self.workdir or owner._scheduler.name != self._scheduler.name):
+                raise InvalidArgumentError(
+                    f"a future of {owner!r} cannot be an argument here: dependencies need the same scheduler "
+                    f"({self._scheduler.name}) and work directory ({self.workdir})")
+            if owner is None and not future.done() and future._cfut_call is None:
+                raise InvalidArgumentError(f"{future!r} belongs to no executor: it cannot be an argument")
+            if refs and not future.done() and future._cfut_call is None and owner is not None:
+                owner._flush_queued()  # it needs a job before anything can wait for it
+        pinned: list[str] = []
+        if refs:  # pin before looking: a result collected from now on stays for the dependant
+            for future in futures:
+                if not future.done() and future.call_id is not None:
+                    pinned.append(self._jobdir.result(future.call_id))
+                    PINS.pin(pinned[-1])
+        pending = [f for f in futures if not f.done()]
+        for path in pinned:  # dependencies that ended meanwhile pass their values: no pin needed
+            if not any(f.call_id is not None and self._jobdir.result(f.call_id) == path for f in pending):
+                PINS.unpin(path)
+        for future in futures:
+            cause = (concurrent.futures.CancelledError() if future.cancelled()
+                     else future.exception(timeout=0) if future.done() else None)
+            if cause is not None:
+                for path in pinned:
+                    if PINS.unpin(path):
+                        self._jobdir.remove([path])
+                return obj, [], cause
+
+        def replace(future: ClusterFuture) -> Any:
+            if future.done():
+                return future.result(timeout=0)
+            if not refs:
+                return future
+            assert future.call_id is not None, "an outstanding dependency has been submitted"
+            return DependencyRef(future.call_id)
+
+        return substitute(obj, replace, lambda value: isinstance(value, ClusterFuture)), pending, None
+
+    def _failed_dependency(self, futures: Sequence[ClusterFuture], cause: BaseException) -> ClusterFuture:
+        """The future of a call not run because a dependency had already failed (or was cancelled)."""
+        future = ClusterFuture()
+        if isinstance(cause, concurrent.futures.CancelledError):
+            future.cancel()
+            return future
+        failed = next((f for f in futures if f.done() and not f.cancelled() and f.exception(timeout=0) is cause),
+                      None)
+        error = DependencyFailed(failed.call_id if failed is not None and failed.call_id else "?",
+                                 f"raised {type(cause).__name__}: {cause}")
+        error.__cause__ = cause
+        future.set_exception(error)
+        return future
+
+    def after(self, *futures: ClusterFuture) -> After:
+        """This executor, with every call submitted through the result waiting for ``futures`` to
+        succeed without taking their values: ``ex.after(a, b).submit(fn, x)``, ``.map(fn, items)``.
+        A failure or cancellation among them fails (or cancels) the calls as for any dependency.
+
+        Raises InvalidArgumentError for anything that is not a future of this scheduler and work
+        directory (when a call is submitted)."""
+        for future in futures:
+            if not isinstance(future, ClusterFuture):
+                raise InvalidArgumentError(f"after() takes futures of cfut executors, got {future!r}")
+        return After(self, futures)
+
+    def _submit_dependent(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                          setup: Sequence[str], options: JobOptions | None) -> ClusterFuture:
+        if not self._scheduler.supports_dependencies:
+            _, pending, cause = self._dependencies((args, kwargs), refs=False)
+            if cause is None and pending:
+                return self._defer(fn, args, kwargs, setup, options, pending)
+        (args, kwargs), pending, cause = self._dependencies((args, kwargs))
+        if cause is not None:
+            return self._failed_dependency(find_futures((args, kwargs), ClusterFuture), cause)
+        if not pending:
+            (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options)
+            return future
+        ids = tuple(dict.fromkeys(f.job_id for f in pending if f.job_id))
+        (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options,
+                                       dependencies=ids)
+        self._depend(future, pending)
+        return future
+
+    def _depend(self, future: ClusterFuture, on: Sequence[ClusterFuture]) -> None:
+        call = future._cfut_call
+        assert call is not None
+        pairs = []
+        for dependency in on:
+            owner, dep_call = dependency._executor(), dependency._cfut_call
+            if owner is not None and dep_call is not None:
+                pairs.append((dep_call, owner._jobdir.result(dep_call.call_id)))
+        self._store.depend(call, pairs)
+
+    def _map_dependent(self, fn: Callable[..., Any], items: list[Item], setup: Sequence[str],
+                       options: JobOptions | None) -> list[ClusterFuture]:
+        """A map over futures: element-wise (``aftercorr``) when item i is exactly the future of task i
+        of one earlier array (one call a task), else every task waits for every dependency."""
+        resolved: list[Item] = []
+        pending_per_item: list[list[ClusterFuture]] = []
+        if not self._scheduler.supports_dependencies or any(
+                self._dependencies(item, refs=False)[2] is not None for item in items):
+            # item by item: each fails at once, runs, or waits (held back here) on its own
+            return [self._submit_one(fn, args, kwargs, setup, options) for args, kwargs in items]
+        for item in items:
+            value, pending, _ = self._dependencies(item)
+            resolved.append(value)
+            pending_per_item.append(pending)
+        everything = list({id(f): f for p in pending_per_item for f in p}.values())
+        if not everything:
+            return self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options)
+        array = _corresponding_array(items, everything)
+        if array is not None:
+            futures = self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options,
+                                         dependencies=(array,), dependency_kind="aftercorr")
+        else:
+            ids = tuple(dict.fromkeys(f.job_id for f in everything if f.job_id))
+            futures = self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options,
+                                         dependencies=ids)
+        for future, pending in zip(futures, pending_per_item):
+            if pending:
+                self._depend(future, pending)
+        return futures
+
+    def _defer(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               setup: Sequence[str], options: JobOptions | None, pending: list[ClusterFuture]) -> ClusterFuture:
+        """A scheduler without dependencies (HTCondor): hold the call here until its dependencies have
+        their values, then submit it with them (see :meth:`_release_deferred`)."""
+        self._check_open()
+        future = ClusterFuture()
+        future._queue(self)
+        with self._store.lock:
+            self._deferred.append(_Deferred(fn, args, kwargs, tuple(setup), options, future, pending))
+            self._store.deferred += 1
+            _BUSY.add(self)
+        for dependency in pending:
+            dependency.add_done_callback(lambda _f: self._wake())
+        self._ensure_monitor()
+        return future
+
+    def _wake(self) -> None:
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.wakeup.set()
+
+    def _release_deferred(self) -> bool:
+        """Submit (or fail, or cancel) held-back calls whose dependencies have all settled."""
+        with self._store.lock:
+            ready = [d for d in self._deferred if all(f.done() for f in d.pending)]
+            self._deferred = [d for d in self._deferred if d not in ready]
+        for held in ready:
+            try:
+                if held.future.done():  # cancelled while held
+                    continue
+                (args, kwargs), pending, cause = self._dependencies((held.args, held.kwargs))
+                if cause is not None:
+                    failed = self._failed_dependency(held.pending, cause)
+                    if failed.cancelled():
+                        self._store.cancel_queued(held.future)
+                    else:
+                        self._store.fail_queued(held.future, failed.exception(timeout=0) or cause)
+                    continue
+                self._submit_held(held, args, kwargs)
+            except Exception as exc:  # noqa: BLE001 - the future carries it
+                self._store.fail_queued(held.future, exc)
+            finally:
+                with self._store.lock:
+                    self._store.deferred -= 1
+        return bool(ready)
+
+    def _submit_held(self, held: _Deferred, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        what = f"function {getattr(held.fn, '__qualname__', held.fn)!r}"
+        pending = Pending(0, _wire.dumps((args, kwargs), f"arguments of {what}"), held.future,
+                          qualified_name(held.fn))
+        setup = self.additional_setup_lines + held.setup
+        self._submitter.submit_chunks([_wire.dumps(held.fn, what)], [[pending]], setup, array=False,
+                                      options=self._resolve_options(held.options, setup))
+        self._wake()
 
     def _resolve_options(self, options: JobOptions | None, setup_lines: Sequence[str]) -> JobOptions | None:
         """The options a batch is submitted with: ``options`` over the executor's, checked against the
@@ -306,6 +563,15 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _auto_chunksize(self, fn: Callable[..., Any], count: int) -> int:
         return max(1, -(-count // self._auto_tasks({qualified_name(fn)}, count)))
+
+    def _weak_release(self) -> Callable[[], bool]:
+        ref = weakref.ref(self)
+
+        def release() -> bool:
+            executor = ref()
+            return executor._release_deferred() if executor is not None else False
+
+        return release
 
     def _weak_auto_tasks(self) -> Callable[[set[str], int], int]:
         ref = weakref.ref(self)
@@ -515,7 +781,8 @@ class ClusterExecutor(concurrent.futures.Executor):
     # ------------------------------------------------------------------ submission
 
     def _submit_calls(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: Sequence[str], *,
-                      chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
+                      chunksize: int, array: bool, options: JobOptions | None = None,
+                      dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok") -> list[ClusterFuture]:
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
         setup = self.additional_setup_lines + tuple(setup_lines)
@@ -524,7 +791,8 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._check_open()
             self._store.begin_submission()
         try:
-            futures = self._submitter.submit(fn, items, setup, chunksize=chunksize, array=array, options=options)
+            futures = self._submitter.submit(fn, items, setup, chunksize=chunksize, array=array, options=options,
+                                             dependencies=dependencies, dependency_kind=dependency_kind)
         finally:
             self._store.end_submission()
         if futures:
@@ -577,6 +845,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         cancelled = self._store.cancel(calls)
         for task in {id(call.task): call.task for call in cancelled}.values():
             self._poller.finish(task, remove_job=task.state in (TaskState.QUEUED, TaskState.RUNNING))
+        self._poller.propagate()  # their dependants not yet started are cancelled too
         self._poller.flush_cancels()
         return len(cancelled)
 

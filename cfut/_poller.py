@@ -19,6 +19,7 @@ scheduler failures are retried at the next step, anything else counts, and after
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import threading
@@ -28,10 +29,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import _jobdir
-from ._errors import SchedulerError
+from ._errors import DependencyFailed, SchedulerError
 from ._jobdir import JobDir
 from ._journal import Journal
-from ._records import JobStore, Task, TaskState
+from ._records import PINS, CallState, JobStore, Task, TaskState
 from ._schedulers.base import Scheduler
 from ._status import UNKNOWN_STATUS, JobStatus, Phase
 from ._watch import DirectoryWatch
@@ -59,6 +60,8 @@ class Poller:
         self.completed_result_grace = max(result_grace, completed_result_grace)
         self.keep_logs = keep_logs
         self.journal = journal
+        #: Called at each propagation: submits calls held back for their dependencies (the executor's).
+        self.on_settled: Callable[[], bool] | None = None
         #: How long each function's calls have run (for chunksize="auto").
         self.durations = Durations()
         self.polls = 0
@@ -90,12 +93,44 @@ class Poller:
             if scan:
                 changed |= self.collect(self.store.outstanding())
             changed |= self.declare_dead(self.store.outstanding())
+            changed |= self.propagate()
             self.flush_cancels()
             return changed
 
     def results_step(self) -> bool:
         """What the results thread does: one scan of the work directory (no scheduler command)."""
-        return self.collect(self.store.outstanding())
+        changed = self.collect(self.store.outstanding())
+        if self.store.settled:
+            changed |= self.propagate()
+            self.flush_cancels()
+        return changed
+
+    def propagate(self) -> bool:
+        """Calls whose dependency failed or was cancelled fail with DependencyFailed (or are cancelled)
+        without running, and their jobs leave the queue; held-back calls whose dependencies all have
+        their values are submitted (``on_settled``). True if anything changed."""
+        changed = False
+        for dependency in self.store.take_settled():
+            ok = dependency.state is CallState.DONE and dependency.future.exception(timeout=0) is None
+            cause: BaseException | None = None
+            if not ok:
+                cause = (concurrent.futures.CancelledError() if dependency.state is CallState.CANCELLED
+                         else dependency.future.exception(timeout=0))
+            for call in list(self.store.dependants.get(dependency.call_id, ())):
+                if ok or call.state is not CallState.PENDING:
+                    continue
+                if dependency.state is CallState.CANCELLED:
+                    self.store.cancel([call])
+                else:
+                    error = DependencyFailed(dependency.call_id, f"raised {type(cause).__name__}: {cause}")
+                    error.__cause__ = cause
+                    self.store.resolve(call, False, error)
+                changed = True
+                if not call.task.waited_for():
+                    self.finish(call.task, remove_job=call.task.state in (TaskState.QUEUED, TaskState.RUNNING))
+        if self.on_settled is not None:
+            changed |= self.on_settled()
+        return changed
 
     # -- 1. query
 
@@ -302,7 +337,10 @@ class Poller:
     def _remove_files(self, task: Task) -> None:
         jobdir = self.jobdir
         paths = [jobdir.payload(task.key), jobdir.started(task.key)]
-        paths += [jobdir.result(call.call_id) for call in task.calls]
+        # a result a call not yet run needs stays (PINS) until that call has run
+        paths += [path for call in task.calls if PINS.keep(path := jobdir.result(call.call_id))]
+        for call in task.calls:  # this task's calls ran (or never will): their dependencies may go
+            paths += [path for path in call.depends_on if PINS.unpin(path)]
         if not (self.keep_logs or task.keep_log):
             self.kept_logs.append(jobdir.log(task.key))
         with self.store.lock:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import enum
+import functools
 import logging
 import threading
 from collections import Counter
@@ -72,6 +73,8 @@ class Call:
     task: Task
     state: CallState = CallState.PENDING
     function: str = ""  # the function's qualified name (for statistics of how long calls run)
+    #: Result files of the calls whose results this one takes (futures passed as arguments, see cfut._deps).
+    depends_on: tuple[str, ...] = ()
 
     @property
     def settled(self) -> bool:
@@ -108,6 +111,10 @@ class Batch:
     script_path: str = ""
     #: Tasks of this batch not yet DONE; at 0 the batch's own files (script, functions) can go.
     live: int = 0
+    #: Scheduler ids this batch must wait for (``afterok``), or the array it follows task by task
+    #: (``aftercorr``); see cfut._deps.
+    dependencies: tuple[str, ...] = ()
+    dependency_kind: str = "afterok"
     #: The scheduler options this batch is submitted with (resources, job name; the adapter renders
     #: them); None: the executor's defaults. Calls with different options never share a batch.
     options: JobOptions | None = None
@@ -122,6 +129,45 @@ class CallCounts:
     done: int = 0
     failed: int = 0
     cancelled: int = 0
+
+
+class ResultPins:
+    """Result files (by path) that calls not yet run will read, process-wide: a result a dependant
+    needs outlives its own task, whichever executor made it, until the last dependant has run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: Counter[str] = Counter()
+        self._kept: set[str] = set()
+
+    def pin(self, path: str) -> None:
+        with self._lock:
+            self._count[path] += 1
+
+    def keep(self, path: str) -> bool:
+        """The file's owner would remove it now: False when it is pinned (it is kept until unpinned)."""
+        with self._lock:
+            if self._count[path] > 0:
+                self._kept.add(path)
+                return False
+            del self._count[path]
+            return True
+
+    def unpin(self, path: str) -> bool:
+        """A dependant ran: True when the file was kept only for it and may go now."""
+        with self._lock:
+            self._count[path] -= 1
+            if self._count[path] > 0:
+                return False
+            del self._count[path]
+            if path in self._kept:
+                self._kept.discard(path)
+                return True
+            return False
+
+
+#: The process's pinned result files.
+PINS = ResultPins()
 
 
 class JobStore:
@@ -139,13 +185,21 @@ class JobStore:
         self.calls = CallCounts()
         self.submitted_jobs = 0
         self.submitted_tasks = 0
+        #: Calls that take another call's result, by the id of the call they wait for.
+        self.dependants: dict[str, list[Call]] = {}
+        #: Dependencies that settled since the last propagation (see Poller.propagate).
+        self.settled: list[Call] = []
+        self._settled_lock = threading.Lock()
+        #: Calls waiting in the executor for their dependencies (schedulers without dependencies).
+        self.deferred = 0
 
     # -- queries
 
     def has_work(self) -> bool:
-        """Anything left to do: a submission under way, a call outstanding, or a job to remove."""
+        """Anything left to do: a submission under way, a call outstanding or held back for its
+        dependencies, or a job to remove."""
         with self.lock:
-            return self.inflight > 0 or bool(self._live)
+            return self.inflight > 0 or bool(self._live) or self.deferred > 0
 
     def live(self) -> list[Task]:
         with self.lock:
@@ -296,6 +350,26 @@ class JobStore:
         with self.lock:
             if task.state is TaskState.CANCELLING:
                 self._done(task)
+
+    def depend(self, call: Call, on: Sequence[tuple[Call, str]]) -> None:
+        """``call`` takes the results of ``on`` (each a dependency's call and its result file, already
+        pinned in :data:`PINS` until it has run): let their failure or cancellation reach it,
+        whichever executor they belong to."""
+        with self.lock:
+            call.depends_on = tuple(path for _, path in on)
+            for dependency, _ in on:
+                self.dependants.setdefault(dependency.call_id, []).append(call)
+        for dependency, _ in on:
+            dependency.future.add_done_callback(functools.partial(self._note_settled, dependency))
+
+    def _note_settled(self, dependency: Call, _future: object = None) -> None:
+        with self._settled_lock:
+            self.settled.append(dependency)
+
+    def take_settled(self) -> list[Call]:
+        with self._settled_lock:
+            settled, self.settled = self.settled, []
+            return settled
 
     def _done(self, task: Task) -> None:
         task.state = TaskState.DONE

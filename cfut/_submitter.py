@@ -92,7 +92,8 @@ class Submitter:
         self.journal = journal
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: tuple[str, ...], *,
-               chunksize: int, array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
+               chunksize: int, array: bool, options: JobOptions | None = None,
+               dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok") -> list[ClusterFuture]:
         """Pickle everything first (nothing is submitted if one item fails), then submit the batches.
         Raises SerializationError, SubmissionError, SchedulerOutputError, CommandNotFoundError."""
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
@@ -101,10 +102,12 @@ class Submitter:
         name = qualified_name(fn)
         chunks: list[list[Pending]] = [[Pending(0, data, name=name) for data in arguments[i:i + chunksize]]
                                        for i in range(0, len(arguments), chunksize)]
-        return self.submit_chunks([function], chunks, setup_lines, array=array, options=options)
+        return self.submit_chunks([function], chunks, setup_lines, array=array, options=options,
+                                  dependencies=dependencies, dependency_kind=dependency_kind)
 
     def submit_chunks(self, functions: list[bytes], chunks: list[list[Pending]], setup_lines: tuple[str, ...], *,
-                      array: bool, options: JobOptions | None = None) -> list[ClusterFuture]:
+                      array: bool, options: JobOptions | None = None, dependencies: tuple[str, ...] = (),
+                      dependency_kind: str = "afterok") -> list[ClusterFuture]:
         """Submit already pickled calls as batches of at most ``max_tasks_per_batch`` tasks, one chunk a task;
         if one batch fails, cancel the batches this call already submitted and raise."""
         # Only a batch of several tasks needs the limit (which Slurm's adapter asks the cluster for).
@@ -117,6 +120,7 @@ class Submitter:
             for first in range(0, len(chunks), size):
                 batch = self._prepare(functions, chunks[first:first + size], array)
                 batch.options = options
+                batch.dependencies, batch.dependency_kind = dependencies, dependency_kind
                 self._submit(batch, setup_lines)
                 accepted.append(batch)
                 futures += [call.future for task in batch.tasks for call in task.calls]

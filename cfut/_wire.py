@@ -43,6 +43,22 @@ _HEADER = len(MAGIC) + 2 + sha256().digest_size
 FILE_MODE = 0o600
 
 
+class DependencyRef:
+    """Stands, in a call's pickled arguments, for the value of another call (by its id): the worker
+    reads that call's result file and passes the value (see :mod:`cfut._deps`)."""
+
+    __slots__ = ("call_id",)
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+
+    def __reduce__(self) -> tuple[type[DependencyRef], tuple[str]]:
+        return (DependencyRef, (self.call_id,))
+
+    def __repr__(self) -> str:
+        return f"DependencyRef({self.call_id!r})"
+
+
 class CallSpec(NamedTuple):
     """One call in a payload: its id (the result file's stem), which function, its arguments."""
 

@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from . import _keys, _wire
-from ._errors import CfutError
+from ._deps import substitute
+from ._errors import CfutError, DependencyFailed, RemoteException
 from ._jobdir import PAYLOAD_SUFFIX, RESULT_SUFFIX, STARTED_SUFFIX
 
 
@@ -30,10 +31,13 @@ def _format_exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _run_call(fn: Callable[..., Any], arguments: bytes) -> _wire.ResultRecord:
+def _run_call(fn: Callable[..., Any], arguments: bytes, dependencies: _Dependencies) -> _wire.ResultRecord:
     """Run one call; its value or exception, pickled, with the traceback text and type name."""
     try:
-        args, kwargs = _wire.loads(arguments)
+        args, kwargs = dependencies.resolve(_wire.loads(arguments))
+    except DependencyFailed as exc:
+        return _failure(exc)
+    try:
         value = fn(*args, **kwargs)
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
@@ -54,6 +58,41 @@ def _failure(exc: BaseException) -> _wire.ResultRecord:
         return _wire.ResultRecord(False, _wire.dumps(exc, "exception"), tb, type_name)
     except Exception:
         return _wire.ResultRecord(False, None, tb, type_name)
+
+
+class _Dependencies:
+    """Replaces each :class:`~cfut._wire.DependencyRef` in a call's arguments by the value of the call
+    it names, read (and verified) from that call's result file in the work directory."""
+
+    def __init__(self, key: bytes, directory: str) -> None:
+        self._key = key
+        self._directory = directory
+        self._values: dict[str, Any] = {}
+
+    def _value(self, ref: _wire.DependencyRef) -> Any:
+        if ref.call_id in self._values:
+            return self._values[ref.call_id]
+        path = os.path.join(self._directory, ref.call_id + RESULT_SUFFIX)
+        try:
+            record = _wire.decode_result(_wire.read_frame(self._key, _wire.RESULT, path), path)
+        except FileNotFoundError:
+            raise DependencyFailed(ref.call_id, "has no result in the work directory") from None
+        except (OSError, CfutError) as exc:
+            raise DependencyFailed(ref.call_id, f"has a result that cannot be read: {exc}") from exc
+        if not record.ok or record.data is None:
+            cause: BaseException = RemoteException(record.traceback, record.type_name)
+            try:
+                loaded = _wire.loads(record.data) if record.data is not None else None
+                if isinstance(loaded, BaseException):
+                    cause = loaded
+            except Exception:  # noqa: BLE001 - the traceback text stands in for it
+                pass
+            raise DependencyFailed(ref.call_id, f"raised {type(cause).__name__}") from cause
+        self._values[ref.call_id] = _wire.loads(record.data)
+        return self._values[ref.call_id]
+
+    def resolve(self, arguments: Any) -> Any:
+        return substitute(arguments, self._value, lambda value: isinstance(value, _wire.DependencyRef))
 
 
 class _Functions:
@@ -89,6 +128,7 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
         key = key if key is not None else _keys.job_key()
         payload = _wire.decode_payload(_wire.read_frame(key, _wire.PAYLOAD, payload_path), payload_path)
         functions = _Functions(key, os.path.join(directory, payload.functions))
+        dependencies = _Dependencies(key, directory)
     except (OSError, CfutError) as exc:
         print(f"cfut worker: cannot read payload {payload_path!r}: {exc}", file=log)
         return 2
@@ -104,7 +144,7 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
             record = _failure(exc)
         else:
             began = time.monotonic()
-            record = _run_call(fn, call.arguments)._replace(seconds=time.monotonic() - began)
+            record = _run_call(fn, call.arguments, dependencies)._replace(seconds=time.monotonic() - began)
         if not record.ok:
             print(f"cfut worker: call {call.call_id} raised:\n{record.traceback}", file=log)
         _wire.write_frame(key, _wire.RESULT, result_path, _wire.encode_result(record))

@@ -36,6 +36,9 @@ class Scheduler(Protocol):
 
     #: The scheduler's name in messages: "Slurm", "HTCondor".
     name: str
+    #: Whether the scheduler holds a job until others succeed (``batch.dependencies``); without it
+    #: the executor holds dependent calls back itself.
+    supports_dependencies: bool
     @property
     def max_tasks_per_batch(self) -> int:
         """Most tasks one submission may carry (Slurm's MaxArraySize, ...)."""

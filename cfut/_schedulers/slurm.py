@@ -464,6 +464,7 @@ class SlurmScheduler:
     ``sacct`` then ``scontrol`` for jobs squeue no longer lists, ``scancel`` to cancel."""
 
     name = "Slurm"
+    supports_dependencies = True
 
     def __init__(self, commands: SchedulerCommands, jobdir: JobDir, *, python: str | None = None,
                  unschedulable_timeout: float = 60.0, requeue: bool = True,
@@ -527,6 +528,11 @@ class SlurmScheduler:
             throttle = f"%{options.array_parallelism}" if options.array_parallelism else ""
             argv.insert(-1, f"--array=0-{len(batch.tasks) - 1}{throttle}")
         argv[-1:-1] = options.sbatch_args()
+        if batch.dependencies:
+            # Slurm holds the batch until they succeed, and removes it when they cannot
+            # (DependencyNeverSatisfied) rather than leaving it pending for ever.
+            argv.insert(-1, f"--dependency={batch.dependency_kind}:{':'.join(batch.dependencies)}")
+            argv.insert(-1, "--kill-on-invalid-dep=yes")
         # sbatch hands its umask to the job (SLURM_UMASK): keep the job's log private too. The key
         # travels in sbatch's environment, which Slurm shows to nobody but the job.
         env = {"SLURM_UMASK": "0077", **request.job_env, **request.secret_env}

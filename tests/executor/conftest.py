@@ -21,6 +21,7 @@ from tests.support import real_slurm
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fakes_only: run this executor test on the fake schedulers only")
     config.addinivalue_line("markers", "slurm_only: run this executor test on the Slurm harnesses only")
+    config.addinivalue_line("markers", "not_on(harness, reason): skip this executor test on one harness, saying why")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -31,7 +32,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = [n for n in names if n.endswith("-fake")]
     if metafunc.definition.get_closest_marker("slurm_only"):
         names = [n for n in names if n.startswith("slurm")]
-    params = [pytest.param(n, id=n, marks=[pytest.mark.slurm] if n == "slurm-real" else []) for n in names]
+    skips = {mark.args[0]: mark.args[1] for mark in metafunc.definition.iter_markers("not_on")}
+    params = [pytest.param(n, id=n, marks=([pytest.mark.slurm] if n == "slurm-real" else [])
+                           + ([pytest.mark.skip(reason=skips[n])] if n in skips else [])) for n in names]
     metafunc.parametrize("harness", params, indirect=True)
 
 

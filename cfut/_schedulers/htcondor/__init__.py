@@ -155,6 +155,7 @@ class HTCondorScheduler:
     """The HTCondor adapter: one cluster per batch (``queue N``), the event log first for status."""
 
     name = "HTCondor"
+    supports_dependencies = False  # (DAGMan would, with a second log): the executor holds dependants back
     max_tasks_per_batch = 10000
 
     def __init__(self, commands: SchedulerCommands, jobdir: JobDir, options: CondorOptions, *,

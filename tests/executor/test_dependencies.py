@@ -1,0 +1,140 @@
+"""Futures as arguments: pipelines the scheduler runs by itself (``--dependency`` on Slurm; held back
+by the executor on HTCondor), on every cluster of the suite."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import cloudpickle
+import pytest
+
+import cfut
+from tests.executor.harness import Harness, wait_until
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = pytest.mark.not_on("slurm-fake", "FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+def total(values: list[int], extra: dict[str, int]) -> int:
+    return sum(values) + sum(extra.values())
+
+
+def boom(x: int) -> int:
+    raise ValueError(f"boom {x}")
+
+
+def drain(harness: Harness, ex: cfut.ClusterExecutor, futures: list[cfut.ClusterFuture]) -> None:
+    harness.settle(ex, futures, timeout=300)
+
+
+def submit_commands(harness: Harness, ex: cfut.ClusterExecutor) -> list[tuple[str, ...]]:
+    if harness.real or not hasattr(harness, "fake"):
+        return []
+    return [argv for argv in harness.fake.calls if os.path.basename(argv[0]) == harness.submit_command]
+
+
+def test_a_chain_returns_at_once_and_runs_by_itself(harness: Harness) -> None:
+    ex = harness.executor(submit_linger=0.005)
+    a = ex.submit(inc, 1)
+    b = ex.submit(inc, a)
+    c = ex.submit(add, a, b)
+    assert not c.done(), "submit returns at once: nothing waited for a"
+    drain(harness, ex, [a, b, c])
+    assert (a.result(), b.result(), c.result()) == (2, 3, 5)
+    stats = ex.statistics()
+    assert stats.commands[harness.submit_command] == 3
+    if harness.scheduler == "slurm" and not harness.real:
+        first, second, third = submit_commands(harness, ex)
+        assert not any(arg.startswith("--dependency") for arg in first)
+        assert f"--dependency=afterok:{a.job_id}" in second
+        assert f"--dependency=afterok:{a.job_id}:{b.job_id}" in third
+    ex.shutdown()
+    assert os.listdir(ex.workdir) == [], "the dependencies' results went once their dependants ran"
+
+
+def test_futures_inside_lists_and_dicts_and_done_ones_pass_their_values(harness: Harness) -> None:
+    ex = harness.executor()
+    done = ex.submit(inc, 10)
+    drain(harness, ex, [done])
+    pending = ex.submit(inc, 20)
+    c = ex.submit(total, [done, pending, 1], {"x": pending})
+    drain(harness, ex, [c])
+    assert c.result() == 11 + 21 + 1 + 21
+
+
+def test_a_failing_dependency_fails_its_dependants_without_running_them(harness: Harness) -> None:
+    ex = harness.executor(result_grace=1)
+    a = ex.submit(boom, 1)
+    b = ex.submit(inc, a)
+    c = ex.submit(add, a, b)
+    drain(harness, ex, [a, b, c])
+    assert isinstance(a.exception(), ValueError)
+    for future in (b, c):
+        error = future.exception()
+        assert isinstance(error, cfut.DependencyFailed), error
+        assert isinstance(error.__cause__, ValueError) and "boom 1" in str(error.__cause__)
+        assert error.dependency == a.call_id
+    later = ex.submit(inc, a)  # a dependency already failed: no job at all
+    assert isinstance(later.exception(timeout=0), cfut.DependencyFailed)
+    if harness.real:  # jobs whose futures resolved may still be exiting
+        wait_until(lambda: harness.queue() == [], 30, "the jobs left the queue")
+    assert harness.queue() == []
+
+
+def test_cancelling_a_future_cancels_its_dependants(harness: Harness) -> None:
+    ex = harness.executor(additional_setup_lines=harness.pending_lines())
+    a = ex.submit(inc, 1)
+    b = ex.submit(inc, a)
+    assert a.cancel()
+    ex.poll_once()
+    assert b.cancelled()
+    assert ex.submit(inc, a).cancelled()
+    assert harness.queue() == []
+
+
+def test_a_pipeline_of_maps_is_three_submissions(harness: Harness) -> None:
+    ex = harness.executor()
+    first = ex.map_futures(inc, range(20))
+    second = ex.map_futures(inc, first)
+    third = ex.map_futures(inc, second)
+    drain(harness, ex, third)
+    assert [f.result() for f in third] == [n + 3 for n in range(20)]
+    assert ex.statistics().commands[harness.submit_command] == (3 if harness.scheduler == "slurm" else 41)
+    if harness.scheduler == "slurm" and not harness.real:
+        _, second_argv, third_argv = submit_commands(harness, ex)
+        assert f"--dependency=aftercorr:{first[0].job_id.split('_')[0]}" in second_argv  # type: ignore[union-attr]
+
+
+def test_a_future_of_another_work_directory_is_refused(harness: Harness) -> None:
+    one = harness.executor(additional_setup_lines=harness.pending_lines())
+    a = one.submit(inc, 1)
+    other = harness.executor(workdir=harness.workdir("other"))
+    with pytest.raises(cfut.InvalidArgumentError, match="same scheduler"):
+        other.submit(inc, a)
+    assert other.statistics().submitted_jobs == 0, "the refused call left nothing behind"
+    assert a.cancel()
+
+
+def test_after_orders_calls_without_passing_values(harness: Harness) -> None:
+    ex = harness.executor(result_grace=1)
+    a = ex.submit(inc, 1)
+    b = ex.after(a).submit(add, 2, 3)
+    mapped = ex.after(a, b).map_futures(inc, [10, 20])
+    drain(harness, ex, [b, *mapped])
+    assert b.result() == 5 and [f.result() for f in mapped] == [11, 21]
+    failed = ex.submit(boom, 0)
+    blocked = ex.after(failed).submit(inc, 1)
+    drain(harness, ex, [blocked])
+    assert isinstance(blocked.exception(), cfut.DependencyFailed)
+    with pytest.raises(cfut.InvalidArgumentError, match="after"):
+        ex.after(42)  # type: ignore[arg-type]
