@@ -148,6 +148,10 @@ class _Deferred:
     pending: list[ClusterFuture]
 
 
+def _call_ids(futures: Sequence[ClusterFuture]) -> tuple[str, ...]:
+    return tuple(f.call_id for f in futures if f.call_id is not None)
+
+
 def _corresponding_array(items: Sequence[Item], dependencies: Sequence[ClusterFuture]) -> str | None:
     """The array job id when item i is exactly the future of the only call of task i of one array
     (``map`` over a ``map``'s futures, chunksize 1), else None."""
@@ -457,7 +461,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             return future
         ids = tuple(dict.fromkeys(f.job_id for f in pending if f.job_id))
         (future,) = self._submit_calls(fn, [(args, kwargs)], setup, chunksize=1, array=False, options=options,
-                                       dependencies=ids)
+                                       dependencies=ids, after=[_call_ids(pending)])
         self._depend(future, pending)
         return future
 
@@ -491,11 +495,12 @@ class ClusterExecutor(concurrent.futures.Executor):
         array = _corresponding_array(items, everything)
         if array is not None:
             futures = self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options,
-                                         dependencies=(array,), dependency_kind="aftercorr")
+                                         dependencies=(array,), dependency_kind="aftercorr",
+                                         after=[_call_ids(p) for p in pending_per_item])
         else:
             ids = tuple(dict.fromkeys(f.job_id for f in everything if f.job_id))
             futures = self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options,
-                                         dependencies=ids)
+                                         dependencies=ids, after=[_call_ids(p) for p in pending_per_item])
         for future, pending in zip(futures, pending_per_item):
             if pending:
                 self._depend(future, pending)
@@ -728,11 +733,49 @@ class ClusterExecutor(concurrent.futures.Executor):
                 futures += self._adopt_batch(entry, state.done)
             os.unlink(path)  # its batches live on in this executor's journal
             log.info("took over %s", path)
+        self._relink([call for future in futures if (call := future._cfut_call) is not None])
         if futures:
             with self._store.lock:
                 _BUSY.add(self)
             self._ensure_monitor()
         return futures
+
+    def _relink(self, calls: list[Call]) -> None:
+        """Restore, from the journal, which adopted calls take which calls' results: their result
+        files stay until the dependants ran, and a failure or cancellation reaches the dependants.
+        A dependency that had finished before the takeover counts by its result file, if still there."""
+        by_id = {call.call_id: call for call in calls}
+        for call in calls:
+            pairs: list[tuple[Call, str]] = []
+            for dependency_id in call.after:
+                path = self._jobdir.result(dependency_id)
+                dependency = by_id.get(dependency_id)
+                if dependency is None:
+                    dependency = self._finished_call(dependency_id)
+                    if dependency is None:
+                        continue
+                    by_id[dependency_id] = dependency
+                    PINS.pin(path)
+                    PINS.keep(path)  # no task of this executor owns it: it goes after the last dependant
+                else:
+                    PINS.pin(path)
+                pairs.append((dependency, path))
+            if pairs:
+                self._store.depend(call, pairs)
+
+    def _finished_call(self, call_id: str) -> Call | None:
+        """A call the first process had collected, as its result file tells; None without the file."""
+        try:
+            ok, value, _ = self._jobdir.read_outcome(call_id)
+        except OSError:
+            return None
+        future = ClusterFuture()
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+        batch = Batch(key="")
+        return Call(call_id=call_id, future=future, task=Task(batch=batch, index=None, key=""), state=CallState.DONE)
 
     def _adopt_batch(self, entry: JournalBatch, done: set[str]) -> list[ClusterFuture]:
         jobdir = self._jobdir
@@ -782,7 +825,8 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _submit_calls(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: Sequence[str], *,
                       chunksize: int, array: bool, options: JobOptions | None = None,
-                      dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok") -> list[ClusterFuture]:
+                      dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok",
+                      after: Sequence[tuple[str, ...]] = ()) -> list[ClusterFuture]:
         if not callable(fn):
             raise InvalidArgumentError(f"submit() needs a callable, got {fn!r}")
         setup = self.additional_setup_lines + tuple(setup_lines)
@@ -792,7 +836,8 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._store.begin_submission()
         try:
             futures = self._submitter.submit(fn, items, setup, chunksize=chunksize, array=array, options=options,
-                                             dependencies=dependencies, dependency_kind=dependency_kind)
+                                             dependencies=dependencies, dependency_kind=dependency_kind,
+                                             after=after)
         finally:
             self._store.end_submission()
         if futures:

@@ -7,7 +7,8 @@ Each executor appends to ``<workdir>/<executor key>.journal``, one signed JSON r
 ``executor``      who writes: scheduler name, host, pid, the executor's key (first line, and
                   again whenever another process takes the journal over)
 ``batch``         a batch about to be submitted: its key, whether it is an array, its tasks
-                  (task key, index, call ids); written and fsynced *before* the submit command,
+                  (task key, index, call ids), and for calls that take other calls' futures
+                  as arguments, those calls' ids; written and fsynced *before* the submit command,
                   so a crash between the command and the next record is recovered by the
                   batch's unique job name
 ``accepted``      the scheduler's job id for a batch
@@ -79,10 +80,15 @@ class Journal:
         with self._lock:
             self._header["follows"] = sorted(set(keys))
 
-    def batch(self, key: str, array: bool, tasks: list[tuple[str, int | None, list[str]]]) -> None:
+    def batch(self, key: str, array: bool, tasks: list[tuple[str, int | None, list[str]]],
+              after: dict[str, list[str]] | None = None) -> None:
+        """A batch about to be submitted; ``after``: call id -> the call ids whose results it takes."""
         with self._lock:
             self._open.add(key)
-        self._write({"op": "batch", "batch": key, "array": array, "tasks": tasks}, sync=True)
+        record: dict[str, Any] = {"op": "batch", "batch": key, "array": array, "tasks": tasks}
+        if after:
+            record["after"] = after
+        self._write(record, sync=True)
 
     def accepted(self, key: str, job_id: str) -> None:
         self._write({"op": "accepted", "batch": key, "job_id": job_id}, sync=True)
@@ -126,6 +132,8 @@ class JournalBatch:
     tasks: list[tuple[str, int | None, list[str]]]
     job_id: str | None = None
     abandoned: bool = False
+    #: call id -> the ids of the calls whose results it takes (futures passed as arguments)
+    after: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,7 +190,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
                        if k not in ("op", "v", "scheduler", "key", "host", "pid", "time")}
     elif op == "batch":
         tasks = [(str(t[0]), None if t[1] is None else int(t[1]), [str(c) for c in t[2]]) for t in record["tasks"]]
-        state.batches[record["batch"]] = JournalBatch(record["batch"], bool(record["array"]), tasks)
+        after = {str(call): [str(d) for d in ids] for call, ids in record.get("after", {}).items()}
+        state.batches[record["batch"]] = JournalBatch(record["batch"], bool(record["array"]), tasks, after=after)
     elif op == "accepted" and record["batch"] in state.batches:
         state.batches[record["batch"]].job_id = str(record["job_id"])
     elif op == "abandoned" and record["batch"] in state.batches:

@@ -75,6 +75,8 @@ class Call:
     function: str = ""  # the function's qualified name (for statistics of how long calls run)
     #: Result files of the calls whose results this one takes (futures passed as arguments, see cfut._deps).
     depends_on: tuple[str, ...] = ()
+    #: The ids of those calls (written to the journal, so that reattach restores the links).
+    after: tuple[str, ...] = ()
 
     @property
     def settled(self) -> bool:

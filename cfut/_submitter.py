@@ -72,6 +72,7 @@ class Pending:
     arguments: bytes
     future: ClusterFuture | None = None
     name: str = ""  # the function's qualified name
+    after: tuple[str, ...] = ()  # call ids whose results the arguments refer to (futures as arguments)
 
 
 class Submitter:
@@ -93,15 +94,18 @@ class Submitter:
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Item], setup_lines: tuple[str, ...], *,
                chunksize: int, array: bool, options: JobOptions | None = None,
-               dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok") -> list[ClusterFuture]:
+               dependencies: tuple[str, ...] = (), dependency_kind: str = "afterok",
+               after: Sequence[tuple[str, ...]] = ()) -> list[ClusterFuture]:
         """Pickle everything first (nothing is submitted if one item fails), then submit the batches.
+        ``after[i]``: the call ids item ``i`` takes results of (journalled for reattach).
         Raises SerializationError, SubmissionError, SchedulerOutputError, CommandNotFoundError."""
         what = f"function {getattr(fn, '__qualname__', fn)!r}"
         function = _wire.dumps(fn, what)
         arguments = [_wire.dumps((args, kwargs), f"arguments of {what}") for args, kwargs in items]
         name = qualified_name(fn)
-        chunks: list[list[Pending]] = [[Pending(0, data, name=name) for data in arguments[i:i + chunksize]]
-                                       for i in range(0, len(arguments), chunksize)]
+        afters = list(after) + [()] * (len(arguments) - len(after))
+        pendings = [Pending(0, data, name=name, after=ids) for data, ids in zip(arguments, afters)]
+        chunks = [pendings[i:i + chunksize] for i in range(0, len(pendings), chunksize)]
         return self.submit_chunks([function], chunks, setup_lines, array=array, options=options,
                                   dependencies=dependencies, dependency_kind=dependency_kind)
 
@@ -144,7 +148,8 @@ class Submitter:
                 specs = []
                 for position, pending in enumerate(chunk):
                     future = pending.future or ClusterFuture()
-                    call = Call(call_id=f"{task.key}.{position}", future=future, task=task, function=pending.name)
+                    call = Call(call_id=f"{task.key}.{position}", future=future, task=task, function=pending.name,
+                                after=pending.after)
                     task.calls.append(call)
                     specs.append(_wire.CallSpec(call.call_id, pending.function, pending.arguments))
                 self.jobdir.write_payload(task.key, batch.key, specs)
@@ -159,7 +164,8 @@ class Submitter:
         try:
             # Before the command: a crash between it and the answer is recovered by the batch's name.
             self.journal.batch(batch.key, batch.array,
-                               [(t.key, t.index, [c.call_id for c in t.calls]) for t in batch.tasks])
+                               [(t.key, t.index, [c.call_id for c in t.calls]) for t in batch.tasks],
+                               after=_afters(batch))
         except BaseException:
             self._remove_files(batch)
             raise
@@ -249,10 +255,11 @@ class Submitter:
         for key, index, call_ids in tasks:
             task = Task(batch=batch, index=index, key=key)
             batch.tasks.append(task)
-            task.calls = [Call(call_id=call_id, future=ClusterFuture(), task=task) for call_id in call_ids]
+            task.calls = [Call(call_id=call_id, future=ClusterFuture(), task=task,
+                               after=tuple(entry.after.get(call_id, ()))) for call_id in call_ids]
         batch.script_path = self.jobdir.script(batch.key) if os.path.exists(self.jobdir.script(batch.key)) else ""
         self.journal.batch(batch.key, entry.array, [(t.key, t.index, [c.call_id for c in t.calls])
-                                                    for t in batch.tasks])
+                                                    for t in batch.tasks], after=_afters(batch))
         self._accept(batch, job_id)
         return batch
 
@@ -267,3 +274,8 @@ class Submitter:
         for task in batch.tasks:
             paths += [jobdir.payload(task.key), jobdir.log(task.key), jobdir.started(task.key)]
         jobdir.remove(paths)
+
+
+def _afters(batch: Batch) -> dict[str, list[str]]:
+    """The journal's record of which calls of ``batch`` take which other calls' results."""
+    return {call.call_id: list(call.after) for task in batch.tasks for call in task.calls if call.after}

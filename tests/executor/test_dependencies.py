@@ -14,7 +14,8 @@ from tests.executor.harness import Harness, wait_until
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-pytestmark = pytest.mark.not_on("slurm-fake", "FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
+pytestmark = pytest.mark.not_on("slurm-fake",
+                                "FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
 
 
 def inc(x: int) -> int:

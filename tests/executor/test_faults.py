@@ -231,6 +231,86 @@ def test_reattach_leaves_a_running_process_alone(fake_cluster: Cluster) -> None:
     assert futures[0].result() == 32
 
 
+PIPELINE = """
+    ex = cfut.SlurmExecutor(workdir=WORKDIR, poll_interval=0.2, background_polling=False, submit_linger=0,
+                            cancel_on_exit=False)
+
+    def first(x):
+        if x < 0:
+            raise ValueError(f"negative: {x}")
+        return x + 1
+
+    def add(x, y):
+        return x + y
+
+    a = ex.submit(first, int(sys.argv[2]))
+    b = ex.submit(first, a)
+    c = ex.submit(add, a, b)
+    print(json.dumps([f.call_id for f in (a, b, c)]), flush=True)
+    if sys.stdin.readline().strip() == "collect a":
+        deadline = time.monotonic() + 120
+        while not a.done() and time.monotonic() < deadline:
+            ex.poll_once()
+            time.sleep(0.05)
+        print(json.dumps(repr(a.exception(timeout=0))), flush=True)
+"""
+
+
+@pytest.mark.parametrize("first_process", ["submits only", "collects a"])
+def test_a_pipeline_outlives_its_submitter_and_reattach_collects_it(cluster: Cluster, first_process: str) -> None:
+    """``a = submit(first, 1); b = submit(first, a); c = submit(add, a, b)`` from a process that exits
+    (``cancel_on_exit=False``) right after submitting, or after it collected ``a`` while ``b`` waits:
+    ``reattach`` restores the links from the journal, ``c`` is 5, and ``a``'s result file, kept for
+    ``b`` and ``c``, goes once they ran."""
+    if cluster.fake is not None:
+        pytest.skip("FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
+    child = cluster.run_child(PIPELINE.replace("sys.argv[2]", "1"), stdin=subprocess.PIPE)
+    call_ids = read_line(child)
+    if first_process == "collects a":
+        assert child.stdin is not None
+        child.stdin.write("collect a\n")
+        child.stdin.flush()
+        if cluster.fake is not None:
+            for _ in range(600):
+                if child.poll() is not None:
+                    break
+                cluster.fake.advance(1)
+                time.sleep(0.01)
+        assert read_line(child) == "None"
+    child.communicate("\n", timeout=120)
+    assert child.returncode == 0, child.stderr
+    futures = cluster.reattach()
+    expected = call_ids[1:] if first_process == "collects a" else call_ids
+    assert [f.call_id for f in futures] == expected
+    cluster.settle(futures.executor, futures)
+    assert [f.result() for f in futures] == ([3, 5] if first_process == "collects a" else [2, 3, 5])
+    futures.executor.shutdown()
+    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+
+
+def test_a_failing_pipeline_fails_its_dependants_after_reattach(cluster: Cluster) -> None:
+    """The same pipeline with ``a`` raising: after reattach ``a`` raises, ``b`` and ``c`` fail with
+    DependencyFailed without running, and no job is left in the queue."""
+    if cluster.fake is not None:
+        pytest.skip("FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
+    child = cluster.run_child(PIPELINE.replace("sys.argv[2]", "-1"), stdin=subprocess.PIPE)
+    call_ids = read_line(child)
+    child.communicate("\n", timeout=120)
+    assert child.returncode == 0, child.stderr
+    futures = cluster.reattach()
+    assert [f.call_id for f in futures] == call_ids
+    cluster.settle(futures.executor, futures)
+    a, b, c = futures
+    with pytest.raises(ValueError, match="negative: -1"):
+        a.result()
+    for dependant in (b, c):
+        with pytest.raises(cfut.DependencyFailed) as info:
+            dependant.result()
+        assert isinstance(info.value.__cause__, ValueError)
+    futures.executor.shutdown()
+    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+
+
 # ---------------------------------------------------------------- submissions that go wrong
 
 
