@@ -143,12 +143,13 @@ check_mode() {
 }
 
 # One subcommand that changes daemons at a time (two CI jobs or two engineers
-# on one host): hold an exclusive lock until the script exits.
+# on one host): hold an exclusive lock on file descriptor 9 until the script
+# exits.  Daemons are started with 9>&- so that none inherits the lock.
 take_lock() {
     mkdir -p "$STATE_DIR"
     exec 9>"$LOCK_FILE"
-    if ! flock -w 300 9; then
-        die "another start-slurm.sh has held $LOCK_FILE for 300 s"
+    if ! flock -w 120 9; then
+        die "another start-slurm.sh has held $LOCK_FILE for 120 s"
     fi
 }
 
@@ -691,7 +692,7 @@ start_munge() {
     install -d -m 0755 -o munge -g munge /run/munge
     install -d -m 0700 -o munge -g munge /var/log/munge /var/lib/munge
     log "starting munged"
-    runuser -u munge -- /usr/sbin/munged --force
+    runuser -u munge -- /usr/sbin/munged --force 9>&-
     local i
     for ((i = 0; i < 100; i++)); do
         munge_works && return 0
@@ -723,7 +724,7 @@ start_mariadb() {
             --bind-address=127.0.0.1 --log-error="$MARIADB_LOG" \
             --innodb-flush-log-at-trx-commit=0 --innodb-lock-wait-timeout=900 \
             --innodb-buffer-pool-size=1024M --innodb-use-native-aio=0 \
-            </dev/null >/dev/null 2>&1
+            </dev/null >/dev/null 2>&1 9>&-
         touch "$STATE_DIR/mariadb.ours"
         for ((i = 0; i < 300; i++)); do
             timeout 5 mariadb-admin --protocol=socket ping >/dev/null 2>&1 && break
@@ -746,7 +747,7 @@ EOF
 start_slurmdbd() {
     local i
     log "starting slurmdbd"
-    /usr/sbin/slurmdbd
+    /usr/sbin/slurmdbd 9>&-
     for ((i = 0; i < 300; i++)); do
         timeout 5 sacctmgr -n -P show cluster format=Cluster >/dev/null 2>&1 && break
         is_running slurmdbd || break
@@ -766,7 +767,7 @@ start_ctld() {
     local conf
     conf=$(conf_of "$1")
     log "starting slurmctld of cluster $1"
-    SLURM_CONF=$conf /usr/sbin/slurmctld -f "$conf"
+    SLURM_CONF=$conf /usr/sbin/slurmctld -f "$conf" 9>&-
 }
 
 start_slurmd() {
@@ -774,7 +775,7 @@ start_slurmd() {
     cluster=$(node_cluster "$node")
     conf=$(conf_of "$cluster")
     log "starting slurmd of $node (cluster $cluster, port ${NODE_PORT[$node]})"
-    SLURM_CONF=$conf /usr/sbin/slurmd -f "$conf" -N "$node"
+    SLURM_CONF=$conf /usr/sbin/slurmd -f "$conf" -N "$node" 9>&-
 }
 
 log_files() {
