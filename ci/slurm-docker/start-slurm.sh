@@ -35,8 +35,11 @@
 #   start-node NODE
 #             start the slurmd of NODE again and wait until the node is back
 #             in service (idle/mixed/allocated), resuming it if needed.
-#   kill-ctld [cfut|other]
-#             SIGKILL the cluster's slurmctld (default cfut).
+#   kill-ctld [cfut|other] [--now]
+#             SIGKILL the cluster's slurmctld (default cfut), after waiting
+#             (up to 6 s) until it has saved the state of everything done
+#             before, unless --now (then recent jobs may be forgotten and
+#             their ids reused, as after a real crash).
 #   start-ctld [cfut|other]
 #             start it again; wait until `scontrol ping` says UP and the
 #             nodes whose slurmd runs are back in service.
@@ -1123,6 +1126,23 @@ stepd_pids_of_node() {
     done
 }
 
+# Removes the step sockets in NODE's spool directory that nothing listens
+# on any more (left by slurmstepds killed with --with-jobs): slurmd would
+# otherwise take them for running steps and log "vestigial job script"
+# messages at every registration.
+remove_stale_step_sockets() {
+    local node=$1 spool listening f
+    spool=$(lib_dir_of "$(node_cluster "$node")")/slurmd-$node
+    listening=$(awk '{print $8}' /proc/net/unix)
+    for f in "$spool/${node}"_*; do
+        [ -S "$f" ] || continue
+        if ! grep -qxF "$f" <<<"$listening"; then
+            log "removing stale step socket $f"
+            rm -f "$f"
+        fi
+    done
+}
+
 cmd_kill_node() {
     need_root
     local node=${1:-} with_jobs=0 pids stepds procs=() pid
@@ -1156,6 +1176,7 @@ cmd_kill_node() {
         else
             sigkill "the job processes of $node" "${procs[@]}" || exit 1
         fi
+        remove_stale_step_sockets "$node"
     fi
     log "node $node is dead; Slurm marks it DOWN within ~30 s (see SlurmdTimeout in slurm.conf)"
 }
@@ -1175,6 +1196,7 @@ cmd_start_node() {
     else
         munge_works || die "munged is not working: run start first"
         prepare_dirs "$cluster"
+        remove_stale_step_sockets "$node"
         start_slurmd "$node"
     fi
     up_since=$(now_us)
@@ -1203,9 +1225,34 @@ cmd_start_node() {
     done
 }
 
+# Waits until slurmctld has written its job state after START_US (or 6 s
+# have passed), so that nothing done before START_US is lost.  slurmctld
+# saves a changed state at most every 5 s (SAVE_MAX_WAIT in state_save.c).
+wait_for_state_save() {
+    local cluster=$1 start_us=$2 file mtime i
+    file=$(lib_dir_of "$cluster")/slurmctld/job_state
+    for ((i = 0; i < 60; i++)); do
+        mtime=$(stat -c %.6Y "$file" 2>/dev/null || echo 0)
+        if [ "${mtime/./}" -ge "$start_us" ]; then
+            log "slurmctld saved its state ($(elapsed "$start_us") s after the request)"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "no state change to save for 6 s: everything before the request is on disk"
+}
+
 cmd_kill_ctld() {
     need_root
-    local cluster=${1:-$CLUSTER_NAME} pids
+    local cluster=$CLUSTER_NAME now=0 pids t0 arg
+    t0=$(now_us)
+    for arg in "$@"; do
+        case $arg in
+            --now) now=1 ;;
+            -*) usage_error "kill-ctld: unknown option '$arg' (only --now)" ;;
+            *) cluster=$arg ;;
+        esac
+    done
     check_cluster_arg "$cluster"
     take_lock
     pids=$(pids_of slurmctld "$cluster" | tr '\n' ' ')
@@ -1213,6 +1260,12 @@ cmd_kill_ctld() {
         log "slurmctld of cluster $cluster is not running: nothing to kill"
         return 0
     fi
+    # Like a crash, SIGKILL loses what slurmctld has not saved yet: a job
+    # submitted a second before is forgotten, its id given to the next job,
+    # and its processes killed as strangers when their slurmd re-registers.
+    # Unless --now, first let the state of everything done before this
+    # command reach the disk (measured: up to 5 s).
+    if [ $now -eq 0 ]; then wait_for_state_save "$cluster" "$t0"; fi
     # shellcheck disable=SC2086  # a list of PIDs
     sigkill "slurmctld of cluster $cluster" $pids || exit 1
     # Its slurmscriptd child exits with it.
@@ -1222,7 +1275,8 @@ cmd_kill_ctld() {
 
 cmd_start_ctld() {
     need_root
-    local cluster=${1:-$CLUSTER_NAME} t0 deadline node waiting
+    local cluster=${1:-$CLUSTER_NAME} t0 deadline node waiting state up_since resumed=""
+    [ $# -le 1 ] || usage_error "start-ctld takes at most a cluster name"
     check_cluster_arg "$cluster"
     take_lock
     [ -r "$(conf_of "$cluster")" ] || die "cluster $cluster is not configured: run start first"
@@ -1241,12 +1295,25 @@ cmd_start_ctld() {
     done
     log "slurmctld of cluster $cluster is UP ($(elapsed "$t0") s)"
     # After a restart the nodes are "unknown" until their slurmd registers
-    # again (measured: 3-4 s).
+    # again (measured: 3-5 s).  A node whose slurmd runs but which is still
+    # DOWN or DRAINED 3 s after the controller came up is resumed, once (a
+    # crash can leave it drained, e.g. with reason "Duplicate jobid").
+    up_since=$(now_us)
     while :; do
         waiting=""
         for node in $(nodes_of "$cluster"); do
             if is_running slurmd "$cluster" "$node" && ! node_usable "$node"; then
-                waiting+="$node=$(node_state "$node") "
+                state=$(node_state "$node")
+                waiting+="$node=$state "
+                case $state in
+                    *drain*|down*|fail*)
+                        if [[ " $resumed " != *" $node "* ]] && [ $(( $(now_us) - up_since )) -gt 3000000 ]; then
+                            log "node $node is '$state': scontrol update nodename=$node state=resume"
+                            on "$cluster" scontrol update NodeName="$node" State=RESUME >&2 || true
+                            resumed+=" $node"
+                        fi
+                        ;;
+                esac
             fi
         done
         if [ -z "$waiting" ]; then
