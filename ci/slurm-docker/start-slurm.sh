@@ -348,14 +348,18 @@ list_cluster_daemons() {
     done
 }
 
-# Give init a moment to reap exited daemons, so that `pgrep` right after a
-# stop finds nothing (some sandboxes' init reaps slowly).
+# Give init a moment (up to 5 s) to reap exited daemons, so that `pgrep`
+# right after a stop finds none of them as zombies (some sandboxes' init
+# reaps slowly).  Live processes of the same name (the other cluster's) do
+# not count.
 wait_for_reaping() {
-    local i name zombies
+    local i name pid zombies
     for ((i = 0; i < 50; i++)); do
         zombies=""
         for name in "$@"; do
-            zombies+=$(pgrep -x "$name" || true)
+            for pid in $(pgrep -x "$name" || true); do
+                is_live "$pid" || zombies+=" $pid"
+            done
         done
         [ -z "$zombies" ] && break
         sleep 0.1
@@ -872,7 +876,7 @@ cmd_start() {
     need_root
     check_mode
     take_lock
-    local t0 t1 problem node
+    local t0 t1 problem node keep_dbd
     t0=$(now_us)
     install_packages "$MODE"
     ensure_slurm_user
@@ -894,13 +898,20 @@ cmd_start() {
     elif [ -n "${problem:-}" ]; then
         log "cluster not healthy ($problem): restarting it"
     fi
-    stop_main keep-jobs
+    # slurmdbd (and MariaDB) need not restart with slurmctld: keep them if
+    # they work and their configuration stays.
+    keep_dbd=""
+    if [ "$MODE" = dbd ] && cmp -s "$WORK/slurmdbd.conf" "$SLURMDBD_CONF" &&
+       is_running slurmdbd && dbd_works; then
+        keep_dbd=keep-dbd
+    fi
+    stop_main keep-jobs $keep_dbd
 
     t1=$(now_us)
     install_config
     prepare_dirs "$CLUSTER_NAME"
     start_munge
-    if [ "$MODE" = dbd ]; then
+    if [ "$MODE" = dbd ] && [ -z "$keep_dbd" ]; then
         start_mariadb
         start_slurmdbd
     fi
@@ -954,35 +965,43 @@ stop_cluster_daemons() {
     rm -f "$run"/slurmd*.pid "$run/slurmctld.pid"
 }
 
-# stop_main [keep-jobs]: stop every daemon of the main cluster (and munged,
-# unless the other cluster still needs it); returns 1 if one is left.
-# With keep-jobs (used when start restarts the cluster) running jobs are
-# neither cancelled nor killed: slurmctld saves them in its state and the new
-# slurmds pick up their slurmstepd processes again, as on a real cluster.
+# stop_main [keep-jobs] [keep-dbd]: stop every daemon of the main cluster
+# (and munged, unless the other cluster still needs it); returns 1 if one is
+# left.  With keep-jobs (used when start restarts the cluster) running jobs
+# are neither cancelled nor killed: slurmctld saves them in its state and the
+# new slurmds pick up their slurmstepd processes again, as on a real
+# cluster.  With keep-dbd, slurmdbd and MariaDB (and munged) keep running.
 stop_main() {
-    local keep_jobs=0 left
-    if [ "${1:-}" = keep-jobs ]; then keep_jobs=1; fi
+    local keep_jobs=0 keep_dbd=0 arg left
+    for arg in "$@"; do
+        case $arg in
+            keep-jobs) keep_jobs=1 ;;
+            keep-dbd) keep_dbd=1 ;;
+        esac
+    done
     stop_cluster_daemons "$CLUSTER_NAME" "$keep_jobs"
-    # shellcheck disable=SC2046  # lists of PIDs
-    terminate slurmdbd $(pids_of slurmdbd)
-    rm -f "$SLURM_RUN/slurmdbd.pid"
-    if [ -e "$STATE_DIR/mariadb.ours" ]; then
-        # shellcheck disable=SC2046
-        terminate mariadbd $(pids_of mariadbd)
-        rm -f "$STATE_DIR/mariadb.ours"
+    if [ $keep_dbd -eq 0 ]; then
+        # shellcheck disable=SC2046  # lists of PIDs
+        terminate slurmdbd $(pids_of slurmdbd)
+        rm -f "$SLURM_RUN/slurmdbd.pid"
+        if [ -e "$STATE_DIR/mariadb.ours" ]; then
+            # shellcheck disable=SC2046
+            terminate mariadbd $(pids_of mariadbd)
+            rm -f "$STATE_DIR/mariadb.ours"
+        fi
     fi
-    if other_is_running; then
+    if other_is_running || [ $keep_dbd -eq 1 ]; then
         if [ $keep_jobs -eq 0 ]; then log "keeping munged: cluster $OTHER_NAME still uses it"; fi
     else
         # shellcheck disable=SC2046
         terminate munged $(pids_of munged)
         rm -f "$MUNGE_PID"
     fi
-    left=$(list_cluster_daemons "$CLUSTER_NAME"; list_daemons slurmdbd)
+    left=$(list_cluster_daemons "$CLUSTER_NAME"; if [ $keep_dbd -eq 0 ]; then list_daemons slurmdbd; fi)
     if [ $keep_jobs -eq 1 ]; then
         left=$(grep -v ' slurmstepd' <<<"$left" || true)
     fi
-    if other_is_running; then :; else left+=$(list_daemons munged); fi
+    if other_is_running || [ $keep_dbd -eq 1 ]; then :; else left+=$(list_daemons munged); fi
     if [ -n "$left" ]; then
         log "processes left running:"; printf '%s\n' "$left" >&2
         return 1
