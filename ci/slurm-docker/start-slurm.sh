@@ -872,6 +872,13 @@ cmd_install() {
     install_packages "$MODE"
 }
 
+# Measured on a 2-core, 24 GiB Debian 12 machine (packages installed, dbd
+# mode): from a fresh state (no configuration, Slurm state, logs, accounting
+# database or munge key) `start` is ready after 2.9 s and `start-other`
+# after 1.3 s more; on healthy clusters they return in 0.1-0.6 s; a restart
+# for a changed memory mode takes 5-8.5 s, `stop` 4 s.  The daemons then
+# take ~190 MB (RSS): MariaDB 123 MB, slurmctld 9 MB + slurmscriptd 3 MB per
+# cluster, slurmdbd 9 MB, each slurmd 5 MB, munged 4 MB.
 cmd_start() {
     need_root
     check_mode
