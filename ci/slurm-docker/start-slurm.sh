@@ -1204,7 +1204,13 @@ cmd_kill_node() {
         fi
         remove_stale_step_sockets "$node"
     fi
-    log "node $node is dead; Slurm marks it DOWN within ~30 s (see SlurmdTimeout in slurm.conf)"
+    # Measured: DOWN (and a job there NODE_FAIL or requeued) after 25-26 s on
+    # cfut (SlurmdTimeout=5), 49 s on other (SlurmdTimeout=30).
+    if [ "$(node_cluster "$node")" = "$CLUSTER_NAME" ]; then
+        log "node $node is dead; Slurm marks it DOWN after ~26 s (see SlurmdTimeout in slurm.conf)"
+    else
+        log "node $node is dead; Slurm marks it DOWN after ~50 s (SlurmdTimeout=30)"
+    fi
 }
 
 cmd_start_node() {
