@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Entry point of the cfut-slurm image: start the single-node Slurm cluster,
-# then run the given command (by default the integration tests).  If the
+# Entry point of the cfut-slurm image: start the Slurm test clusters (the
+# main cluster "cfut", then the second cluster "other"), then run the given
+# command (by default the integration tests).  If the
 # command fails, print the cluster's diagnostics before exiting with its
 # status, so that CI logs show what Slurm was doing.
 set -euo pipefail
@@ -15,7 +16,7 @@ if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then
     ulimit -n 65536
 fi
 
-if ! "$here/start-slurm.sh" start; then
+if ! "$here/start-slurm.sh" start || ! "$here/start-slurm.sh" start-other; then
     "$here/start-slurm.sh" diagnose >&2 || true
     exit 1
 fi
