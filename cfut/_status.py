@@ -33,8 +33,14 @@ class JobStatus:
     details: tuple[tuple[str, Any], ...] = ()
     #: The batch key the scheduler's record of the job carries (Slurm: its comment ``cfut.KEY``, squeue
     #: ``%k`` / scontrol ``Comment=``, or its name ``cfut.KEY``, squeue ``%j`` / sacct ``JobName``), when
-    #: it says; a job id the scheduler gave again to a stranger's job shows another key (or none).
+    #: it says; None when the record does not tell. A job id the scheduler gave again to a stranger's
+    #: job shows another key, or :data:`NOT_CFUT` where the record shows it is no job of cfut's.
     batch_key: str | None = None
+
+
+#: ``JobStatus.batch_key`` of a job whose record shows it is not cfut's (a comment that is not
+#: ``cfut.KEY``, where every job cfut submits carries one).
+NOT_CFUT = ""
 
 
 UNKNOWN_STATUS = JobStatus("UNKNOWN", Phase.FINISHED, "the scheduler no longer knows this job")

@@ -53,7 +53,7 @@ from .._jobdir import LOG_SUFFIX, PAYLOAD_SUFFIX, JobDir
 from .._records import Batch
 from .._resources import SlurmOptions, check_directives
 from .._runner import CommandResult, SubprocessRunner
-from .._status import JobStatus, Phase
+from .._status import NOT_CFUT, JobStatus, Phase
 from .base import SubmitRequest
 from .script import wrapper_script
 
@@ -269,6 +269,8 @@ def parse_squeue(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
         job_id, state, reason = parts[:3]
         rest = parts[3] if len(parts) == 4 else None
         key = None if rest is None else key_of_comment_and_name(rest) if with_comment else batch_key_of(rest)
+        if key is None and with_comment:
+            key = NOT_CFUT  # squeue shows every job's comment, and cfut gives each of its jobs one
         statuses[job_id] = JobStatus(state, phase_of(state), reason, batch_key=key)
     return statuses
 
@@ -327,6 +329,8 @@ def parse_scontrol(argv: Sequence[str], output: str) -> dict[str, JobStatus]:
         exit_code, signal = parse_exit_code(fields.get("ExitCode", ""))
         key = batch_key_of(fields.get("Comment", "")) or (
             batch_key_of(fields["JobName"]) if "JobName" in fields else None)
+        if key is None and "JobName" in fields:
+            key = NOT_CFUT  # scontrol shows the comment cfut gives every job of its (Comment=)
         statuses[job_id] = JobStatus(state, phase_of(state), fields.get("Reason", ""), exit_code, signal,
                                      batch_key=key)
     return statuses

@@ -17,6 +17,7 @@ import pytest
 
 import cfut
 from cfut._schedulers import slurm
+from cfut._status import NOT_CFUT
 from cfut.fakes import FakeSlurm
 from tests.unit.test_slurm_executor import settle
 
@@ -157,7 +158,7 @@ def test_status_parsers_find_cfuts_key_in_the_comment_or_the_name() -> None:
     statuses = slurm.parse_squeue(argv, (GOLDEN / "squeue-status-comment.txt").read_text())
     assert statuses["101025_1"].batch_key == "0123456789abcdef"
     assert statuses["101026"].batch_key == "fedcba9876543210" and statuses["101026"].state == "FAILED"
-    assert statuses["101027"].batch_key is None, "a stranger's job says nothing about ours"
+    assert statuses["101027"].batch_key == NOT_CFUT, "squeue shows a stranger's comment: not cfut's job"
     sacct = slurm.parse_sacct(slurm.sacct_argv(["1"]), (GOLDEN / "sacct-comment.txt").read_text())
     assert sacct["101026"].batch_key == "fedcba9876543210" and sacct["101026"].exit_code == 3
     assert sacct["101025_[0-2]"].batch_key is None, "sacct 22.05 stores no comment: the user's name says nothing"

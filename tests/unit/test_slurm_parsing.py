@@ -11,6 +11,7 @@ from cfut import JobStatus, Phase
 from cfut._errors import InvalidArgumentError, JobCancelled, JobDied, JobTimeout, SchedulerOutputError
 from cfut._runner import CommandResult
 from cfut._schedulers import slurm
+from cfut._status import NOT_CFUT
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "slurm-22.05"
 
@@ -39,7 +40,8 @@ def test_sacct_skips_steps() -> None:
 
 def test_scontrol_golden() -> None:
     statuses = slurm.parse_scontrol(["scontrol"], golden("scontrol-oneliner-failed.txt"))
-    assert statuses == {"98": JobStatus("FAILED", Phase.FINISHED, "NonZeroExitCode", 3, 0)}
+    # a job without cfut's comment (every job cfut submits has one) is marked as nobody's of cfut
+    assert statuses == {"98": JobStatus("FAILED", Phase.FINISHED, "NonZeroExitCode", 3, 0, batch_key=NOT_CFUT)}
 
 
 def test_scontrol_array_task_id() -> None:
