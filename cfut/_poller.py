@@ -237,6 +237,10 @@ class Poller:
         jobs stuck in a status the adapter gives up on (removing those from the queue)."""
         now = self.clock()
         changed = self._give_up(tasks, now)
+        # A job that ended badly: how (exit code, signal) is asked at once, before the scheduler
+        # forgets the job (MinJobAge after its end; without accounting nothing remembers it).
+        self._look_up([t for t in tasks if t.waited_for() and t.state is TaskState.ENDED and not t.looked_up
+                       and t.status is not None and t.status.state != "COMPLETED"])
         dead = [t for t in tasks if t.waited_for() and t.state is TaskState.ENDED and t.ended_at is not None
                 and now - t.ended_at >= self.result_grace]
         if dead:  # a result written since the last scan wins over a verdict
@@ -244,26 +248,9 @@ class Poller:
             dead = [t for t in dead if t.waited_for()]
         if not dead:
             return changed
-        # The status command rarely knows exit codes; ask the fallback once, for all of them.
-        need = [t.scheduler_id for t in dead if t.scheduler_id and t.status
-                and t.status.exit_code is None and t.status is not UNKNOWN_STATUS]
-        details: dict[str, JobStatus] = {}
-        if need:
-            try:
-                details = self.scheduler.lookup(need)
-            except SchedulerError as exc:
-                log.warning("could not look up exit codes of %s: %s", ", ".join(need), exc)
+        self._look_up([t for t in dead if not t.looked_up])
         for task in dead:
             status = task.status or UNKNOWN_STATUS
-            detail = details.get(task.scheduler_id or "")
-            if detail is not None and detail.batch_key not in (None, task.batch.key):
-                detail = None  # a stranger's record under our job's old id
-            if detail is not None and detail.phase is Phase.FINISHED:
-                status = JobStatus(status.state, status.phase, status.reason or detail.reason,
-                                   detail.exit_code, detail.signal, status.details or detail.details,
-                                   status.batch_key)
-                with self.store.lock:
-                    task.status = status  # looked up once: what the fallback knew stays known
             if _succeeded(status) and task.ended_at is not None and (
                     now - task.ended_at < self.completed_result_grace):
                 continue  # a job that ended with exit code 0 wrote every result: they will show
@@ -271,6 +258,32 @@ class Poller:
             self.finish(task, remove_job=False)
             changed = True
         return changed
+
+    def _look_up(self, tasks: list[Task]) -> None:
+        """Ask the fallback (``lookup``: Slurm's sacct, then scontrol) once, in one command for all of
+        ``tasks``, for the exit codes their status command did not say; merged into ``task.status``."""
+        need = {t.scheduler_id: t for t in tasks if t.scheduler_id and t.status is not None
+                and t.status.exit_code is None and t.status is not UNKNOWN_STATUS}
+        if not need:
+            return
+        try:
+            details = self.scheduler.lookup(list(need))
+        except SchedulerError as exc:
+            log.warning("could not look up exit codes of %s: %s", ", ".join(need), exc)
+            return  # asked again at the next step
+        for sid, task in need.items():
+            detail = details.get(sid)
+            if detail is not None and detail.batch_key not in (None, task.batch.key):
+                continue  # a stranger's record under our job's old id
+            if detail is None or detail.phase is not Phase.FINISHED:
+                continue  # not (yet: accounting lags the queue by seconds) known there: asked again
+            with self.store.lock:
+                task.looked_up = True
+                status = task.status or UNKNOWN_STATUS
+                # looked up once: what the fallback knew stays known
+                task.status = JobStatus(status.state, status.phase, status.reason or detail.reason,
+                                        detail.exit_code, detail.signal, status.details or detail.details,
+                                        status.batch_key)
 
     def _give_up(self, tasks: list[Task], now: float) -> bool:
         stuck = []

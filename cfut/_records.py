@@ -97,6 +97,7 @@ class Task:
     ended_at: float | None = None  # executor clock when first seen ended (or unknown)
     keep_log: bool = False  # its job died: its log stays after it is forgotten
     stuck_since: float | None = None  # executor clock when it entered a status the adapter gives up on
+    looked_up: bool = False  # the fallback was asked how its job ended (Poller._look_up)
 
     def waited_for(self) -> bool:
         """Some call still waits for this task's job."""
@@ -260,6 +261,8 @@ class JobStore:
             task.status = status
             if changed:
                 task.stuck_since = None
+            if status.phase is not Phase.FINISHED:
+                task.looked_up = False  # requeued: how it ends next time is asked again
             if status.phase is Phase.RUNNING:
                 self._mark_running(task)
                 task.ended_at = None

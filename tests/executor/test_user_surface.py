@@ -34,6 +34,22 @@ SHOWN = {"CPUs/Task": "2", "MinMemoryNode": "4G", "TimeLimit": "00:10:00", "Part
          "JobName": "myjob"}
 
 
+def default_partition(harness: Harness) -> str:
+    """The cluster's default partition (sinfo marks it ``*``): 'debug' on the fakes and the CI cluster,
+    'batch' on the second CI cluster."""
+    if not harness.real:
+        return "debug"
+    names = subprocess.run(["sinfo", "--noheader", "--format=%P"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    return next(name.rstrip("*") for name in names if name.endswith("*"))
+
+
+def resources(harness: Harness) -> tuple[dict[str, Any], dict[str, str]]:
+    """RESOURCES and what scontrol shows for them, in the cluster's default partition."""
+    partition = default_partition(harness)
+    return {**RESOURCES, "partition": partition}, {**SHOWN, "Partition": partition}
+
+
 def show_job(harness: Harness, job_id: str) -> dict[str, str]:
     """``scontrol --oneliner show job ID`` on the harness's cluster, as a dict of its fields."""
     argv = ["scontrol", "--oneliner", "show", "job", job_id]
@@ -53,9 +69,10 @@ def shown(harness: Harness, future: cfut.ClusterFuture) -> dict[str, str]:
 
 @pytest.mark.slurm_only
 def test_typed_resources_are_what_scontrol_shows(harness: Harness) -> None:
-    ex = harness.executor(**RESOURCES, additional_setup_lines=harness.pending_lines())
+    options, expected = resources(harness)
+    ex = harness.executor(**options, additional_setup_lines=harness.pending_lines())
     future = ex.submit(shout, 1)
-    assert shown(harness, future) == SHOWN
+    assert shown(harness, future) == expected
     future.cancel()
     with pytest.raises(cfut.InvalidArgumentError, match=r"time.*'ten minutes'"):
         harness.executor(time="ten minutes")
@@ -64,9 +81,10 @@ def test_typed_resources_are_what_scontrol_shows(harness: Harness) -> None:
 @pytest.mark.slurm_only
 def test_the_same_through_options_for_one_call_and_one_map(harness: Harness) -> None:
     ex = harness.executor()
-    view = ex.options(**RESOURCES, additional_setup_lines=harness.pending_lines())
+    options, expected = resources(harness)
+    view = ex.options(**options, additional_setup_lines=harness.pending_lines())
     futures = [view.submit(shout, 1), *view.map_futures(shout, [2, 3])]
-    assert [shown(harness, f) for f in futures] == [SHOWN] * 3
+    assert [shown(harness, f) for f in futures] == [expected] * 3
     for future in futures:
         assert future.cancel()
     with pytest.raises(cfut.InvalidArgumentError, match=r"cpus_per_task.*0"):

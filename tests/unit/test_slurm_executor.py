@@ -150,8 +150,22 @@ def test_a_finished_job_awaiting_its_result_costs_no_more_lookups(tmp_path: Path
     settle(ex, fake, [future])  # seen NODE_FAIL, purged a second later, declared dead after 10 s
     assert type(future.exception()) is cfut.JobNodeFailure
     counts = ex.statistics().commands
-    assert counts["sacct"] == 1, "one lookup, for the exit code, when the grace period ends"
+    assert counts["sacct"] == 1, "one lookup, for the exit code, as soon as the job is seen ended"
     assert "scontrol" not in counts
+
+
+def test_the_exit_code_of_a_failed_job_is_asked_before_slurm_forgets_it(tmp_path: Path) -> None:
+    """Without accounting a job is gone MinJobAge after it ended (5 s on the second CI cluster),
+    sooner than result_grace: the exit code is asked (scontrol) as soon as squeue shows it FAILED."""
+    fake = FakeSlurm(progression="manual", min_job_age=2, accounting=False)
+    ex = cfut.SlurmExecutor(runner=fake, workdir=tmp_path, result_grace=5, background_polling=False, submit_linger=0)
+    future = ex.submit(square, 5)
+    fake.advance(0.5)
+    ex.poll_once()
+    fake.end_job(future.job_id, "FAILED", exit_code=7)
+    settle(ex, fake, [future])
+    error = future.exception()
+    assert type(error) is cfut.JobDied and error.state == "FAILED" and error.exit_code == 7
 
 
 # ---------------------------------------------------------------- scheduler trouble
