@@ -20,10 +20,11 @@ calls costs 16 job starts on a 16-slot cluster, not 300.
 With ``background_polling=False`` (tests that drive time themselves) there is no linger thread:
 buckets go out at ``poll_once()``, a wait, shutdown, or when full, so nothing depends on real time.
 
-The contract differs from an uncoalesced submit in two ways, both documented on the executor:
-``future.job_id`` is ``None`` until the bucket went out, and a submission that fails (the scheduler
-refused it) fails the bucket's futures with the :class:`~cfut.SubmissionError` instead of raising from
-``submit``. ``submit_linger=0`` turns coalescing off.
+Asking a lingering future for its ``job_id`` or ``call_id`` sends its bucket at once, like waiting
+for it, so code that reads the job id right after ``submit`` sees one. The contract differs from an
+uncoalesced submit in one way, documented on the executor: a submission that fails (the scheduler
+refused it) fails the bucket's futures with the :class:`~cfut.SubmissionError` instead of raising
+from ``submit``. ``submit_linger=0`` turns coalescing off.
 """
 
 from __future__ import annotations

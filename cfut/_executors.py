@@ -129,9 +129,9 @@ class SlurmExecutor(ClusterExecutor):
             this executor's queued and running jobs (once, and remove their files); ``False``: they run
             on, and :meth:`reattach` collects them from another process.
         submit_linger: seconds a ``submit`` waits for more calls with the same options, so that a loop of
-            ``submit`` goes out as one array job (see :mod:`cfut._coalesce`); waiting for a future sends
-            its call at once. Until then ``future.job_id`` is ``None``, and a refused submission fails
-            the futures instead of raising from ``submit``. ``0``: one ``sbatch`` per ``submit``, in
+            ``submit`` goes out as one array job (see :mod:`cfut._coalesce`); waiting for a future, or
+            asking its ``job_id``/``call_id``, sends its call at once. A refused submission fails the
+            futures instead of raising from ``submit``. ``0``: one ``sbatch`` per ``submit``, in
             the caller's thread, its errors raised from ``submit``.
         python: the interpreter the job runs the worker with; default this process's ``sys.executable``.
         unschedulable_timeout: seconds a job may stay pending for a reason waiting cannot cure

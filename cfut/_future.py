@@ -76,7 +76,9 @@ class ClusterFuture(concurrent.futures.Future[Any]):
     def call_id(self) -> str | None:
         """A name for this call that stays the same in every process (``<batch key>.<task>.<n>``): the
         stem of its result file, and how :meth:`ClusterExecutor.reattach` futures say which call they
-        are. ``None`` before the call was submitted."""
+        are. Asking sends a call still lingering in a coalescing bucket at once; ``None`` for a call
+        that was never submitted (cancelled before, or refused)."""
+        self._leave_bucket()
         call = self._cfut_call
         return call.call_id if call is not None else None
 
@@ -84,10 +86,19 @@ class ClusterFuture(concurrent.futures.Future[Any]):
     def job_id(self) -> str | None:
         """The scheduler's id of the job (or array task) running this call: Slurm ``"12"`` or
         ``"12_3"`` (the job id ``sbatch --parsable`` answered, and the task's index), HTCondor
-        ``"12.3"`` (the cluster ``condor_submit -terse`` answered, and the process); ``None`` until the
-        scheduler accepted the submission."""
+        ``"12.3"`` (the cluster ``condor_submit -terse`` answered, and the process). Asking sends a
+        call still lingering in a coalescing bucket at once; ``None`` when the scheduler did not accept
+        a submission of it (yet: a dependant held back on HTCondor; or ever: cancelled, refused)."""
+        self._leave_bucket()
         call = self._cfut_call
         return call.task.scheduler_id if call is not None else None
+
+    def _leave_bucket(self) -> None:
+        """Whoever asks which job runs the call gets it submitted (see cfut._coalesce)."""
+        if self._cfut_call is None and not self.done():
+            executor = self._executor()
+            if executor is not None:
+                executor._flush_queued()
 
     def _executor(self) -> ClusterExecutor | None:
         return self._cfut_executor() if self._cfut_executor is not None else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,12 @@ class Statistics:
     #: Monitoring steps that raised something other than a scheduler error.
     monitor_errors: int
     poll_interval: float
+
+    def __getitem__(self, key: str) -> Any:
+        """The earlier dict form still reads: ``stats["commands"]``, ``stats["calls"]["done"]``
+        (``calls``: ``done``, ``failed``, ``cancelled``). Raises KeyError for any other key."""
+        if key == "calls":
+            return {"done": self.calls_done, "failed": self.calls_failed, "cancelled": self.calls_cancelled}
+        if key in {f.name for f in fields(self)}:
+            return getattr(self, key)
+        raise KeyError(key)

@@ -68,15 +68,26 @@ def test_calls_of_different_functions_and_threads_share_a_submission(harness: Ha
 def test_waiting_sends_a_lone_call_at_once(harness: Harness) -> None:
     ex = coalescing(harness, submit_linger=3600)  # never by the window: only the wait sends it
     future = ex.submit(square, 7)
-    assert future.job_id is None, "no job yet: the call lingers"
+    assert ex.statistics().submitted_jobs == 0, "no job yet: the call lingers"
     if harness.real:
         assert future.result(timeout=120) == 49
     else:
         with pytest.raises(concurrent.futures.TimeoutError):
             future.result(timeout=0)  # the wait sends it; the fake's time has not moved yet
-        assert future.job_id is not None
+        assert ex.statistics().submitted_jobs == 1
         harness.settle(ex, [future])
         assert future.result() == 49
+
+
+def test_asking_for_the_job_id_sends_a_lone_call_at_once(harness: Harness) -> None:
+    """Code written for an uncoalesced submit reads ``future.job_id`` right after it: it gets one."""
+    ex = coalescing(harness, submit_linger=3600)
+    future, other = ex.submit(square, 7), ex.submit(square, 8)
+    assert ex.statistics().submitted_jobs == 0
+    assert future.job_id is not None and other.call_id is not None
+    assert ex.statistics().submitted_jobs == 1, "both went, in one submission"
+    harness.settle(ex, [future, other])
+    assert (future.result(), other.result()) == (49, 64)
 
 
 def test_different_options_never_share_a_submission(harness: Harness) -> None:
@@ -116,7 +127,7 @@ def test_shutdown_sends_or_cancels_what_lingers(harness: Harness) -> None:
     ex = coalescing(harness, submit_linger=3600)
     sent = ex.submit(square, 3)
     ex.shutdown(wait=False)
-    assert sent.job_id is not None, "shutdown sends what lingers"
+    assert ex.statistics().submitted_jobs == 1, "shutdown sends what lingers"
     harness.settle(ex, [sent])
     assert sent.result() == 9
     other = coalescing(harness, submit_linger=3600, workdir=harness.workdir("other"))

@@ -8,6 +8,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import cfut
 import cfut.fakes
 
@@ -26,9 +28,22 @@ def test_public_names_are_exactly_all_and_sorted() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    """Public modules: the package, the worker's 0.5 name, the CLI, the fakes and the pytest plugin."""
+    """Public modules: the package, the worker's 0.5 name, the runner seam's earlier name (a
+    re-export), the fakes and the pytest plugin."""
     names = {info.name for info in pkgutil.iter_modules(cfut.__path__)}
-    assert {n for n in names if not n.startswith("_")} == {"fakes", "pytest_plugin", "remote"}
+    assert {n for n in names if not n.startswith("_")} == {"fakes", "pytest_plugin", "remote", "runner"}
+    runner = importlib.import_module("cfut.runner")
+    assert {getattr(runner, n) for n in runner.__all__} <= {getattr(cfut, n) for n in cfut.__all__}
+
+
+def test_earlier_forms_still_read() -> None:
+    """Code written against the pre-0.6 layout: ``statistics()`` as a dict, the fake commands' module."""
+    commands = importlib.import_module("cfut.fakes.commands")
+    stats = cfut.Statistics({}, 0, 0, 0, 3, 1, 2, {"sbatch": 1}, {}, 0, 0, 0, 0, 0.5)
+    assert stats["calls"] == {"done": 3, "failed": 1, "cancelled": 2} and stats["commands"] == {"sbatch": 1}
+    with pytest.raises(KeyError):
+        stats["nope"]
+    assert commands.FakeCommandServer.__name__ == "FakeCommandServer"
 
 
 def test_errors_share_one_root() -> None:
