@@ -94,9 +94,10 @@ _COMMON: dict[str, Option] = {
     "cpus_per_node": Option(4, _int_at_least(1), "CPUs of each node"),
     "progression": Option("immediate", _one_of(*PROGRESSIONS),
                           "'immediate' (status commands skip idle time), 'manual' (advance()), 'realtime'"),
-    "execution": Option("inline", _one_of("inline", "subprocess"),
-                        "'inline' (the worker runs in this process) or 'subprocess' (real processes)"),
-    "job_duration": Option(1.0, _seconds, "how long an inline job runs, in fake seconds"),
+    "execution": Option("process", _one_of("process", "inline", "subprocess"),
+                        "'process' (each job in a process of its own, virtual time), 'inline' (in this "
+                        "process) or 'subprocess' (fresh real processes, real time)"),
+    "job_duration": Option(1.0, _seconds, "how long a process or inline job runs, in fake seconds"),
     "path": Option(True, _boolean, "put the fake commands first on PATH"),
     "allow_leftover_jobs": Option(False, _boolean, "do not fail the test for jobs left in the queue"),
 }

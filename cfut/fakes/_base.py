@@ -6,6 +6,27 @@ calls and refusals, fault injection, the clock and how the model moves along it,
 processes, and the lifetime. A subclass supplies its commands (argv in, :class:`CommandResult`
 out) and its model (what happens up to a given time, and when the next thing will).
 
+Where jobs run: the executions
+------------------------------
+Every fake runs its jobs in one of three ways, with one meaning on every fake:
+
+``"process"`` (the default)
+    Each job runs in a process of its own, never in the test process: its exit status, the signal
+    that killed it, its output files, umask, working directory, environment and ``sys.path`` are
+    its own, as on a real node (``os._exit``, a segmentation fault or ``KeyboardInterrupt`` in a job
+    make an ordinary failed job). Time stays virtual: a job runs for ``job_duration`` (plus its
+    script's ``sleep``) on the fake's clock, and its script runs in a warm process when that end
+    comes; the fake waits for it there (up to ``cfut.fakes._pool.PATIENCE`` real seconds, after
+    which a job still running goes on as a live process). Scripts run with the tiny shell of
+    :mod:`._inline`; one that it does not model runs as a real process, as under ``"subprocess"``.
+``"inline"``
+    The same virtual time, with the script run *in the test process* when its end comes (an
+    explicit opt-in for property tests: fastest, no process at all). A job's ``KeyboardInterrupt``,
+    ``SystemExit`` and ``os._exit`` still end the job as they would end a real one, and its prints
+    (from the thread running it) go to its files; scripts outside the tiny shell are refused.
+``"subprocess"``
+    Every batch script (HTCondor executable) runs for real, as a fresh process, in real time.
+
 Time: the progressions
 ----------------------
 Every fake runs on a :class:`~cfut.fakes.FakeClock` of one of three progressions, with one meaning
@@ -19,7 +40,8 @@ on every fake:
     lets every due thing happen; then a *status* command (squeue, sacct, scontrol show;
     condor_q, condor_history), when nothing was due and no job process is alive, jumps the clock to
     the next event (a job that may start, an inline job's end), so that polling makes jobs progress
-    without anyone waiting. Job processes (``execution="subprocess"``) still take real time.
+    without anyone waiting. Live job processes (``execution="subprocess"``, or a ``"process"`` job that
+    outlived its patience) still take real time: the clock does not jump while one runs.
 ``"realtime"``
     The real clock; nothing jumps, and a ticker thread lets the model progress on its own.
 
@@ -60,7 +82,7 @@ from ._shims.ticker import Ticker
 
 #: How often (real seconds) a waiting fake looks whether a job process has ended.
 _PROCESS_POLL = 0.01
-EXECUTIONS = ("inline", "subprocess")
+EXECUTIONS = ("process", "inline", "subprocess")
 
 
 _Fake = TypeVar("_Fake", bound="FakeScheduler")
@@ -119,7 +141,7 @@ class FakeScheduler:
 
     def __init__(self, *, cluster: FakeCluster, execution: str) -> None:
         if execution not in EXECUTIONS:
-            raise ValueError(f"execution must be 'inline' or 'subprocess', not {execution!r}")
+            raise ValueError(f"execution must be 'process', 'inline' or 'subprocess', not {execution!r}")
         self.cluster = cluster
         self.execution = execution
         self._clock: FakeClock = cluster.clock

@@ -24,10 +24,11 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ._errors import FakeUnsupported
 
@@ -411,11 +412,13 @@ def run_inline(
     out: TextIO,
     err: TextIO,
     run_worker: Callable[[list[str]], int],
+    exec_worker: Callable[[list[str]], int] | None = None,
     script_name: str = "/bin/sh",
 ) -> int:
     """Run the script's commands now; return its exit status as the shell would (negative: the
     script was killed by that signal). ``run_worker(args)`` runs the cfut worker and returns its
-    status in the same form (see :func:`run_worker_in_process`)."""
+    status in the same form (see :func:`run_worker_in_process`); ``exec_worker(args)``, when given,
+    runs it for ``exec PYTHON -m cfut.remote ARGS`` (the worker replaces the shell)."""
     status = 0
     errexit, nounset = script.errexit, False
     for command in script.commands:
@@ -450,7 +453,8 @@ def run_inline(
         else:
             args_of_worker = worker_args(argv)
             assert args_of_worker is not None  # checked at submission
-            status = run_worker(args_of_worker)
+            runner = exec_worker if replace and exec_worker is not None else run_worker
+            status = runner(args_of_worker)
             if status < 0:
                 # Killed by a signal: a non-interactive shell waiting for a child that died of SIGINT
                 # or SIGQUIT kills itself with it (bash's "wait and cooperative exit"), and `exec`
@@ -482,11 +486,35 @@ def _raise_exit(status: int) -> NoReturn:
     raise _ProcessExit(status)
 
 
+class _ThreadStream:
+    """``sys.stdout`` (or ``sys.stderr``) while an inline job runs: what the job's thread writes goes
+    to the job's file, what any other thread of the test process writes goes where it went before
+    (the standard streams are process-wide; a job runs in one thread of the test process)."""
+
+    def __init__(self, job: TextIO, other: TextIO) -> None:
+        self._job = job
+        self._other = other
+        self._thread = threading.get_ident()
+
+    def _target(self) -> TextIO:
+        return self._job if threading.get_ident() == self._thread else self._other
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
 @contextlib.contextmanager
 def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
-    """While the block runs, ``sys.stdout``/``sys.stderr`` are the job's files and ``os._exit`` raises
-    :class:`_ProcessExit`; afterwards the umask, ``sys.path``, working directory, ``os.environ`` and
-    standard streams of this process are what they were (a real job changes only its own)."""
+    """While the block runs, ``sys.stdout``/``sys.stderr`` send the job thread's writes to the job's
+    files (:class:`_ThreadStream`) and ``os._exit`` raises :class:`_ProcessExit`; afterwards the umask,
+    ``sys.path``, working directory, ``os.environ`` and standard streams of this process are what they
+    were (a real job changes only its own)."""
     saved_path = list(sys.path)
     saved_umask = os.umask(0o077)
     os.umask(saved_umask)
@@ -498,7 +526,8 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
     saved_streams = sys.stdout, sys.stderr
     saved_exit = os._exit
     os._exit = _raise_exit
-    sys.stdout, sys.stderr = stdout, stderr
+    sys.stdout = _ThreadStream(stdout, saved_streams[0])
+    sys.stderr = _ThreadStream(stderr, saved_streams[1])
     try:
         yield
     finally:

@@ -11,8 +11,30 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol
+
+
+class JobHandle(Protocol):
+    """A running job as the fakes hold it: a :class:`JobProcess` (``execution="subprocess"``) or a job
+    in a warm process (:class:`~cfut.fakes._pool.PooledJob`, ``execution="process"``)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+    def signal_group(self, signum: int) -> None: ...
+
+    def signal_shell(self, signum: int) -> None: ...
+
+    def kill_leftovers(self) -> None: ...
+
+    def kill_and_reap(self) -> int: ...
+
+    def cleanup(self) -> None: ...
 
 
 def start_process(
@@ -23,12 +45,29 @@ def start_process(
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
     new_session: bool = True,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start a process without waiting for it, by default in its own session."""
+    """Start a process without waiting for it, by default in its own session; ``pass_fds`` stay
+    open in it (under the same numbers)."""
     return subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, start_new_session=new_session,
+        stdout=stdout, stderr=stderr, start_new_session=new_session, pass_fds=tuple(pass_fds),
     )
+
+
+def start_python(code: str, args: Sequence[str], pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
+    """``python -c CODE ARGS...`` in a session of its own, its standard streams on /dev/null,
+    ``pass_fds`` inherited (the fakes' warm job processes)."""
+    return start_process([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, pass_fds=pass_fds)
+
+
+def wait_for(proc: subprocess.Popen[bytes], timeout: float | None) -> int | None:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit; its status, or None if it still runs."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def interpreter(script: str) -> list[str]:

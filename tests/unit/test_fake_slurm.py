@@ -211,13 +211,27 @@ def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
-    with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
-        run(manual, "sbatch", input="#!/bin/sh\ncd /tmp\n")
-    with pytest.raises(FakeUnsupported, match=r"operator '\|'"):
-        submit(manual, wrap="echo a | cat")
-    with pytest.raises(FakeUnsupported, match="shell scripts only"):
-        run(manual, "sbatch", input="#!/usr/bin/env python3\nprint(1)\n")
     assert manual.jobs() == []
+
+
+def test_the_inline_shell_refuses_what_it_does_not_model_where_process_jobs_run_a_real_shell(
+        manual: FakeSlurm, tmp_path: Path) -> None:
+    with FakeSlurm(progression="manual", execution="inline") as inline:
+        with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
+            run(inline, "sbatch", input="#!/bin/sh\ncd /tmp\n")
+        with pytest.raises(FakeUnsupported, match=r"operator '\|'"):
+            submit(inline, wrap="echo a | cat")
+        with pytest.raises(FakeUnsupported, match="shell scripts only"):
+            run(inline, "sbatch", input="#!/usr/bin/env python3\nprint(1)\n")
+        assert inline.jobs() == []
+    # the default execution runs what the tiny shell does not model as a real process
+    piped = submit(manual, wrap="echo a | tr a b", cwd=tmp_path)
+    python = run(manual, "sbatch", "--parsable", input="#!/usr/bin/env python3\nprint(1)\n", cwd=str(tmp_path))
+    manual.advance(0)
+    assert manual.join(timeout=60)
+    manual.advance(0)
+    assert [manual.job(j).state for j in (piped, python.stdout.strip())] == ["COMPLETED", "COMPLETED"]
+    assert (tmp_path / f"slurm-{piped}.out").read_text() == "b\n"
 
 
 # ------------------------------------------------------------------ the inline shell

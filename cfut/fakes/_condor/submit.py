@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from .._errors import FakeUnsupported
 from .._inline import InlineScript, is_python, parse_inline, worker_args
+from .._pool import current_sys_path
+from .._pool import umask as process_umask
 from . import classad
 from .schedd import CondorJob, Schedd
 
@@ -392,11 +394,19 @@ def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mappi
         ad["Requirements"] = classad.Expr(get("requirements"))
     for name, value in attributes.items():
         ad[name] = attribute_value(expand(value, macros))
-    inline = _check_inline(executable, arguments) if schedd.execution == "inline" else None
+    inline, real = None, schedd.execution == "subprocess"
+    if schedd.execution == "inline":
+        inline = _check_inline(executable, arguments)
+    elif schedd.execution == "process":
+        try:
+            inline = _check_inline(executable, arguments)
+        except FakeUnsupported:  # outside what the shell models: a real process, as under "subprocess"
+            real = True
     return CondorJob(cluster=cluster, proc=proc, executable=executable, arguments=arguments, iwd=iwd,
                      env=env, log=path("log"), output=path("output"), error=path("error"), cpus=cpus,
-                     ad={k: v for k, v in ad.items() if v is not None}, inline=inline,
-                     hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
+                     ad={k: v for k, v in ad.items() if v is not None}, inline=inline, real=real,
+                     sys_path=current_sys_path() if schedd.execution == "process" and not real else (),
+                     umask=process_umask(), hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
 
 
 def _check_inline(executable: str, arguments: list[str]) -> InlineScript | None:

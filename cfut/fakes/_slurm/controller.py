@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._cluster import FakeCluster
+from .._pool import PooledJob, pool
 from .model import END_DEFAULTS, JobSnapshot, Outcome, Submission, Task
 from .render import Context, rows, squeue_sort_key, std_paths
 from .stepd import Hidden, Stepd
@@ -154,13 +155,16 @@ class Controller:
                 entry = heapq.heappop(heap)
                 if self._still_due(entry):
                     due[id(entry[3])] = entry[3]
-        for task in sorted(due.values(), key=_queue_order):
+        ordered = sorted(due.values(), key=_queue_order)
+        # jobs whose scripts run in warm processes now: all at once, then each ends in queue order
+        pooled = self._run_pooled([task for task in ordered if self._script_ends(task, t)])
+        for task in ordered:
             if task.pending and not task.woken and not task.held and task.eligible <= t:
                 task.woken = True
                 bisect.insort(self._ready, task, key=_queue_order)
                 changes += 1
             elif task.running and task.due_end is not None and task.due_end <= t:
-                self._end_by_itself(task, t)
+                self._end_by_itself(task, t, pooled.get(task))
                 changes += 1
             if task.term_at is not None and task.term_at <= t:
                 task.term_at = None
@@ -256,14 +260,38 @@ class Controller:
 
     # ------------------------------------------------------------------ how jobs end
 
-    def _end_by_itself(self, task: Task, t: float) -> None:
-        """An inline (or outcome) job reaches its end time: time limit, outcome, or its script's status."""
+    def _script_ends(self, task: Task, t: float) -> bool:
+        """Whether ``task`` reaches its end at ``t`` by running its script in a warm process."""
+        return (self.config.execution == "process" and task.running and task.due_end is not None
+                and task.due_end <= t and not task.times_out and task.outcome is None and task.sub.inline is not None)
+
+    def _run_pooled(self, tasks: list[Task]) -> dict[Task, PooledJob]:
+        """Run these jobs' scripts in warm processes, together, waiting for them (up to PATIENCE)."""
+        if not tasks:
+            return {}
+        jobs = pool().run([self.stepd.pooled(task) for task in tasks])
+        return dict(zip(tasks, jobs))
+
+    def _end_by_itself(self, task: Task, t: float, job: PooledJob | None = None) -> None:
+        """An inline, process (or outcome) job reaches its end time: time limit, outcome, or its
+        script's status. A process job still running goes on as a live process until it exits."""
         if task.times_out:
             self.stepd.message(task, t, " DUE TO TIME LIMIT")
             self.finish(task, t, "TIMEOUT", 0, 0, "TimeLimit", ("CANCELLED", 0, 15))
         elif task.outcome is not None:
             o = task.outcome
             self.finish(task, t, o.state, o.exit_code, o.signal, o.reason, batch_step(o.state, o.exit_code, o.signal))
+        elif job is not None:
+            status = job.poll()
+            if status is not None:
+                self._script_ended(task, t, status)
+                return
+            task.due_end = None
+            task.proc = job
+            self.stepd.processes.append(job)
+            if task.sub.time_limit is not None and task.start is not None:
+                task.term_at = self._limit_enforced_at(task.start + task.sub.time_limit * 60)
+            self.changed(task)
         else:
             self._script_ended(task, t, self.stepd.run_inline(task))
 

@@ -3,8 +3,9 @@
 It answers ``sbatch``, ``squeue``, ``sacct``, ``scontrol`` and ``scancel`` with the bytes the real
 commands print, from a model of a small cluster: FIFO scheduling of CPUs on nodes, job arrays, time
 limits, purging of finished jobs from the controller after MinJobAge, and accounting. Batch scripts
-run either in this process (``execution="inline"``: a tiny shell interpreter that runs the cfut
-worker in-process) or as real processes (``execution="subprocess"``).
+run in processes of their own on virtual time (``execution="process"``, the default), in this
+process (``execution="inline"``) or as real processes in real time (``execution="subprocess"``):
+see :class:`~cfut.fakes.FakeScheduler`.
 
 This class is a façade: the runner protocol, time and fault injection come from
 :class:`~cfut.fakes.FakeScheduler` (see it for what the progressions mean); the model is the
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from ..._runner import CommandResult
 from .._base import FakeScheduler, Handler
 from .._cluster import FakeCluster
-from .._process import JobProcess
+from .._process import JobHandle
 from . import messages, sacct, sbatch, scancel, scontrol, squeue
 from .controller import Config, Controller, outcome
 from .model import JobSnapshot, StepRecord
@@ -38,9 +39,10 @@ class FakeSlurm(FakeScheduler):
     ``cpus_per_node``; ``progression`` and ``execution`` (see :class:`~cfut.fakes.FakeScheduler`);
     ``min_job_age`` (MinJobAge: how long squeue still shows a finished job), ``kill_wait``
     (KillWait: from SIGTERM to SIGKILL), ``time_limit_check`` (the period of slurmctld's time-limit
-    pass; 0 enforces limits exactly), ``job_duration`` (how long an inline job runs, plus its
-    script's ``sleep``), ``idle_tick`` (how far an immediate clock jumps when nothing is planned),
-    ``accounting`` (whether slurmdbd answers sacct), ``max_array_size`` (MaxArraySize),
+    pass; 0 enforces limits exactly), ``job_duration`` (how long a job runs on the virtual clock
+    under ``"process"`` and ``"inline"``, plus its script's ``sleep``), ``idle_tick`` (how far an
+    immediate clock jumps when nothing is planned), ``accounting`` (whether slurmdbd answers sacct),
+    ``max_array_size`` (MaxArraySize),
     ``cluster_name``, ``partition``, ``node_prefix``, ``first_job_id`` (FirstJobId),
     ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists ``.extern``),
     ``oversubscribe`` (scontrol's OverSubscribe=), ``cluster`` (a :class:`~cfut.fakes.FakeCluster`
@@ -58,7 +60,7 @@ class FakeSlurm(FakeScheduler):
         nodes: int = 1,
         cpus_per_node: int = 4,
         progression: str = "immediate",
-        execution: str = "inline",
+        execution: str = "process",
         min_job_age: float = 300.0,
         kill_wait: float = 30.0,
         time_limit_check: float = 30.0,
@@ -127,7 +129,7 @@ class FakeSlurm(FakeScheduler):
     def _jump_target(self) -> float | None:
         return self._ctl.jump_target()
 
-    def _live_processes(self) -> Sequence[JobProcess]:
+    def _live_processes(self) -> Sequence[JobHandle]:
         return self._ctl.stepd.processes
 
     def _default_failure(self, command: str) -> tuple[str, str]:
@@ -145,7 +147,8 @@ class FakeSlurm(FakeScheduler):
 
     @property
     def job_duration(self) -> float:
-        """How long an inline job runs (besides its script's ``sleep``), in virtual seconds."""
+        """How long a job runs under ``"process"`` and ``"inline"`` (besides its script's ``sleep``),
+        in virtual seconds."""
         return self._ctl.config.job_duration
 
     # ------------------------------------------------------------------ fault injection

@@ -18,7 +18,7 @@ from .values import ArraySpec
 
 if TYPE_CHECKING:
     from .._inline import InlineScript
-    from .._process import JobProcess
+    from .._process import JobHandle
 
 # squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
 STATE_CODES: Mapping[str, str] = MappingProxyType({
@@ -130,6 +130,10 @@ class Submission:
     unassigned: int = 0
     held: bool = False  # sbatch --hold
     requeue: bool = True  # sbatch --requeue (JobRequeue=1, Slurm's default) or --no-requeue
+    #: The job's umask: SLURM_UMASK of sbatch's environment, else sbatch's own umask (observed: the
+    #: job's files are created 0666 & ~umask, and SLURM_UMASK itself is not in the job's environment).
+    umask: int = 0o022
+    sys_path: tuple[str, ...] = ()  # the submitting process's sys.path (execution="process")
 
     @property
     def tasks_per_node(self) -> int:
@@ -172,7 +176,7 @@ class Task:
     due_end: float | None = None  # when an inline (or outcome) job ends by itself
     times_out: bool = False  # ... and whether that end is its time limit
     outcome: Outcome | None = None
-    proc: JobProcess | None = None
+    proc: JobHandle | None = None
     completing: bool = False  # final state known, processes still being killed
     term_at: float | None = None  # subprocess: SIGTERM at the time limit
     kill_at: float | None = None  # subprocess: SIGKILL after KillWait

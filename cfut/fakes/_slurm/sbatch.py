@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from ..._runner import CommandResult
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError, Parsed
-from .._inline import parse_inline
+from .._inline import InlineScript, parse_inline
+from .._pool import current_sys_path
+from .._pool import umask as process_umask
 from . import messages
 from .controller import Controller
 from .model import Submission
@@ -155,7 +157,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
     cpus_per_node = -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
     if not cluster.can_ever_fit(cpus_per_node, node_count):
         raise SbatchError(1, messages.NODE_CONFIGURATION)
-    inline = parse_inline(script) if config.execution == "inline" else None
+    inline = _inline_script(script, config.execution)
     workdir = os.path.normpath(os.path.join(here, opts["chdir"] or "")) if opts.get("chdir") else here
     job_id, seq = ctl.new_job_id()
     sub = Submission(
@@ -165,11 +167,46 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         explicit_time=opts.get("time") is not None, cpus_per_task=cpus_per_task, ntasks=ntasks,
         node_count=node_count, partition=partition, mem_mb=mem_mb, comment=opts.get("comment"),
         mail_type=opts.get("mail-type"), mail_user=opts.get("mail-user"),
-        env=_exported(opts.get("export"), merged_env, "export" in opts), array=array, submit_time=now,
+        env=_job_env(opts, merged_env), array=array, submit_time=now,
         argv=argv, inline=inline, held="hold" in opts,
-        requeue="no-requeue" not in opts or "requeue" in opts,
+        requeue="no-requeue" not in opts or "requeue" in opts, umask=_umask(merged_env),
+        sys_path=current_sys_path() if inline is not None and config.execution == "process" else (),
     )
     return sub, eligible
+
+
+def _inline_script(script: str, execution: str) -> InlineScript | None:
+    """The script as the tiny shell runs it (execution "inline" and "process"), else None (a real
+    shell runs it). Under "inline" a script outside the shell's subset is refused; under "process"
+    it runs as a real process instead, as under "subprocess"."""
+    if execution == "inline":
+        return parse_inline(script)
+    if execution == "process":
+        try:
+            return parse_inline(script)
+        except FakeUnsupported:
+            return None
+    return None
+
+
+def _umask(env: Mapping[str, str]) -> int:
+    """The job's umask: sbatch passes SLURM_UMASK from its environment, or its own umask (sbatch's
+    _set_umask_env); observed on Slurm 22.05 with umask 022, 027, 002 and SLURM_UMASK=0077."""
+    text = env.get("SLURM_UMASK")
+    if text is not None:
+        try:
+            return int(text, 8) & 0o777
+        except ValueError:
+            pass
+    return process_umask()
+
+
+def _job_env(opts: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the job starts from: --export's choice; SLURM_UMASK is consumed by sbatch
+    (observed: a job never sees it, whether it was set or not)."""
+    exported = _exported(opts.get("export"), env, "export" in opts)
+    exported.pop("SLURM_UMASK", None)
+    return exported
 
 
 def _positive(opts: Mapping[str, str | None], name: str) -> int | None:

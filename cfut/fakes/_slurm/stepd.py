@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from .._cluster import FakeCluster
 from .._inline import run_inline, run_worker_in_process
-from .._process import JobProcess
+from .._jobworker import JobSpec
+from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
 from .values import compress_hostlist, expand_filename, slurm_date
@@ -34,7 +35,7 @@ class Hidden:
     original: str
 
 
-def cleanup(processes: list[JobProcess], spool: list[str]) -> None:
+def cleanup(processes: list[JobHandle], spool: list[str]) -> None:
     """Kill what is still running and remove the spool directory (at close() or garbage collection)."""
     for process in processes:
         process.kill_and_reap()
@@ -51,7 +52,7 @@ class Stepd:
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
         #: The job processes running (or not yet reaped), in launch order.
-        self.processes: list[JobProcess] = []
+        self.processes: list[JobHandle] = []
         self.spool: list[str] = []  # the spool directory, once made
 
     # ------------------------------------------------------------------ launch
@@ -72,14 +73,21 @@ class Stepd:
         return expand(sub.output or default), expand(sub.error) if sub.error else None
 
     def create_outputs(self, task: Task) -> bool:
-        """Create (truncate or append to) the output and error files, as slurmstepd does at launch;
+        """Create (truncate or append to) the output and error files, as slurmstepd does at launch,
+        mode 0666 less the job's umask (observed: 0600 under SLURM_UMASK=0077, 0664 under umask 002);
         False when it cannot (the job then fails to launch)."""
-        mode = "a" if task.sub.open_mode == "append" else "w"
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if task.sub.open_mode == "append" else os.O_TRUNC)
+        mode = 0o666 & ~task.sub.umask
         try:
             for path in (task.output_path, task.error_path):
                 if path is not None:
-                    with open(path, mode):
-                        pass
+                    existed = os.path.exists(path)
+                    fd = os.open(path, flags, mode)
+                    try:
+                        if not existed:
+                            os.fchmod(fd, mode)  # this process's own umask must not count
+                    finally:
+                        os.close(fd)
         except OSError:
             return False
         return True
@@ -131,6 +139,14 @@ class Stepd:
                 name=f"job{task.job_id}.sh", cwd=task.sub.workdir, env=task.env, stdout=out, stderr=err,
             )
         self.processes.append(task.proc)
+
+    def pooled(self, task: Task) -> JobSpec:
+        """What a warm process needs to run the job's script (``execution="process"``)."""
+        sub = task.sub
+        assert sub.inline is not None and task.output_path is not None and task.env is not None
+        return JobSpec(script=sub.inline, worker_args=(), env=task.env, cwd=sub.workdir, umask=sub.umask,
+                       stdout=task.output_path, stderr=task.error_path, sys_path=sub.sys_path,
+                       script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script")
 
     def run_inline(self, task: Task) -> int:
         """Run an inline job's script now; its status (negative: killed by that signal)."""
