@@ -82,6 +82,10 @@ from ._shims.ticker import Ticker
 
 #: How often (real seconds) a waiting fake looks whether a job process has ended.
 _PROCESS_POLL = 0.01
+#: How long (real seconds) ``wait`` on an immediate clock lets pass when the fake is quiet (no job
+#: pending, running or ending: nothing happens without a new command) before it moves the clock:
+#: a poller that has nothing to learn then polls 50 times a second at most, not as fast as it can.
+_QUIET_WAIT = 0.02
 EXECUTIONS = ("process", "inline", "subprocess")
 
 
@@ -174,6 +178,10 @@ class FakeScheduler:
 
     def _live_processes(self) -> Sequence[_Waitable]:
         """The job processes still alive (or not yet reaped)."""
+        raise NotImplementedError
+
+    def _quiet(self) -> bool:
+        """Whether nothing would happen without a new command: no job pending, running or ending."""
         raise NotImplementedError
 
     def _default_failure(self, command: str) -> tuple[str, str]:
@@ -358,8 +366,10 @@ class FakeScheduler:
 
         Realtime and manual: ``event.wait(seconds)`` in real time (a manual clock moves only when the
         test says). Immediate: when no job process is alive, jump the clock by ``seconds``
-        (processing what falls due) and return at once; when one is, wait really, up to
-        ``seconds``, returning early when ``event`` is set or a job process ends (accounted for).
+        (processing what falls due) and return at once, except that a quiet fake (nothing pending,
+        running or ending) first waits a few real milliseconds for ``event``, so that an idle poller
+        does not spin; when a job process is alive, wait really, up to ``seconds``, returning early
+        when ``event`` is set or a job process ends (accounted for).
         """
         if seconds < 0:
             raise ValueError(f"time does not go backwards (asked to wait {seconds} s)")
@@ -369,6 +379,9 @@ class FakeScheduler:
             return event.wait(seconds)
         with self._lock:
             alive = list(self._live_processes())
+            quiet = not alive and self._quiet()
+        if quiet and event.wait(min(seconds, _QUIET_WAIT)):
+            return True
         if not alive:
             self.advance(seconds)
             return event.is_set()

@@ -33,6 +33,8 @@ from typing import Any, NoReturn, TextIO
 from ._errors import FakeUnsupported
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Characters with no meaning to the shell inside an unquoted word (the tokenizer takes runs of them at once).
+_ORDINARY = re.compile(r"[^ \t\n\\'\"$;|&<>()`*?\[{}]+")
 # Shell programs whose behaviour on the subset above is the same. bash and dash differ on `echo`
 # with backslashes, which is refused below for that reason.
 _SHELLS = frozenset({"sh", "bash", "dash"})
@@ -223,9 +225,11 @@ class _Tokenizer:
                 raise self.fail(f"braces (unquoted {c!r})")
             elif c == "~" and self.word is None:
                 raise self.fail("tilde expansion")
-            else:
-                self.add(c)
-                self.i += 1
+            else:  # a run of ordinary characters at once (a `#` or `~` inside a word is one of them)
+                run = _ORDINARY.match(text, self.i + 1)
+                stop = run.end() if run else self.i + 1
+                self.add(text[self.i: stop])
+                self.i = stop
         self.end_command()
         return self.commands
 

@@ -20,6 +20,7 @@ Only the test process that started it talks to it, so pickle is safe here.
 from __future__ import annotations
 
 import atexit
+import importlib
 import io
 import os
 import pickle
@@ -36,6 +37,8 @@ from typing import Any, Protocol
 from ._inline import InlineScript, run_inline
 
 _HEADER = struct.Struct("!I")
+# The C module under signal: its getsignal/signal convert no enums (every signal is checked after each job).
+_signal: Any = importlib.import_module("_signal")
 
 
 @dataclass(frozen=True)
@@ -157,11 +160,21 @@ def _python_in_child(args: Sequence[str]) -> int:
     return os.waitstatus_to_exitcode(wait_status)
 
 
+def set_environ(env: dict[str, str]) -> None:
+    """Make ``os.environ`` exactly ``env``, changing only the variables that differ (a job's
+    environment is mostly the worker's: each putenv counts, thousands of jobs over)."""
+    current = os.environ
+    for name in [name for name in current if name not in env]:
+        del current[name]
+    for name, value in env.items():
+        if current.get(name) != value:
+            current[name] = value
+
+
 def run_job(spec: JobSpec) -> int:
     """Set the process up as the job's and run it; its status (``-N``: killed by signal N)."""
     os.umask(spec.umask)
-    os.environ.clear()
-    os.environ.update(spec.env)
+    set_environ(spec.env)
     sys.path[:] = spec.sys_path
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     out = os.open(spec.stdout, flags, 0o666)
@@ -195,20 +208,22 @@ class _Baseline:
         self.environ = dict(os.environ)
         self.umask = os.umask(0o022)
         os.umask(self.umask)
-        self.signals = {}
+        self.signals: dict[int, Any] = {}
         for signum in signal.valid_signals():
             if signum in (signal.SIGKILL, signal.SIGSTOP):
                 continue
             try:
-                self.signals[signum] = signal.getsignal(signum)
+                self.signals[int(signum)] = _signal.getsignal(signum)
             except (OSError, ValueError):
                 continue
         self.streams = sys.stdout, sys.stderr
 
     def restore(self, devnull: int) -> None:
         for signum, handler in self.signals.items():
+            if _signal.getsignal(signum) is handler:
+                continue
             try:
-                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+                _signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
             except (OSError, ValueError, TypeError):
                 continue
         os.dup2(devnull, 1)
@@ -216,8 +231,6 @@ class _Baseline:
         sys.stdout, sys.stderr = self.streams
         os.chdir("/")
         os.umask(self.umask)
-        os.environ.clear()
-        os.environ.update(self.environ)
         sys.path[:] = self.path
         sys.argv[:] = self.argv
         atexit._clear()

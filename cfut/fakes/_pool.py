@@ -165,20 +165,24 @@ class WorkerPool:
 
     @property
     def width(self) -> int:
-        """How many jobs a fake runs at once (more wait for a process to free up)."""
-        return max(2, os.cpu_count() or 2)
+        """How many processes the pool keeps, and so how many jobs run at once (more wait for one to
+        free up, unless their patience runs out)."""
+        return (os.cpu_count() or 2) + 2
 
-    def _take(self) -> _Worker:
+    def _take(self, *, only_free: bool = False) -> _Worker | None:
+        """An idle process, else a new one (None with ``only_free`` when the pool is full)."""
         with self._lock:
             while self._idle:
                 worker = self._idle.popleft()
                 if worker.proc.poll() is None:
                     return worker
                 worker.close()
+            self._all = [w for w in self._all if w.proc.returncode is None]
+            if only_free and len(self._all) >= self.width:
+                return None
             worker = _Worker()
             self._all.append(worker)
             self.started += 1
-            self._all = [w for w in self._all if w.proc.returncode is None]
             return worker
 
     def give_back(self, worker: _Worker) -> None:
@@ -188,28 +192,40 @@ class WorkerPool:
             else:
                 self._idle.append(worker)
 
-    def start(self, spec: JobSpec) -> PooledJob:
-        """Run one job in a warm process; returns at once."""
-        worker = self._take()
+    def start(self, spec: JobSpec, *, only_free: bool = False) -> PooledJob | None:
+        """Run one job in a warm process; returns at once. With ``only_free``, only if a process is
+        free (or the pool may grow): None otherwise."""
+        worker = self._take(only_free=only_free)
+        if worker is None:
+            return None
         try:
             send(worker.stream, spec)
         except OSError:  # it died while idle: another one
             worker.kill()
             worker = self._take()
+            assert worker is not None
             send(worker.stream, spec)
         return PooledJob(self, worker)
 
-    def run(self, specs: Sequence[JobSpec], patience: float = PATIENCE) -> list[PooledJob]:
-        """Run these jobs, at most :attr:`width` at a time, waiting (really) until every one has ended
-        or ``patience`` seconds have passed; then those not begun yet start without waiting."""
-        jobs: list[PooledJob | None] = [None] * len(specs)
-        waiting = deque(range(len(specs)))
-        running: list[PooledJob] = []
+    def _start(self, spec: JobSpec) -> PooledJob:
+        job = self.start(spec)
+        assert job is not None
+        return job
+
+    def run(self, items: Sequence[JobSpec | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
+        """Run these jobs (a spec is started here, a job already started is waited for), at most
+        :attr:`width` at a time, waiting (really) until every one has ended or ``patience`` seconds
+        have passed; then those not begun yet start without waiting. The jobs, in order."""
+        jobs: list[PooledJob | None] = [item if isinstance(item, PooledJob) else None for item in items]
+        running: list[PooledJob] = [job for job in jobs if job is not None and job.status is None]
+        waiting = deque(i for i, job in enumerate(jobs) if job is None)
         deadline = time.monotonic() + patience
         while waiting or running:
             while waiting and len(running) < self.width:
                 index = waiting.popleft()
-                job = jobs[index] = self.start(specs[index])
+                item = items[index]
+                assert not isinstance(item, PooledJob)
+                job = jobs[index] = self._start(item)
                 running.append(job)
             left = deadline - time.monotonic()
             if left <= 0:
@@ -219,7 +235,9 @@ class WorkerPool:
                 job.poll()
             running = [job for job in running if job.status is None]
         for index in waiting:
-            jobs[index] = self.start(specs[index])
+            item = items[index]
+            assert not isinstance(item, PooledJob)
+            jobs[index] = self._start(item)
         return [job for job in jobs if job is not None]
 
     def close(self) -> None:
@@ -247,23 +265,3 @@ def pool() -> WorkerPool:
             _pool = WorkerPool()
             atexit.register(_pool.close)
         return _pool
-
-
-def current_sys_path() -> tuple[str, ...]:
-    """The test process's ``sys.path``: a job imports what the test could (its modules by reference)."""
-    return tuple(p if p else os.getcwd() for p in sys.path)
-
-
-def umask() -> int:
-    """This process's umask (what a command started from it would inherit), read without changing
-    it where Linux shows it (``/proc/self/status``), since another thread may be creating files."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

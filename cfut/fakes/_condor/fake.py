@@ -116,6 +116,9 @@ class FakeCondor(FakeScheduler):
     def _live_processes(self) -> Sequence[JobHandle]:
         return self._schedd.live_processes()
 
+    def _quiet(self) -> bool:
+        return not self._schedd.queue
+
     def _default_failure(self, command: str) -> tuple[str, str]:
         return DEFAULT_FAILURES[command]
 

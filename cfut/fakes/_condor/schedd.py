@@ -84,7 +84,7 @@ class Schedd:
         #: Every job event log file written to.
         self.event_logs: set[str] = set()
         #: Everything written to each event log, kept even after the file is removed (for checks).
-        self.written_events: dict[str, str] = {}
+        self._written: dict[str, list[str]] = {}
         #: Fault: while True, jobs write nothing to their event logs (a log that is silent or lost).
         self.silent_log = False
         self._at: float | None = None  # the time of the event being processed, during settle()
@@ -103,7 +103,12 @@ class Schedd:
         if job.log and not self.silent_log:
             text = log.append_event(job.log, code, job.cluster, job.proc, self.epoch(), body)
             self.event_logs.add(job.log)
-            self.written_events[job.log] = self.written_events.get(job.log, "") + text
+            self._written.setdefault(job.log, []).append(text)  # joined when asked: one log may hold 10,000 jobs
+
+    @property
+    def written_events(self) -> dict[str, str]:
+        """Everything written to each event log, kept even after the file is removed (for checks)."""
+        return {path: "".join(chunks) for path, chunks in self._written.items()}
 
     @staticmethod
     def host(name: str) -> str:

@@ -23,10 +23,9 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import _host
 from .._errors import FakeUnsupported
 from .._inline import InlineScript, is_python, parse_inline, worker_args
-from .._pool import current_sys_path
-from .._pool import umask as process_umask
 from . import classad
 from .schedd import CondorJob, Schedd
 
@@ -211,8 +210,10 @@ def expand(value: str, macros: dict[str, str], depth: int = 0) -> str:
             continue
         if value.startswith("$(", pos):
             raise FakeUnsupported(f"the fake condor_submit does not model the macro form in {value[pos:]!r}")
-        out.append(value[pos])
-        pos += 1
+        following = value.find("$", pos + 1)  # the text up to the next $ is literal: take it at once
+        end = following if following >= 0 else len(value)
+        out.append(value[pos:end])
+        pos = end
     text = "".join(out)
     return text.replace("\0DOLLAR\0", "$") if depth == 0 else text
 
@@ -405,8 +406,8 @@ def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mappi
     return CondorJob(cluster=cluster, proc=proc, executable=executable, arguments=arguments, iwd=iwd,
                      env=env, log=path("log"), output=path("output"), error=path("error"), cpus=cpus,
                      ad={k: v for k, v in ad.items() if v is not None}, inline=inline, real=real,
-                     sys_path=current_sys_path() if schedd.execution == "process" and not real else (),
-                     umask=process_umask(), hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
+                     sys_path=_host.sys_path() if schedd.execution == "process" and not real else (),
+                     umask=_host.umask(), hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
 
 
 def _check_inline(executable: str, arguments: list[str]) -> InlineScript | None:

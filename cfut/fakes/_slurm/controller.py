@@ -79,6 +79,10 @@ class Controller:
         self._active_dirty = False  # some task in _active may have finished since the last compaction
         self._ready: list[Task] = []  # woken pending tasks in queue order: what schedule() considers
         self._known: list[Task] = []  # tasks slurmctld may still hold (not yet purged after MinJobAge)
+        self._purged = 0  # how many of _known have been purged since it was last compacted
+        self._purges: list[tuple[float, int, Task]] = []  # (when MinJobAge has passed, order, task), a heap
+        # job id -> the tasks it names: a plain job's, an array's (all its tasks), an array task's own id
+        self._index: dict[int, list[Task]] = {}
         self._jumps: list[_Entry] = []  # "wake" (eligible), "end" (inline end)
         self._timers: list[_Entry] = []  # "term" (time limit), "kill" (KillWait)
         self._event_seq = itertools.count()
@@ -121,6 +125,12 @@ class Controller:
         nothing planned, ``idle_tick`` seconds on (a periodic pass of slurmctld)."""
         times = [x for x in (self._first(self._jumps), *self.sched_requests) if x is not None]
         return min(times, default=self.clock.now() + self.config.idle_tick)
+
+    def quiet(self) -> bool:
+        """Nothing would happen without a new command: no live task, nothing planned."""
+        if self.sched_requests or self.hidden:
+            return False
+        return not any(t.pending or t.running or t.completing for t in self._active)
 
     def _next_due(self) -> float | None:
         times = [self._first(self._jumps), *self.sched_requests, self._first(self._timers),
@@ -229,6 +239,7 @@ class Controller:
         if task.sub.unassigned > 0:
             task.job_id = self.next_id
             self.next_id += 1
+            self._index.setdefault(task.job_id, []).append(task)
         else:
             task.job_id = task.sub.job_id
 
@@ -247,6 +258,11 @@ class Controller:
             end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end
             task.due_end = limit_end if task.times_out and limit_end is not None else end
+            if self.clock.progression != "manual" and self._script_ends(task, task.due_end):
+                # On a clock that moves by itself the script starts with the job, in a free warm
+                # process, as on a node: its end (at due_end) then waits for it, if it must at all.
+                # A test that moves the clock by hand sees it run exactly at its end instead.
+                self.stepd.start_early(task)
         else:
             task.term_at = limit_end
             self.stepd.launch(task)
@@ -266,10 +282,13 @@ class Controller:
                 and task.due_end <= t and not task.times_out and task.outcome is None and task.sub.inline is not None)
 
     def _run_pooled(self, tasks: list[Task]) -> dict[Task, PooledJob]:
-        """Run these jobs' scripts in warm processes, together, waiting for them (up to PATIENCE)."""
+        """Run these jobs' scripts in warm processes (or wait for those started with their job),
+        together, waiting for them (up to PATIENCE)."""
         if not tasks:
             return {}
-        jobs = pool().run([self.stepd.pooled(task) for task in tasks])
+        jobs = pool().run([task.early or self.stepd.pooled(task) for task in tasks])
+        for task in tasks:
+            self.stepd.forget_early(task)
         return dict(zip(tasks, jobs))
 
     def _end_by_itself(self, task: Task, t: float, job: PooledJob | None = None) -> None:
@@ -310,6 +329,7 @@ class Controller:
         its CPUs) until its processes are gone; anything else frees its CPUs now."""
         task.state, task.exit_code, task.signal, task.reason = state, exit_code, sig, reason
         task.end = t
+        heapq.heappush(self._purges, (t + self.config.min_job_age, task.order, task))
         task.due_end = None
         task.term_at = None
         task.batch_step = batch if task.start is not None else None
@@ -427,6 +447,7 @@ class Controller:
         self.tasks.remove(task)
         if task in self._known:
             self._known.remove(task)
+        self._index[task.sub.job_id].remove(task)
         task.sub.unassigned -= 1  # it never takes an id of its own
 
     # ------------------------------------------------------------------ submissions
@@ -451,40 +472,48 @@ class Controller:
         self.tasks.extend(new)
         self._active.extend(new)
         self._known.extend(new)
+        self._index.setdefault(sub.job_id, []).extend(new)
 
     # ------------------------------------------------------------------ selection
 
-    def controller_tasks(self) -> list[Task]:
-        """The tasks slurmctld still holds; purged ones leave for good (time only moves on)."""
-        self._known = [t for t in self._known if self._in_controller(t)]
-        return list(self._known)
+    def controller_tasks(self, refs: Sequence[JobRef] | None = None) -> list[Task]:
+        """The tasks slurmctld still holds (those ``refs`` name, when given), in queue order; purged
+        ones leave for good (time only moves on)."""
+        if refs is not None:
+            return [t for t in self.find(refs) if self._in_controller(t)]
+        now = self.clock.now()
+        while self._purges and self._purges[0][0] <= now:
+            _, _, task = heapq.heappop(self._purges)
+            if not self._in_controller(task):
+                self._purged += 1
+        if self._purged * 2 > len(self._known):
+            self._known = [t for t in self._known if self._in_controller(t)]
+            self._purged = 0
+        return [t for t in self._known if self._in_controller(t)]
+
+    def find(self, refs: Sequence[JobRef]) -> list[Task]:
+        """Every task (purged or not) the ``refs`` name, in queue order: ``A`` is every task of array
+        A (or the job or task whose own id is A); through the index, whatever the number of jobs."""
+        found: dict[int, Task] = {}
+        for ref in refs:
+            for task in self._index.get(ref.job_id, ()):
+                if matches(task, ref):
+                    found[id(task)] = task
+        return sorted(found.values(), key=_queue_order)
 
     def _in_controller(self, task: Task) -> bool:
         """Finished jobs stay in slurmctld's memory for MinJobAge seconds, then are purged."""
         return task.end is None or task.completing or self.clock.now() < task.end + self.config.min_job_age
 
-    def live(self) -> list[Task]:
-        """Pending tasks, and running ones not already being killed (what scancel may act on)."""
-        return [t for t in self.tasks if t.pending or (t.running and not t.completing)]
+    def live(self, refs: Sequence[JobRef] | None = None) -> list[Task]:
+        """Pending tasks, and running ones not already being killed (what scancel may act on); those
+        ``refs`` name, when given."""
+        tasks = self.find(refs) if refs is not None else sorted(set(self._active), key=_queue_order)
+        return [t for t in tasks if t.pending or (t.running and not t.completing)]
 
-    @staticmethod
-    def match(tasks: Sequence[Task], refs: Sequence[JobRef]) -> list[Task]:
-        """Tasks named by job ids: ``A`` is every task of array A (or the job/task with id A).
-
-        The same as ``[t for t in tasks if any(matches(t, ref) for ref in refs)]``, in one pass
-        over ``tasks`` (the executor asks about thousands of ids at once)."""
-        whole = {ref.job_id for ref in refs if ref.tasks is None}
-        some: dict[int, set[int]] = {}
-        for ref in refs:
-            if ref.tasks is not None:
-                some.setdefault(ref.job_id, set()).update(ref.tasks)
-        found = []
-        for t in tasks:
-            if t.job_id in whole:
-                found.append(t)
-            elif t.sub.array is not None and (t.sub.job_id in whole or t.index in some.get(t.sub.job_id, ())):
-                found.append(t)
-        return found
+    def array_tasks(self, sub: Submission) -> list[Task]:
+        """Every task of one submission (still known to the fake)."""
+        return [t for t in self._index.get(sub.job_id, ()) if t.sub is sub]
 
     def user_filter(self, users: str | None, me: bool) -> set[str] | None:
         """None: no filter; an empty set: a filter no job of ours passes (all jobs are ours)."""
@@ -511,7 +540,7 @@ class Controller:
             ref = parse_job_ref(str(job_id))
         except ValueError:
             raise KeyError(f"not a job id: {job_id!r}") from None
-        tasks = self.match(self.tasks, [ref])
+        tasks = self.find([ref])
         if not tasks:
             raise KeyError(f"no job {job_id!r}")
         return tasks
@@ -519,8 +548,8 @@ class Controller:
     def by_own_id(self, job_id: str | int) -> Task:
         """The task a job's own id names (SLURM_JOB_ID inside the job: an array task's own id)."""
         wanted = int(job_id)
-        for task in self._known:
-            if task.job_id == wanted:
+        for task in self._index.get(wanted, ()):
+            if task.job_id == wanted and self._in_controller(task):
                 return task
         raise KeyError(f"no running job {job_id!r}")
 
@@ -533,7 +562,7 @@ class Controller:
 
     def queue_ids(self) -> list[str]:
         """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``)."""
-        tasks = [t for t in self.tasks if t.shown_state in DEFAULT_SQUEUE_STATES]
+        tasks = [t for t in sorted(set(self._active), key=_queue_order) if t.shown_state in DEFAULT_SQUEUE_STATES]
         return [r.job_id() for r in sorted(rows(tasks, expand_pending=True), key=squeue_sort_key)]
 
     def snapshot(self, task: Task) -> JobSnapshot:
@@ -551,7 +580,7 @@ class Controller:
 
 
 def matches(task: Task, ref: JobRef) -> bool:
-    """Whether ``ref`` names ``task`` (see :meth:`Controller.match`)."""
+    """Whether ``ref`` names ``task`` (see :meth:`Controller.find`)."""
     if ref.tasks is not None:
         return task.sub.array is not None and task.sub.job_id == ref.job_id and task.index in ref.tasks
     if task.sub.array is not None and task.sub.job_id == ref.job_id:

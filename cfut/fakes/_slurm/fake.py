@@ -99,7 +99,7 @@ class FakeSlurm(FakeScheduler):
         self._ctl = Controller(cluster, config, first_job_id=first_job_id, accounting=accounting)
         super().__init__(cluster=cluster, execution=execution)
         stepd = self._ctl.stepd
-        self._finalizer = weakref.finalize(self, cleanup, stepd.processes, stepd.spool)
+        self._finalizer = weakref.finalize(self, cleanup, stepd.processes, stepd.spool, stepd.early)
 
     # ------------------------------------------------------------------ FakeScheduler's hooks
 
@@ -131,6 +131,9 @@ class FakeSlurm(FakeScheduler):
 
     def _live_processes(self) -> Sequence[JobHandle]:
         return self._ctl.stepd.processes
+
+    def _quiet(self) -> bool:
+        return self._ctl.quiet()
 
     def _default_failure(self, command: str) -> tuple[str, str]:
         return "", messages.TRANSIENT_FAILURES[command]

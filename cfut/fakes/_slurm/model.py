@@ -18,6 +18,7 @@ from .values import ArraySpec
 
 if TYPE_CHECKING:
     from .._inline import InlineScript
+    from .._pool import PooledJob
     from .._process import JobHandle
 
 # squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
@@ -177,6 +178,7 @@ class Task:
     times_out: bool = False  # ... and whether that end is its time limit
     outcome: Outcome | None = None
     proc: JobHandle | None = None
+    early: PooledJob | None = None  # execution="process": its script, started with the job (see Controller._start)
     completing: bool = False  # final state known, processes still being killed
     term_at: float | None = None  # subprocess: SIGTERM at the time limit
     kill_at: float | None = None  # subprocess: SIGKILL after KillWait

@@ -64,7 +64,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         # without --jobs, sacct starts at 00:00 today
         midnight = time.mktime(time.localtime(now_wall)[:3] + (0, 0, 0, 0, 0, -1))
         start = clock.from_wall(midnight)
-    tasks = ctl.tasks if refs is None else ctl.match(ctl.tasks, refs)
+    tasks = ctl.tasks if refs is None else ctl.find(refs)
     tasks = [t for t in tasks if _in_window(t, start, end)]
     if states is not None:
         tasks = [t for t in tasks if t.state in states]

@@ -11,11 +11,10 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..._runner import CommandResult
+from .. import _host
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError, Parsed
 from .._inline import InlineScript, parse_inline
-from .._pool import current_sys_path
-from .._pool import umask as process_umask
 from . import messages
 from .controller import Controller
 from .model import Submission
@@ -61,7 +60,8 @@ def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mappin
     except GetoptError as exc:
         raise SbatchError(255, messages.GETOPT_SBATCH.format(message=exc.message)) from None
     here = cwd or os.getcwd()
-    merged_env = {**os.environ, **(env or {})}
+    merged_env = _host.environ()
+    merged_env.update(env or {})
     for name in merged_env:
         if name.startswith("SBATCH_"):
             raise FakeUnsupported(f"sbatch input environment variable {name} is not modelled by FakeSlurm")
@@ -170,7 +170,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         env=_job_env(opts, merged_env), array=array, submit_time=now,
         argv=argv, inline=inline, held="hold" in opts,
         requeue="no-requeue" not in opts or "requeue" in opts, umask=_umask(merged_env),
-        sys_path=current_sys_path() if inline is not None and config.execution == "process" else (),
+        sys_path=_host.sys_path() if inline is not None and config.execution == "process" else (),
     )
     return sub, eligible
 
@@ -198,7 +198,7 @@ def _umask(env: Mapping[str, str]) -> int:
             return int(text, 8) & 0o777
         except ValueError:
             pass
-    return process_umask()
+    return _host.umask()
 
 
 def _job_env(opts: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, str]:

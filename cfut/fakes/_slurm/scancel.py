@@ -43,7 +43,7 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     filters = any(k in opts for k in ("name", "user", "state", "partition", "me"))
     if not refs and not filters:
         return CommandResult(argv, 1, "", messages.NO_JOB_IDENTIFICATION)
-    live = ctl.live()
+    live = ctl.live(refs or None)
     if "name" in opts:
         live = [t for t in live if t.sub.name in (opts["name"] or "").split(",")]
     users = ctl.user_filter(opts.get("user"), "me" in opts)
@@ -73,7 +73,7 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     for task in named:
         # a pending task cancelled by its index leaves the array's record without trace (observed:
         # squeue --states=all and sacct no longer list it), unless it was the last one pending
-        if any(t.pending and t.sub is task.sub for t in ctl.tasks):
+        if any(t.pending for t in ctl.array_tasks(task.sub)):
             ctl.withdraw(task)
     return CommandResult(argv, 0, "", "")
 

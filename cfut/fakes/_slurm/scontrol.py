@@ -34,9 +34,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         except ValueError:
             return CommandResult(argv, 1, "", messages.SCONTROL_PRINT_INVALID)
     refresh()
-    visible = ctl.controller_tasks()
+    visible = ctl.controller_tasks(None if ref is None else [ref])
     if ref is not None:
-        visible = ctl.match(visible, [ref])
         if not visible:
             return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
     elif not visible:
@@ -56,7 +55,7 @@ def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: l
     errors = []
     for text in (part for word in words for part in word.split(",") if part):
         try:
-            tasks = ctl.match(ctl.controller_tasks(), [parse_job_ref(text)])
+            tasks = ctl.controller_tasks([parse_job_ref(text)])
         except ValueError:
             tasks = []
         one_task = "_" in text  # real scontrol words its complaints about array tasks differently

@@ -41,12 +41,10 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
             except ValueError:
                 return CommandResult(argv, 1, "", messages.SQUEUE_INVALID_JOB.format(job=text))
     refresh()
-    visible = ctl.controller_tasks()
-    if refs is not None:
-        if len(refs) == 1 and "[" not in refs[0].text and not ctl.match(visible, refs):
-            # squeue with one job id asks slurmctld for that job alone, which fails when unknown
-            return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
-        visible = ctl.match(visible, refs)
+    visible = ctl.controller_tasks(refs)
+    if refs is not None and len(refs) == 1 and "[" not in refs[0].text and not visible:
+        # squeue with one job id asks slurmctld for that job alone, which fails when unknown
+        return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
     if states is not None:
         visible = [t for t in visible if t.shown_state in states or t.state in states]
     if opts.get("name") is not None:

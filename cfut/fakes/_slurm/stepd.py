@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .._cluster import FakeCluster
 from .._inline import run_inline, run_worker_in_process
 from .._jobworker import JobSpec
+from .._pool import PooledJob, pool
 from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
@@ -35,12 +36,14 @@ class Hidden:
     original: str
 
 
-def cleanup(processes: list[JobHandle], spool: list[str]) -> None:
+def cleanup(processes: list[JobHandle], spool: list[str], early: set[PooledJob] | None = None) -> None:
     """Kill what is still running and remove the spool directory (at close() or garbage collection)."""
-    for process in processes:
+    for process in [*processes, *(early or ())]:
         process.kill_and_reap()
         process.cleanup()
     processes.clear()
+    if early is not None:
+        early.clear()
     for path in spool:
         shutil.rmtree(path, ignore_errors=True)
     spool.clear()
@@ -54,6 +57,8 @@ class Stepd:
         #: The job processes running (or not yet reaped), in launch order.
         self.processes: list[JobHandle] = []
         self.spool: list[str] = []  # the spool directory, once made
+        #: Scripts started with their jobs (execution="process" on a clock that moves by itself).
+        self.early: set[PooledJob] = set()
 
     # ------------------------------------------------------------------ launch
 
@@ -148,6 +153,18 @@ class Stepd:
                        stdout=task.output_path, stderr=task.error_path, sys_path=sub.sys_path,
                        script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script")
 
+    def start_early(self, task: Task) -> None:
+        """Start the job's script now in a free warm process, if there is one (else it runs at its end)."""
+        job = pool().start(self.pooled(task), only_free=True)
+        if job is not None:
+            task.early = job
+            self.early.add(job)
+
+    def forget_early(self, task: Task) -> None:
+        if task.early is not None:
+            self.early.discard(task.early)
+            task.early = None
+
     def run_inline(self, task: Task) -> int:
         """Run an inline job's script now; its status (negative: killed by that signal)."""
         script = task.sub.inline
@@ -162,7 +179,11 @@ class Stepd:
     # ------------------------------------------------------------------ processes
 
     def drop(self, task: Task) -> None:
-        """The job's processes are gone: forget them and remove its spool file."""
+        """The job's processes are gone: forget them and remove its spool file. A script started
+        with the job that still runs is ended (the job ended some other way: cancelled, ...)."""
+        if task.early is not None:
+            task.early.kill_and_reap()
+            self.forget_early(task)
         if task.proc is None:
             return
         task.proc.cleanup()
@@ -172,6 +193,9 @@ class Stepd:
 
     def kill_now(self, task: Task) -> None:
         """SIGKILL every process of the job and reap it (the node took the job away)."""
+        if task.early is not None:
+            task.early.kill_and_reap()
+            self.forget_early(task)
         if task.proc is not None:
             task.proc.kill_and_reap()
 
