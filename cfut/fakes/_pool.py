@@ -139,6 +139,9 @@ class PooledJob:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
+    def signal_steps(self, signum: int) -> None:
+        """A job in a warm process has no steps: nothing to signal."""
+
     def kill_leftovers(self) -> None:
         """A job ends what it started with its process (the process retires if it left anything)."""
 

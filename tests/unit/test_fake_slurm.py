@@ -70,8 +70,8 @@ def test_is_a_command_runner_and_dispatches_on_basename(manual: FakeSlurm) -> No
     assert isinstance(manual, CommandRunner)
     assert run(manual, "/usr/bin/sbatch", "--parsable", "--wrap=true").stdout == "1\n"
     assert run(manual, "squeue", "-h", "-o", "%i").stdout == "1\n"
-    with pytest.raises(FakeUnsupported, match="sinfo"):
-        run(manual, "sinfo")
+    with pytest.raises(FakeUnsupported, match="sstat"):
+        run(manual, "sstat")
     assert manual.calls == [("/usr/bin/sbatch", "--parsable", "--wrap=true"), ("squeue", "-h", "-o", "%i")]
     assert manual.command_counts == {"sbatch": 1, "squeue": 1}
 
@@ -176,7 +176,6 @@ def test_time_limits_round_seconds_up_to_minutes(manual: FakeSlurm, spec: str, m
     (["-N", "abc"], 255, 'sbatch: error: "abc" is not a valid node count\n'),
     (["--mem=abc"], 255, "sbatch: error: Invalid --mem specification\n"),
     (["--open-mode=bad"], 255, "sbatch: error: Invalid --open-mode specification\n"),
-    (["-c", "5"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
     (["-N", "2"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
 ])
 def test_sbatch_rejections_quote_slurm(manual: FakeSlurm, argv: list[str], returncode: int, stderr: str) -> None:
@@ -205,9 +204,13 @@ def test_sbatch_rejects_scripts_as_sbatch_does(manual: FakeSlurm, tmp_path: Path
 
 
 def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
-    with pytest.raises(FakeUnsupported, match="--dependency"):
-        run(manual, "sbatch", "--dependency=afterok:1", "--wrap=true")
-    with pytest.raises(FakeUnsupported, match="'-W'"):  # a #SBATCH directive is refused like an option
+    with pytest.raises(FakeUnsupported, match="--reservation"):
+        run(manual, "sbatch", "--reservation=r1", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="aftercorr"):
+        run(manual, "sbatch", "--dependency=aftercorr:1", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="'-F'"):  # a #SBATCH directive is refused like an option
+        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -F nodes.txt\ntrue\n")
+    with pytest.raises(FakeUnsupported, match="manual clock would wait forever"):
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
@@ -875,7 +878,7 @@ def test_fail_next_options(manual: FakeSlurm) -> None:
     manual.fail_next("squeue", stderr="custom\n", returncode=7)
     assert run(manual, "squeue") == CommandResult(("squeue",), 7, "", "custom\n")
     with pytest.raises(ValueError):
-        manual.fail_next("sinfo")
+        manual.fail_next("sstat")
     with pytest.raises(ValueError):
         manual.fail_next("squeue", submitted=True)
 

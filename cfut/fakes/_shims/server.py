@@ -36,7 +36,7 @@ from .._getopt import GetoptError
 from .._slurm.options import SBATCH_OPTIONS
 from . import client as command_client
 
-SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun")
+SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
 
 # srun options the fake accepts: long name -> short name, and whether it takes a value.

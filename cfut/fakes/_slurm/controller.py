@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .._cluster import FakeCluster
+from .._cluster import Allocation, FakeCluster, Request
 from .._pool import PooledJob, pool
-from .model import END_DEFAULTS, JobSnapshot, Outcome, Submission, Task
+from .model import END_DEFAULTS, Dependency, JobSnapshot, Outcome, Submission, Task
 from .render import Context, rows, squeue_sort_key, std_paths
 from .stepd import Hidden, Stepd
 from .values import JobRef, parse_job_ref
@@ -53,6 +53,13 @@ class Config:
     start_delay: float
     extern_step: bool
     oversubscribe: str
+    partitions: tuple[str, ...] = ("debug",)  # every partition (the first is the default), all nodes each
+    def_mem_per_cpu: int = 1024  # DefMemPerCPU, MB
+
+
+#: A requeued job may start again this long after it ended (observed on Slurm 22.05: EligibleTime
+#: about 10 s after its end, Reason=BeginTime meanwhile).
+REQUEUE_DELAY = 10.0
 
 
 def _queue_order(task: Task) -> int:
@@ -66,7 +73,7 @@ class Controller:
         self.cluster = cluster
         self.clock = cluster.clock
         self.config = config
-        self.stepd = Stepd(cluster)
+        self.stepd = Stepd(cluster, config.def_mem_per_cpu)
         self.accounting = accounting
         self.next_id = first_job_id
         self._seq = 0
@@ -103,6 +110,8 @@ class Controller:
             heapq.heappush(self._timers, (task.term_at, next(seq), "term", task))
         if task.kill_at is not None:
             heapq.heappush(self._timers, (task.kill_at, next(seq), "kill", task))
+        if task.warn_at is not None:
+            heapq.heappush(self._timers, (task.warn_at, next(seq), "warn", task))
 
     @staticmethod
     def _still_due(entry: _Entry) -> bool:
@@ -113,6 +122,8 @@ class Controller:
             return task.running and task.due_end == at
         if kind == "term":
             return task.term_at == at
+        if kind == "warn":
+            return task.warn_at == at
         return task.kill_at == at
 
     def _first(self, heap: list[_Entry]) -> float | None:
@@ -185,6 +196,11 @@ class Controller:
                 task.kill_at = None
                 if task.proc is not None:
                     task.proc.signal_group(signal_module.SIGKILL)
+            if task.warn_at is not None and task.warn_at <= t:
+                task.warn_at = None
+                if task.running and not task.completing:
+                    self._warn(task, t)
+                    changes += 1
         for hidden in [h for h in self.hidden if h.due <= t]:
             self.hidden.remove(hidden)
             self.stepd.unhide(hidden)
@@ -212,15 +228,22 @@ class Controller:
                 if running[task.sub.job_id] >= array.throttle:
                     task.reason = "JobArrayTaskLimit"
                     continue
+            if task.sub.dependency and not self._dependency_met(task, t):
+                continue  # not eligible: it blocks nobody (reason set by _dependency_met)
             if blocked:
                 task.reason = "Priority"
                 continue
-            nodes = self.cluster.allocate(task.sub.cpus_per_node, task.sub.node_count)
-            if nodes is None:
+            request = self.request(task.sub)
+            nodes = [n for n in self.cluster.nodes if n.name not in task.sub.exclude]
+            if sum(n.fits(request, now=False) for n in nodes) < task.sub.node_count:
+                task.reason = "PartitionConfig"  # it can never run here, and blocks nobody
+                continue
+            alloc = self._allocate(request, task.sub.node_count, task.sub.exclude)
+            if alloc is None:
                 task.reason = "Resources"
                 blocked = True
                 continue
-            self._start(task, t, nodes)
+            self._start(task, t, alloc)
             started += 1
             if task.index is not None and running is not None:
                 running[task.sub.job_id] += 1
@@ -243,9 +266,88 @@ class Controller:
         else:
             task.job_id = task.sub.job_id
 
-    def _start(self, task: Task, t: float, nodes: tuple[str, ...]) -> None:
+    def request(self, sub: Submission) -> Request:
+        """What the job asks of each of its nodes."""
+        cpus = sub.cpus_per_node
+        if sub.mem_mb is not None:
+            memory = sub.mem_mb
+        else:
+            memory = (sub.mem_per_cpu or self.config.def_mem_per_cpu) * cpus
+        return Request(cpus, memory, sub.gpus_per_node, sub.exclusive)
+
+    def _allocate(self, request: Request, node_count: int, exclude: tuple[str, ...]) -> Allocation | None:
+        if not exclude:
+            return self.cluster.allocate_job(request, node_count)
+        saved = [(n, n.exclusive) for n in self.cluster.nodes if n.name in exclude]
+        for node, _ in saved:
+            node.exclusive = True  # excluded nodes take nothing for this job
+        try:
+            return self.cluster.allocate_job(request, node_count)
+        finally:
+            for node, exclusive in saved:
+                node.exclusive = exclusive
+
+    def _dependency_met(self, task: Task, t: float) -> bool:
+        """Evaluate the job's dependency (sbatch(1) --dependency); set its reason when it waits.
+        A condition that can never hold makes DependencyNeverSatisfied (observed: the job pends with
+        it, or is cancelled under --kill-on-invalid-dep=yes)."""
+        sub = task.sub
+        for item in sub.dependency:
+            if item.state == "unfulfilled":
+                item.state = self._condition(item, task)
+        states = [item.state for item in sub.dependency]
+        if sub.any_dependency:
+            met, never = "fulfilled" in states, all(s == "failed" for s in states)
+        else:
+            met, never = all(s == "fulfilled" for s in states), "failed" in states
+        if met:
+            return True
+        task.reason = "DependencyNeverSatisfied" if never else "Dependency"
+        if never and sub.kill_on_invalid_dep:
+            for each in [x for x in self.array_tasks(sub) if x.pending]:
+                self.finish(each, t, "CANCELLED", 0, 0, "DependencyNeverSatisfied", None)
+        return False
+
+    def _condition(self, item: Dependency, task: Task) -> str:
+        if item.kind == "singleton":
+            same = [t for t in self._active if t.sub.name == task.sub.name and t.sub.seq < task.sub.seq
+                    and (t.pending or t.running or t.completing)]
+            return "unfulfilled" if same else "fulfilled"
+        assert item.job_id is not None
+        others = self.find([JobRef(item.job_id, None, str(item.job_id))])
+        if item.kind == "after":
+            done = all(o.start is not None or o.finished for o in others)
+            return "fulfilled" if done else "unfulfilled"
+        if any(not o.finished or o.completing for o in others):
+            return "unfulfilled"
+        ok = all(o.state == "COMPLETED" and o.exit_code == 0 for o in others)
+        if item.kind == "afterany":
+            return "fulfilled"
+        if item.kind == "afterok":
+            return "fulfilled" if ok else "failed"
+        return "failed" if ok else "fulfilled"  # afternotok
+
+    def _warn(self, task: Task, t: float) -> None:
+        """sbatch --signal: the signal reaches the job steps, or with B: the batch shell (sbatch(1));
+        a job whose script runs without a process of its own (process and inline execution) has no
+        step, and its shell dies of the signal's default action."""
+        spec = task.sub.signal
+        assert spec is not None
+        if task.proc is not None:
+            if spec.batch:
+                task.proc.signal_shell(spec.signum)
+            else:
+                task.proc.signal_steps(spec.signum)
+        elif spec.batch and spec.signum not in (signal_module.SIGCHLD, signal_module.SIGURG,
+                                                signal_module.SIGWINCH, signal_module.SIGCONT):
+            self.finish(task, t, "FAILED", 0, spec.signum, "JobLaunchFailure", ("CANCELLED", 0, spec.signum))
+            self.sched_requests.append(t)
+
+    def _start(self, task: Task, t: float, alloc: Allocation) -> None:
         sub = task.sub
         self._assign_id(task)
+        task.alloc, task.holding = alloc, True
+        nodes = alloc.nodes
         task.state, task.reason, task.start, task.nodes = "RUNNING", "None", t, nodes
         task.output_path, task.error_path = self.stepd.paths(task)
         task.env = self.stepd.job_env(task)
@@ -254,6 +356,12 @@ class Controller:
             self.finish(task, t, "FAILED", 0, LAUNCH_FAILED, "JobLaunchFailure", ("CANCELLED", 0, LAUNCH_FAILED))
             return
         limit_end = None if sub.time_limit is None else self._limit_enforced_at(t + sub.time_limit * 60)
+        if sub.signal is not None and sub.time_limit is not None:
+            # sent by the periodic time-limit pass once the end is within the warning time plus the
+            # pass's own period (sbatch(1): "may be sent up to 60 seconds earlier than specified";
+            # observed: USR1@20 of a 1-minute job came 18 s after its start)
+            period = self.config.time_limit_check
+            task.warn_at = max(t, self._limit_enforced_at(t + sub.time_limit * 60 - sub.signal.seconds - period))
         if task.outcome is not None or sub.inline is not None:
             end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end
@@ -347,11 +455,15 @@ class Controller:
 
     def _release(self, task: Task) -> None:
         self._active_dirty = True
-        if task.nodes:
-            self.cluster.release(task.nodes, task.sub.cpus_per_node)
+        task.warn_at = None
+        if task.alloc is not None and task.holding:
+            self.cluster.release_job(task.alloc)
+            task.holding = False
         self.stepd.drop(task)
-        task.completing = False
+        was_completing, task.completing = task.completing, False
         task.kill_at = None
+        if was_completing and task.requeue_pending:
+            self._back_to_queue(task, self.sim_time if self.sim_time > -math.inf else self.clock.now())
         if task.hide_for is not None and task.start is not None:
             self.hide_results(task, task.end if task.end is not None else self.sim_time)
 
@@ -421,6 +533,33 @@ class Controller:
             task.term_at = None
             task.due_end = max((task.start or 0.0) + self.config.job_duration, self.clock.now())
             self.changed(task)
+
+    def requeue(self, task: Task, t: float) -> None:
+        """scontrol requeue of a running or finished task: its processes are killed (it shows COMPLETING
+        meanwhile, as observed), then it pends again with Reason=BeginTime until REQUEUE_DELAY after
+        its end, keeps its id, counts Restarts= (SLURM_RESTART_COUNT) and gets a new SubmitTime."""
+        if task.running:
+            self.stepd.message(task, t, "")
+            self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
+        task.requeue_pending = True
+        if not task.completing:
+            self._back_to_queue(task, t)
+
+    def _back_to_queue(self, task: Task, t: float) -> None:
+        task.requeue_pending = False
+        task.restarts += 1
+        task.requeued_at = t
+        task.state, task.reason, task.exit_code, task.signal = "PENDING", "BeginTime", 0, 0
+        task.start = task.end = task.due_end = None
+        task.nodes, task.batch_step, task.accounted_exit, task.cancelled_by = (), None, None, None
+        task.output_path = task.error_path = None
+        task.times_out, task.outcome = False, None
+        task.eligible, task.woken = t + REQUEUE_DELAY, False
+        if task not in self._active:
+            self._active.append(task)
+        if task not in self._known:
+            self._known.append(task)
+        self.changed(task)
 
     def hold(self, task: Task) -> None:
         """scontrol hold of a pending task: priority 0 until released."""
@@ -532,6 +671,7 @@ class Controller:
             now=self.clock.now(), wall=self.clock.wall, user=cluster.user, uid=cluster.uid,
             group=cluster.group, gid=cluster.gid, account=cluster.user, cluster=cluster.name,
             alloc_node=f"{cluster.submit_host}:{os.getpid()}", oversubscribe=self.config.oversubscribe,
+            def_mem_per_cpu=self.config.def_mem_per_cpu,
         )
 
     def tasks_for(self, job_id: str | int) -> list[Task]:

@@ -16,6 +16,7 @@ does not model raises :class:`~cfut.fakes.FakeUnsupported` instead of guessing.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
@@ -23,12 +24,12 @@ from ..._runner import CommandResult
 from .._base import FakeScheduler, Handler
 from .._cluster import FakeCluster
 from .._process import JobHandle
-from . import messages, sacct, sbatch, scancel, scontrol, squeue
+from . import messages, sacct, sbatch, scancel, scontrol, sinfo, squeue
 from .controller import Config, Controller, outcome
 from .model import JobSnapshot, StepRecord
 from .stepd import cleanup
 
-COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
+COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo")
 _StatusCommand = Callable[[Controller, tuple[str, ...], Callable[[], None]], CommandResult]
 
 
@@ -45,13 +46,17 @@ class FakeSlurm(FakeScheduler):
     ``max_array_size`` (MaxArraySize),
     ``cluster_name``, ``partition``, ``node_prefix``, ``first_job_id`` (FirstJobId),
     ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists ``.extern``),
-    ``oversubscribe`` (scontrol's OverSubscribe=), ``cluster`` (a :class:`~cfut.fakes.FakeCluster`
-    to share; then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression`` and
-    ``cluster_name`` are the cluster's). Raises ``ValueError`` naming a bad value.
+    ``oversubscribe`` (scontrol's OverSubscribe=), ``partitions`` (more partitions after the default
+    ``partition``, each on every node), ``memory_per_node`` (RealMemory, MB; 0 counts none),
+    ``gpus_per_node`` (GRES gpu:N), ``cpu_share`` (jobs that may share a CPU: OverSubscribe=FORCE:N),
+    ``def_mem_per_cpu`` (DefMemPerCPU, MB), ``cluster`` (a :class:`~cfut.fakes.FakeCluster` to share;
+    then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression``, ``cluster_name``,
+    ``memory_per_node``, ``gpus_per_node`` and ``cpu_share`` are the cluster's). Raises
+    ``ValueError`` naming a bad value.
     """
 
     COMMANDS = COMMANDS
-    STATUS_COMMANDS = frozenset({"squeue", "sacct", "scontrol"})
+    STATUS_COMMANDS = frozenset({"squeue", "sacct", "scontrol", "sinfo"})
     SUBMIT_COMMAND = "sbatch"
 
     def __init__(
@@ -76,6 +81,11 @@ class FakeSlurm(FakeScheduler):
         extern_step: bool = True,
         oversubscribe: str = "OK",
         cluster: FakeCluster | None = None,
+        partitions: tuple[str, ...] = (),
+        memory_per_node: int = 0,
+        gpus_per_node: int = 0,
+        cpu_share: int = 1,
+        def_mem_per_cpu: int = 1024,
     ) -> None:
         for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait),
                             ("time_limit_check", time_limit_check),
@@ -87,15 +97,19 @@ class FakeSlurm(FakeScheduler):
         if max_array_size < 1 or first_job_id < 1:
             raise ValueError(f"max_array_size and first_job_id must be at least 1, got {max_array_size!r} "
                              f"and {first_job_id!r}")
+        if def_mem_per_cpu < 1:
+            raise ValueError(f"def_mem_per_cpu must be at least 1 (MB), got {def_mem_per_cpu!r}")
         cluster = cluster or FakeCluster(
             nodes=nodes, cpus_per_node=cpus_per_node, node_prefix=node_prefix,
             progression=progression,  # type: ignore[arg-type]  # checked by FakeClock
-            name=cluster_name,
+            name=cluster_name, memory_per_node=memory_per_node, gpus_per_node=gpus_per_node, cpu_share=cpu_share,
         )
         config = Config(execution=execution, min_job_age=float(min_job_age), kill_wait=float(kill_wait),
                         time_limit_check=float(time_limit_check), job_duration=float(job_duration),
                         idle_tick=float(idle_tick), max_array_size=max_array_size, partition=partition,
-                        start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe)
+                        start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe,
+                        partitions=(partition, *(p for p in partitions if p != partition)),
+                        def_mem_per_cpu=def_mem_per_cpu)
         self._ctl = Controller(cluster, config, first_job_id=first_job_id, accounting=accounting)
         super().__init__(cluster=cluster, execution=execution)
         stepd = self._ctl.stepd
@@ -121,7 +135,7 @@ class FakeSlurm(FakeScheduler):
             return scancel.run(ctl, argv)
 
         return {"sbatch": submit, "squeue": status(squeue.run), "sacct": status(sacct.run),
-                "scontrol": status(scontrol.run), "scancel": cancel}
+                "scontrol": status(scontrol.run), "scancel": cancel, "sinfo": status(sinfo.run)}
 
     def _settle(self, target: float) -> int:
         return self._ctl.settle(target)
@@ -140,6 +154,27 @@ class FakeSlurm(FakeScheduler):
 
     def _shutdown(self) -> None:
         self._finalizer()
+
+    def run(self, argv: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
+            cwd: str | None = None, timeout: float | None = None) -> CommandResult:
+        """See :meth:`FakeScheduler.run`; ``sbatch --wait`` returns once its job has ended (on a
+        virtual clock that moves by itself, at once; never on a manual clock: FakeUnsupported)."""
+        result = super().run(argv, input=input, env=env, cwd=cwd, timeout=timeout)
+        if not isinstance(result, sbatch.Waiting):
+            return result
+        event = threading.Event()
+        while True:
+            with self._lock:
+                self._settle(self._horizon())
+                tasks = self._ctl.tasks_for(result.job_id)
+                if all(t.finished and not t.completing for t in tasks):
+                    break
+            if self.progression == "immediate":
+                self.wait(event, self._ctl.config.idle_tick)
+            else:
+                event.wait(0.02)
+        codes = [1 if t.signal else t.exit_code for t in tasks]
+        return CommandResult(result.argv, max(codes), result.stdout, result.stderr)
 
     # ------------------------------------------------------------------ configuration
 

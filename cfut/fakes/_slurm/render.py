@@ -43,6 +43,7 @@ class Context:
     cluster: str
     alloc_node: str
     oversubscribe: str = "OK"  # scontrol's OverSubscribe=: OK, or YES on a partition with FORCE
+    def_mem_per_cpu: int = DEF_MEM_PER_CPU_MB  # DefMemPerCPU, MB
 
     def date(self, t: float | None, missing: str = "Unknown") -> str:
         return slurm_date(None if t is None else self.wall(t), missing)
@@ -187,6 +188,19 @@ def _squeue_field(token: str, row: Row, ctx: Context) -> str:
         return ctx.group
     if token == "G":
         return str(ctx.gid)
+    if token == "E":
+        return task.dependency_text
+    if token == "b":
+        return sub.gpu_option[1] if sub.gpu_option is not None and sub.gpu_option[0] == "TresPerNode" else "N/A"
+    if token == "m":
+        per = sub.mem_mb if sub.mem_mb is not None else sub.mem_per_cpu or ctx.def_mem_per_cpu
+        return memory_text(per)
+    if token == "q":
+        return sub.qos or "normal"
+    if token == "L":
+        if task.time_limit is None:
+            return "UNLIMITED"
+        return squeue_duration(max(0.0, task.time_limit * 60 - elapsed(task, ctx.now)))
     raise AssertionError(token)
 
 
@@ -195,7 +209,7 @@ SQUEUE_HEADERS = {
     "T": "STATE", "t": "ST", "r": "REASON", "R": "NODELIST(REASON)", "u": "USER", "M": "TIME",
     "l": "TIME_LIMIT", "N": "NODELIST", "P": "PARTITION", "D": "NODES", "C": "CPUS", "V": "SUBMIT_TIME",
     "S": "START_TIME", "e": "END_TIME", "Z": "WORK_DIR", "k": "COMMENT", "U": "UID", "g": "GROUP",
-    "G": "GID",
+    "G": "GID", "E": "DEPENDENCY", "b": "TRES_PER_NODE", "m": "MIN_MEMORY", "q": "QOS", "L": "TIME_LEFT",
 }
 
 
@@ -379,7 +393,7 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name in ("nnodes", "allocnodes", "reqnodes"):
         return str(sub.node_count)
     if name == "account":
-        return ctx.account
+        return sub.account or ctx.account
     if name == "cluster":
         return ctx.cluster
     if step:
@@ -438,18 +452,20 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     else:
         end_time = "Unknown"
     start_time = ctx.date(task.start if started else (task.end if task.finished else None))
-    memory = sub.mem_mb * sub.node_count if sub.mem_mb else DEF_MEM_PER_CPU_MB * task.cpus
+    memory = job_memory(task, ctx)
     out, err = std_paths(task, ctx.user)
     lines = [
         first,
         [f"UserId={ctx.user}({ctx.uid})", f"GroupId={ctx.group}({ctx.gid})", "MCS_label=N/A"],
-        [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
-        [f"JobState={task.shown_state}", f"Reason={task.reason}", "Dependency=(null)"],
-        [f"Requeue={int(task.sub.requeue)}", "Restarts=0", "BatchFlag=1", "Reboot=0",
+        [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0",
+         f"Account={sub.account or ctx.account}", f"QOS={sub.qos or 'normal'}"],
+        [f"JobState={task.shown_state}", f"Reason={task.reason}", f"Dependency={task.dependency_text}"],
+        [f"Requeue={int(task.sub.requeue)}", f"Restarts={task.restarts}", "BatchFlag=1", "Reboot=0",
          f"ExitCode={task.exit_code}:{task.signal}"],
         [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",
          "TimeMin=N/A"],
-        [f"SubmitTime={ctx.date(sub.submit_time)}", f"EligibleTime={ctx.date(task.eligible)}"],
+        [f"SubmitTime={ctx.date(task.requeued_at if task.requeued_at is not None else sub.submit_time)}",
+         f"EligibleTime={ctx.date(task.eligible)}"],
         [f"AccrueTime={ctx.date(task.eligible)}"],
         [f"StartTime={start_time}", f"EndTime={end_time}", "Deadline=N/A"],
         ["SuspendTime=None", "SecsPreSuspend=0",
@@ -462,8 +478,8 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     if started:
         lines.append([f"BatchHost={task.nodes[0]}"])
     never_ran = task.finished and not started
-    min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb
-                  else f"MinMemoryCPU={memory_text(DEF_MEM_PER_CPU_MB)}")
+    min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb is not None
+                  else f"MinMemoryCPU={memory_text(sub.mem_per_cpu or ctx.def_mem_per_cpu)}")
     lines += [
         [f"NumNodes={sub.node_count}", f"NumCPUs={task.cpus}",
          f"NumTasks={'N/A' if never_ran else sub.ntasks or 1}", f"CPUs/Task={sub.cpus_per_task or 1}",
@@ -479,9 +495,19 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     if sub.comment:
         lines.append([f"Comment={sub.comment} "])  # sic: scontrol prints a space after the comment
     lines += [[f"StdErr={err}"], ["StdIn=/dev/null"], [f"StdOut={out}"], ["Power="]]
+    if sub.gpu_option is not None:
+        lines.append([f"{sub.gpu_option[0]}={sub.gpu_option[1]}"])  # observed after Power=
     if sub.mail_type:
         lines.append([f"MailUser={sub.mail_user or ctx.user}", f"MailType={sub.mail_type}"])
     return lines
+
+
+def job_memory(task: Task, ctx: Context) -> int:
+    """The job's memory in MB, as TRES shows it: --mem per node, --mem-per-cpu or DefMemPerCPU per CPU."""
+    sub = task.sub
+    if sub.mem_mb is not None:
+        return sub.mem_mb * sub.node_count
+    return (sub.mem_per_cpu or ctx.def_mem_per_cpu) * task.cpus
 
 
 def scontrol_text(records: Sequence[list[list[str]]], oneliner: bool) -> str:

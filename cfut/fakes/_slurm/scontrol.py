@@ -1,4 +1,4 @@
-"""``scontrol``: ``show job [ID]`` → scontrol's records; ``hold``/``release`` → the controller."""
+"""``scontrol``: ``show job [ID]`` → scontrol's records; ``hold``/``release``/``requeue`` → the controller."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     oneliner = any(p.option.long == "oneliner" for p in parsed)
     if words and words[0] in ("hold", "release"):
         return _hold_or_release(ctl, argv, words[0], words[1:], refresh)
+    if words and words[0] == "requeue":
+        return _requeue(ctl, argv, words[1:], refresh)
     if len(words) < 2 or words[0] != "show" or words[1] not in ("job", "jobs") or len(words) > 3:
-        raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold` and "
-                              "`release` are modelled")
+        raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold`, "
+                              "`release` and `requeue` are modelled")
     ref = None
     if len(words) == 3:
         try:
@@ -74,4 +76,31 @@ def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: l
                 ctl.hold(task)
             elif task.held:
                 ctl.release(task)
+    return CommandResult(argv, 1 if errors else 0, "", "".join(errors))
+
+
+def _requeue(ctl: Controller, argv: tuple[str, ...], words: list[str], refresh: Callable[[], None]) -> CommandResult:
+    """``scontrol requeue ID[,ID...]``: running and finished jobs go back to the queue; one line per
+    id it cannot act on (observed: unknown, --no-requeue and pending jobs), exit code 1 then."""
+    if not words:
+        return CommandResult(argv, 1, "", messages.TOO_FEW_ARGUMENTS.format(verb="requeue"))
+    if len(words) > 1 and "=" in words[0]:
+        raise FakeUnsupported("scontrol requeue with options (Incomplete, ...) is not modelled")
+    refresh()
+    errors = []
+    now = ctl.clock.now()
+    for text in (part for word in words for part in word.split(",") if part):
+        try:
+            tasks = ctl.controller_tasks([parse_job_ref(text)])
+        except ValueError:
+            tasks = []
+        if not tasks:
+            errors.append(messages.REQUEUE_INVALID_JOB.format(job=text))
+        elif not all(task.sub.requeue for task in tasks):
+            errors.append(messages.REQUEUE_DISABLED.format(job=text))
+        elif any(task.pending for task in tasks):
+            errors.append(messages.REQUEUE_PENDING.format(job=text))
+        else:
+            for task in tasks:
+                ctl.requeue(task, now)
     return CommandResult(argv, 1 if errors else 0, "", "".join(errors))

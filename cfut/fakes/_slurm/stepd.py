@@ -52,8 +52,9 @@ def cleanup(processes: list[JobHandle], spool: list[str], early: set[PooledJob] 
 class Stepd:
     """slurmd/slurmstepd of every node: job files, environments, processes."""
 
-    def __init__(self, cluster: FakeCluster) -> None:
+    def __init__(self, cluster: FakeCluster, def_mem_per_cpu: int = 1024) -> None:
         self.cluster = cluster
+        self.def_mem_per_cpu = def_mem_per_cpu
         #: The job processes running (or not yet reaped), in launch order.
         self.processes: list[JobHandle] = []
         self.spool: list[str] = []  # the spool directory, once made
@@ -101,7 +102,7 @@ class Stepd:
         """The environment of the batch script: what sbatch exported plus the SLURM_* variables."""
         sub = task.sub
         cluster = self.cluster
-        per_node = sub.cpus_per_node
+        per_node = task.alloc.cpus if task.alloc is not None else sub.cpus_per_node
         cpus_per_node = str(per_node) if sub.node_count == 1 else f"{per_node}(x{sub.node_count})"
         slurm = {
             "SLURM_JOB_ID": str(task.job_id), "SLURM_JOBID": str(task.job_id),
@@ -119,6 +120,19 @@ class Stepd:
         }
         if sub.ntasks is not None:
             slurm["SLURM_NTASKS"] = slurm["SLURM_NPROCS"] = str(sub.ntasks)
+        # observed on Slurm 22.05: SLURM_MEM_PER_NODE for --mem, else SLURM_MEM_PER_CPU (--mem-per-cpu,
+        # or DefMemPerCPU), in MB
+        if sub.mem_mb is not None:
+            slurm["SLURM_MEM_PER_NODE"] = str(sub.mem_mb)
+        else:
+            slurm["SLURM_MEM_PER_CPU"] = str(sub.mem_per_cpu or self.def_mem_per_cpu)
+        gpus = task.alloc.gpus[0] if task.alloc is not None and task.alloc.gpus else ()
+        if gpus:
+            devices = ",".join(str(i) for i in gpus)
+            slurm.update({"CUDA_VISIBLE_DEVICES": devices, "SLURM_JOB_GPUS": devices,
+                          "SLURM_GPUS_ON_NODE": str(len(gpus)), **sub.gpus_env})
+        if task.restarts:
+            slurm["SLURM_RESTART_COUNT"] = str(task.restarts)
         if sub.cpus_per_task is not None:
             slurm["SLURM_CPUS_PER_TASK"] = str(sub.cpus_per_task)
         if sub.array is not None and task.index is not None:
