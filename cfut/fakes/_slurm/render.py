@@ -7,7 +7,7 @@ one row (``12_[3-9%2]``) unless the command expands them, as the real commands d
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .._errors import FakeUnsupported
@@ -214,15 +214,23 @@ SQUEUE_HEADERS = {
 
 
 @dataclass(frozen=True)
-class _Token:
+class Token:
+    """One ``%[.][width]letter`` of a --format: right-justified with the dot, cut/padded to width."""
+
     letter: str
     width: int | None
     right: bool
 
+    def fit(self, value: str) -> str:
+        if self.width is None:
+            return value
+        value = value[: self.width]
+        return value.rjust(self.width) if self.right else value.ljust(self.width)
 
-def parse_squeue_format(fmt: str) -> list[str | _Token]:
-    """``%[.][width]letter`` tokens and the literal text between them."""
-    parts: list[str | _Token] = []
+
+def parse_format(fmt: str, known: Mapping[str, str], command: str) -> list[str | Token]:
+    """``%[.][width]letter`` tokens of squeue's or sinfo's --format and the literal text between them."""
+    parts: list[str | Token] = []
     pos = 0
     for match in re.finditer(r"%(\.?)(-?)(\d*)(.?)", fmt):
         if match.start() > pos:
@@ -232,30 +240,27 @@ def parse_squeue_format(fmt: str) -> list[str | _Token]:
         if minus:
             # Real squeue 22.05 prints "squeue: error: Invalid job format specification: -" and
             # then the format text itself: not worth reproducing.
-            raise FakeUnsupported(f"squeue --format {fmt!r}: a '-' flag is not valid in squeue 22.05")
+            raise FakeUnsupported(f"{command} --format {fmt!r}: a '-' flag is not valid in {command} 22.05")
         if letter == "%":
-            raise FakeUnsupported(f"squeue --format {fmt!r}: squeue 22.05 has no literal %% (it prints odd text)")
-        if letter not in SQUEUE_HEADERS:
-            raise FakeUnsupported(f"squeue --format token %{letter!s} (in {fmt!r}) is not modelled")
-        parts.append(_Token(letter, int(width) if width else None, bool(dot)))
+            raise FakeUnsupported(f"{command} --format {fmt!r}: {command} 22.05 has no literal %% (it prints odd text)")
+        if letter not in known:
+            raise FakeUnsupported(f"{command} --format token %{letter!s} (in {fmt!r}) is not modelled")
+        parts.append(Token(letter, int(width) if width else None, bool(dot)))
     if pos < len(fmt):
         parts.append(fmt[pos:])
     return parts
 
 
-def _fit(value: str, token: _Token) -> str:
-    if token.width is None:
-        return value
-    value = value[: token.width]
-    return value.rjust(token.width) if token.right else value.ljust(token.width)
+def parse_squeue_format(fmt: str) -> list[str | Token]:
+    return parse_format(fmt, SQUEUE_HEADERS, "squeue")
 
 
-def squeue_lines(fmt: list[str | _Token], table: Sequence[Row], ctx: Context, header: bool) -> str:
+def squeue_lines(fmt: list[str | Token], table: Sequence[Row], ctx: Context, header: bool) -> str:
     lines = []
     if header:
-        lines.append("".join(p if isinstance(p, str) else _fit(SQUEUE_HEADERS[p.letter], p) for p in fmt))
+        lines.append("".join(p if isinstance(p, str) else p.fit(SQUEUE_HEADERS[p.letter]) for p in fmt))
     for row in table:
-        lines.append("".join(p if isinstance(p, str) else _fit(_squeue_field(p.letter, row, ctx), p)
+        lines.append("".join(p if isinstance(p, str) else p.fit(_squeue_field(p.letter, row, ctx))
                              for p in fmt))
     return "".join(line + "\n" for line in lines)
 

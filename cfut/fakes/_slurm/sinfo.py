@@ -8,9 +8,7 @@ are the same (the node count, list and totals adding up), as sinfo does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from ..._runner import CommandResult
 from .._cluster import FakeNode
@@ -19,6 +17,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import Controller
 from .options import SINFO_MODELLED, SINFO_OPTIONS, refuse_unmodelled
+from .render import Token, parse_format
 from .values import compress_hostlist
 
 #: sinfo(1)'s default formats: partitions, --Node, --summarize.
@@ -35,29 +34,6 @@ HEADERS = {
 #: Fields that add up over the nodes of one line rather than tell lines apart.
 _AGGREGATE = frozenset("DNnCF")
 _LONG_STATES = {"idle": "idle", "mix": "mixed", "alloc": "allocated"}
-
-
-@dataclass(frozen=True)
-class _Token:
-    letter: str
-    width: int | None
-    right: bool
-
-
-def _parse_format(fmt: str) -> list[str | _Token]:
-    parts: list[str | _Token] = []
-    pos = 0
-    for match in re.finditer(r"%(\.?)(\d*)(.?)", fmt):
-        if match.start() > pos:
-            parts.append(fmt[pos: match.start()])
-        pos = match.end()
-        dot, width, letter = match.groups()
-        if letter not in HEADERS:
-            raise FakeUnsupported(f"sinfo --format token %{letter} (in {fmt!r}) is not modelled")
-        parts.append(_Token(letter, int(width) if width else None, bool(dot)))
-    if pos < len(fmt):
-        parts.append(fmt[pos:])
-    return parts
 
 
 def _allocated(node: FakeNode) -> int:
@@ -116,13 +92,6 @@ def _aggregate(letter: str, nodes: Sequence[FakeNode]) -> str:
     return f"{busy}/{len(nodes) - busy}/0/{len(nodes)}"
 
 
-def _fit(value: str, token: _Token) -> str:
-    if token.width is None:
-        return value
-    value = value[: token.width]
-    return value.rjust(token.width) if token.right else value.ljust(token.width)
-
-
 def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> CommandResult:
     """Answer one ``sinfo`` command line."""
     try:
@@ -135,7 +104,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     opts = {p.option.long: p.value for p in parsed}
     by_node, summarize = "Node" in opts, "summarize" in opts
     default_format = NODE_FORMAT if by_node else SUMMARIZE_FORMAT if summarize else DEFAULT_FORMAT
-    fmt = _parse_format(opts.get("format") or default_format)
+    fmt = parse_format(opts.get("format") or default_format, HEADERS, "sinfo")
     refresh()
     config = ctl.config
     partitions = list(config.partitions)
@@ -143,7 +112,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         wanted = (opts["partition"] or "").split(",")
         partitions = [p for p in partitions if p in wanted]
     default = config.partitions[0]
-    tokens = [p for p in fmt if isinstance(p, _Token)]
+    tokens = [p for p in fmt if isinstance(p, Token)]
     lines: list[list[FakeNode]] = []
     names: list[str] = []
     if by_node:
@@ -164,11 +133,11 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
                 names.append(partition)
     out = []
     if "noheader" not in opts:
-        out.append("".join(p if isinstance(p, str) else _fit(HEADERS[p.letter], p) for p in fmt))
+        out.append("".join(p if isinstance(p, str) else p.fit(HEADERS[p.letter]) for p in fmt))
     for nodes, partition in zip(lines, names):
         out.append("".join(
-            p if isinstance(p, str) else _fit(
+            p if isinstance(p, str) else p.fit(
                 _aggregate(p.letter, nodes) if p.letter in _AGGREGATE
-                else _node_value(p.letter, nodes[0], partition, default), p)
+                else _node_value(p.letter, nodes[0], partition, default))
             for p in fmt))
     return CommandResult(argv, 0, "".join(line + "\n" for line in out), "")
