@@ -48,12 +48,13 @@ def start_process(
     stderr: int | IO[Any] | None = None,
     new_session: bool = True,
     pass_fds: Sequence[int] = (),
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
     """Start a process without waiting for it, by default in its own session; ``pass_fds`` stay
-    open in it (under the same numbers)."""
+    open in it (under the same numbers); ``umask`` (unless -1) is its umask."""
     return subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, start_new_session=new_session, pass_fds=tuple(pass_fds),
+        stdout=stdout, stderr=stderr, start_new_session=new_session, pass_fds=tuple(pass_fds), umask=umask,
     )
 
 
@@ -113,10 +114,11 @@ class JobProcess:
         stdout: IO[bytes],
         stderr: IO[bytes] | None,
         script_path: str | None = None,
+        umask: int = -1,
     ) -> None:
         self.path = script_path
         self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
-                                  stderr=stderr if stderr is not None else subprocess.STDOUT)
+                                  stderr=stderr if stderr is not None else subprocess.STDOUT, umask=umask)
         self.pid = self.proc.pid
 
     @classmethod
@@ -131,14 +133,16 @@ class JobProcess:
         env: Mapping[str, str],
         stdout: IO[bytes],
         stderr: IO[bytes] | None,
+        umask: int = -1,
     ) -> JobProcess:
-        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line."""
+        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line, with
+        ``umask`` (unless -1)."""
         path = os.path.join(spool_dir, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
         with os.fdopen(fd, "w") as handle:
             handle.write(script)
         return cls([*interpreter(script), path, *script_args], cwd=cwd, env=env, stdout=stdout, stderr=stderr,
-                   script_path=path)
+                   script_path=path, umask=umask)
 
     def poll(self) -> int | None:
         """The exit status (negative: killed by that signal), or None while it runs."""

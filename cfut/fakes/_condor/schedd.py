@@ -249,7 +249,8 @@ class Schedd:
         out = out if out is not None else open(os.devnull, "wb")  # noqa: SIM115
         err = err if err is not None else open(os.devnull, "wb")  # noqa: SIM115
         try:
-            return JobProcess([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err)
+            return JobProcess([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err,
+                              umask=job.umask)
         finally:
             for handle in {id(h): h for h in (out, err) if h is not None}.values():
                 handle.close()

@@ -301,6 +301,8 @@ class Controller:
         else:
             met, never = all(s == "fulfilled" for s in states), "failed" in states
         if met:
+            for item in sub.dependency:
+                item.state = "fulfilled"  # observed: Dependency=(null) once met, even by one of ? (any)
             return True
         task.reason = "DependencyNeverSatisfied" if never else "Dependency"
         if never and sub.kill_on_invalid_dep:
@@ -599,7 +601,8 @@ class Controller:
         return job_id, self._seq
 
     def add_submission(self, sub: Submission, eligible: float) -> None:
-        reason = "JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time else "Priority"
+        reason = ("JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time
+                  else "Dependency" if sub.dependency else "Priority")  # observed: Dependency at once
         if sub.array is None:
             new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held)]
         else:
@@ -629,6 +632,10 @@ class Controller:
             self._known = [t for t in self._known if self._in_controller(t)]
             self._purged = 0
         return [t for t in self._known if self._in_controller(t)]
+
+    def holds_job(self, job_id: int) -> bool:
+        """Whether slurmctld still holds a record under ``job_id`` (a job, or any task of an array)."""
+        return any(self._in_controller(t) for t in self.find([JobRef(job_id, None, str(job_id))]))
 
     def find(self, refs: Sequence[JobRef]) -> list[Task]:
         """Every task (purged or not) the ``refs`` name, in queue order: ``A`` is every task of array

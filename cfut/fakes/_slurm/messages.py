@@ -55,7 +55,8 @@ NODE_CONFIGURATION = "sbatch: error: Batch job submission failed: Requested node
 INVALID_SIGNAL = "sbatch: error: Invalid --signal specification\n"
 INVALID_MEM_PER_CPU = "sbatch: error: Invalid --mem-per-cpu specification\n"
 INVALID_GRES = "sbatch: error: Invalid generic resource (gres) specification\n"
-MEMORY_NOT_SATISFIED = "sbatch: error: Memory specification can not be satisfied\n"
+MEMORY_NOT_SATISFIED = ("sbatch: error: Memory specification can not be satisfied\n"
+                        "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
 DEPENDENCY_PROBLEM = "sbatch: error: Batch job submission failed: Job dependency problem\n"
 INVALID_FEATURE = "sbatch: error: Batch job submission failed: Invalid feature specification\n"
 INVALID_NODE_NAME = "sbatch: error: Batch job submission failed: Invalid node name specified\n"
@@ -68,6 +69,7 @@ INVALID_STATE = ("squeue: error: Invalid job state specified: {state}\n"
 SQUEUE_INVALID_JOB = "squeue: error: Invalid job id: {job}\n"
 SCONTROL_PRINT_INVALID = "scontrol_print_job error: Invalid job id specified\n"
 NO_JOBS = "No jobs in the system\n"
+TASK_NOT_FOUND = "Job {job} not found\n"  # scontrol show job A_I for a task the array no longer has
 
 # -- sacct
 INVALID_FIELD = 'sacct: error: Invalid field requested: "{field}"\n'

@@ -149,6 +149,7 @@ class Submission:
     kill_on_invalid_dep: bool = False
     signal: SignalSpec | None = None  # sbatch --signal
     exclude: tuple[str, ...] = ()  # sbatch --exclude: node names
+    open_mode_given: bool = False  # sbatch --open-mode was given (the job's SLURM_OPEN_MODE)
 
     @property
     def tasks_per_node(self) -> int:

@@ -119,8 +119,11 @@ def _script(cli: Mapping[str, Parsed], positionals: Sequence[str], stdin: str | 
     elif positionals:
         path = os.path.join(here, positionals[0])
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-                script = handle.read()
+            if os.path.isdir(path):
+                script = ""  # observed: sbatch reads nothing from a directory ("Batch script is empty!")
+            else:
+                with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                    script = handle.read()
         except OSError:
             raise SbatchError(1, messages.UNABLE_TO_OPEN.format(path=positionals[0])) from None
         command, args, name = os.path.abspath(path), tuple(positionals[1:]), os.path.basename(path)
@@ -216,7 +219,9 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
     nodes = [n for n in cluster.nodes if n.name not in exclude]
     if node_count > len(nodes) or sum(n.gpus >= gpus_per_node for n in nodes) < node_count:
         raise SbatchError(1, messages.NODE_CONFIGURATION)
-    if all(n.memory and memory > n.memory for n in nodes):
+    # an explicit --mem or --mem-per-cpu no node has is refused; DefMemPerCPU is not checked so
+    # (observed: --mem=50G refused, --cpus-per-task=999 pending on 24 GB nodes)
+    if (mem_mb is not None or mem_per_cpu is not None) and all(n.memory and memory > n.memory for n in nodes):
         raise SbatchError(1, messages.MEMORY_NOT_SATISFIED)
     inline = _inline_script(script, config.execution)
     workdir = os.path.normpath(os.path.join(here, opts["chdir"] or "")) if opts.get("chdir") else here
@@ -235,7 +240,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         account=opts.get("account"), qos=opts.get("qos"), mem_per_cpu=mem_per_cpu, gpus_per_node=gpus_per_node,
         gpu_option=gpu_option, gpus_env=gpus_env, exclusive="exclusive" in opts, dependency=dependency,
         any_dependency=any_dependency, kill_on_invalid_dep=_kill_on_invalid_dep(opts.get("kill-on-invalid-dep")),
-        signal=signal, exclude=exclude,
+        signal=signal, exclude=exclude, open_mode_given=opts.get("open-mode") is not None,
     )
     return sub, eligible
 

@@ -39,6 +39,9 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     visible = ctl.controller_tasks(None if ref is None else [ref])
     if ref is not None:
         if not visible:
+            if ref.tasks is not None and ctl.holds_job(ref.job_id):
+                # a task the array no longer has: on stdout, exit 1 (observed on Slurm 22.05.8)
+                return CommandResult(argv, 1, messages.TASK_NOT_FOUND.format(job=words[2]), "")
             return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
     elif not visible:
         return CommandResult(argv, 0, messages.NO_JOBS, "")

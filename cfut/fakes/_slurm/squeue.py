@@ -43,8 +43,11 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     refresh()
     visible = ctl.controller_tasks(refs)
     if refs is not None and len(refs) == 1 and "[" not in refs[0].text and not visible:
-        # squeue with one job id asks slurmctld for that job alone, which fails when unknown
-        return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
+        # squeue with one job id asks slurmctld for that job alone, which fails when unknown; a task
+        # the array no longer has (a pending task cancelled by its index) is just not listed
+        # (observed: exit 0, no output)
+        if refs[0].tasks is None or not ctl.holds_job(refs[0].job_id):
+            return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
     if states is not None:
         visible = [t for t in visible if t.shown_state in states or t.state in states]
     if opts.get("name") is not None:

@@ -133,6 +133,8 @@ class Stepd:
                           "SLURM_GPUS_ON_NODE": str(len(gpus)), **sub.gpus_env})
         if task.restarts:
             slurm["SLURM_RESTART_COUNT"] = str(task.restarts)
+        if sub.open_mode_given:
+            slurm["SLURM_OPEN_MODE"] = "a" if sub.open_mode == "append" else "t"  # for srun --output
         if sub.cpus_per_task is not None:
             slurm["SLURM_CPUS_PER_TASK"] = str(sub.cpus_per_task)
         if sub.array is not None and task.index is not None:
@@ -156,6 +158,7 @@ class Stepd:
             task.proc = JobProcess.from_script(
                 script=task.sub.script, script_args=task.sub.script_args, spool_dir=self.spool[0],
                 name=f"job{task.job_id}.sh", cwd=task.sub.workdir, env=task.env, stdout=out, stderr=err,
+                umask=task.sub.umask,
             )
         self.processes.append(task.proc)
 

@@ -211,7 +211,7 @@ def expand_filename(
     user: str,
     node: str | None,
 ) -> str:
-    """sbatch's filename pattern (sbatch(1) "filename pattern"): %A %a %j %x %u %N %n %t %%.
+    """sbatch's filename pattern (sbatch(1) "filename pattern"): %A %a %j %J %x %u %N %n %t %%.
 
     A number after ``%`` zero-pads (``%3a`` → ``007``). A backslash anywhere turns replacement off.
     """
@@ -229,7 +229,7 @@ def expand_filename(
             return number(array_job_id if array_job_id is not None else job_id, width)
         if token == "a":
             return number(task_id if task_id is not None else NO_VAL, width)
-        if token == "j":
+        if token in "jJ":  # %J is jobid.stepid; the batch step shows the job id alone (observed)
             return number(job_id, width)
         if token == "x":
             return name
@@ -428,7 +428,8 @@ def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
     problem"; FakeUnsupported for aftercorr, afterburstbuffer and expand."""
     any_of = "?" in text
     if any_of and "," in text:
-        raise ValueError(text)  # sbatch(1): the separators cannot be mixed
+        # sbatch(1) says they cannot be mixed; Slurm 22.05 accepts it all the same (observed)
+        raise FakeUnsupported(f"--dependency={text}: mixing ',' and '?' is not modelled")
     items = []
     for part in text.split("?" if any_of else ","):
         kind, _, ids = part.partition(":")
