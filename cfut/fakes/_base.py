@@ -45,10 +45,10 @@ on every fake:
 ``"realtime"``
     The real clock; nothing jumps, and a ticker thread lets the model progress on its own.
 
-Where a scheduler's client learns of jobs without asking (HTCondor's writes the job event log and
-cfut reads it; nobody runs a status command), the fake sets :attr:`FakeScheduler.DRIVES_ITSELF`: on
-the immediate clock its ticker then plays the poller, each tick doing what a status command does
-first (settle, then jump when nothing was due), so that jobs progress in the background.
+A client that learns of jobs without asking (cfut reads HTCondor's job event log, and runs no
+status command for jobs it hears from) still waits through the fake: the executor's monitor waits
+with :meth:`FakeScheduler.wait`, which moves an immediate clock. (Until the executor waited so,
+FakeCondor's ticker moved its clock by itself; it no longer does: both fakes' time means the same.)
 
 In every progression a command sees what happened strictly *before* the moment it runs (a job
 submitted at time 0 still pends for a status command at time 0: the scheduler's pass comes after),
@@ -140,8 +140,6 @@ class FakeScheduler:
     STATUS_COMMANDS: frozenset[str] = frozenset()
     #: The command that queues jobs (the one whose reply ``fail_next(lose_reply=True)`` loses).
     SUBMIT_COMMAND: str = ""
-    #: Whether an immediate clock moves on its own (see the module docstring).
-    DRIVES_ITSELF: bool = False
 
     def __init__(self, *, cluster: FakeCluster, execution: str) -> None:
         if execution not in EXECUTIONS:
@@ -335,12 +333,9 @@ class FakeScheduler:
 
     def tick(self) -> None:
         """Let everything due by now happen (what a controller does on its own: reap ended job
-        processes, start what their CPUs allow, end inline jobs due). It moves the clock only for
-        a fake that :attr:`DRIVES_ITSELF`, on the immediate clock, as a status command would."""
+        processes, start what their CPUs allow, end jobs due). It never moves the clock."""
         with self._lock:
-            changes = self._settle(self._horizon())
-            if self.DRIVES_ITSELF:
-                self._catch_up(changes)
+            self._settle(self._horizon())
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait really (without polling) until no job process is alive, and account for their ends.
@@ -395,12 +390,10 @@ class FakeScheduler:
         return event.is_set()
 
     def _ensure_ticker(self) -> None:
-        """On the realtime clock (and the immediate one, for a fake that drives itself) the model
-        progresses on its own: start the ticker once."""
+        """On the realtime clock the model progresses on its own: start the ticker once."""
         if self._ticker is not None or self._closed:
             return
-        progression = self._clock.progression
-        if progression == "realtime" or (progression == "immediate" and self.DRIVES_ITSELF):
+        if self._clock.progression == "realtime":
             self._ticker = Ticker(self).start()
 
     # ------------------------------------------------------------------ lifetime

@@ -418,7 +418,8 @@ def sinfo_and_exclusive(b: Backend) -> str:
     whole = b.sbatch("--exclusive", "--output=whole.out", "--wrap=echo cpus=$SLURM_CPUS_ON_NODE")
     out = [b.show("sinfo", "--format=%P"),
            b.show("sinfo", "--noheader", "--format=%P|%a|%l|%D|%N|%c|%m|%G"),
-           b.show("sinfo", "--Node", "--noheader", "--format=%N|%P|%c|%m|%G|%z"),
+           # (sorted: the order of a node's partitions varies from one call to the next on Slurm 22.05)
+           _sorted(b.show("sinfo", "--Node", "--noheader", "--format=%N|%P|%c|%m|%G|%z")),
            b.show("sinfo", "--partition=long", "--noheader", "--format=%R %D %c")]
     b.wait_until(lambda: b.ended(whole), 120, "finished")
     record = b.run("scontrol", "-o", "show", "job", whole).stdout

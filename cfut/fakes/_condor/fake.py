@@ -59,8 +59,6 @@ class FakeCondor(FakeScheduler):
     COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
     STATUS_COMMANDS = frozenset({"condor_q", "condor_history"})
     SUBMIT_COMMAND = "condor_submit"
-    # cfut learns of HTCondor jobs from the job event log the schedd writes unasked, not by polling
-    DRIVES_ITSELF = True
 
     def __init__(
         self,

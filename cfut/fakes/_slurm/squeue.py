@@ -58,5 +58,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         visible = []
     if opts.get("partition") is not None:
         visible = [t for t in visible if t.sub.partition in (opts["partition"] or "").split(",")]
-    table = sorted(rows(visible, expand_pending="array" in opts), key=squeue_sort_key)
+    # array tasks that ended without starting stay in the array's record: one row (observed: a pending
+    # array cancelled shows as A_[0-2] CANCELLED, and task by task with --array)
+    table = sorted(rows(visible, expand_pending="array" in opts, collapse_unstarted="array" not in opts),
+                   key=squeue_sort_key)
     return CommandResult(argv, 0, squeue_lines(fmt, table, ctl.context(), "noheader" not in opts), "")
