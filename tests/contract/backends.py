@@ -53,6 +53,7 @@ class ClusterConfig:
     cpus: int  # per node (the smallest)
     memory: int  # per node (the smallest)
     gpus: int  # GRES gpu per node (the smallest)
+    cred_expire: float = 120.0  # AuthInfo=cred_expire: a requeued job waits it out (plus 1 s)
 
     @property
     def shape(self) -> tuple[int, int, int, int, tuple[str, ...]]:
@@ -66,7 +67,7 @@ class ClusterConfig:
 CI_CLUSTER = ClusterConfig(
     name="cfut", min_job_age=30.0, kill_wait=2.0, max_array_size=1001, over_time_limit=0.0, accounting=True,
     def_mem_per_cpu=1024, partitions=("debug", "long"), oversubscribe="FORCE:4", nodes=("node1", "node2"), cpus=2,
-    memory=24105, gpus=2,
+    memory=24105, gpus=2, cred_expire=10.0,
 )
 
 
@@ -98,6 +99,7 @@ def read_config(runner: SubprocessRunner | None = None) -> ClusterConfig:
         return int(match.group(1)) if match else 0
 
     memory = conf.get("DefMemPerCPU", "0")
+    expire = re.search(r"cred_expire=(\d+)", conf.get("AuthInfo", ""))
     return ClusterConfig(
         name=conf.get("ClusterName", ""), min_job_age=_seconds(conf.get("MinJobAge", "300 sec")),
         kill_wait=_seconds(conf.get("KillWait", "30 sec")), max_array_size=int(conf.get("MaxArraySize", "1001")),
@@ -106,7 +108,7 @@ def read_config(runner: SubprocessRunner | None = None) -> ClusterConfig:
         def_mem_per_cpu=int(memory) if memory.isdigit() else 0, partitions=ordered,
         oversubscribe=oversubscribe.group(1) if oversubscribe else "NO", nodes=nodes,
         cpus=min((int(r[1]) for r in rows), default=0), memory=min((int(r[2]) for r in rows), default=0),
-        gpus=min((gpus(r[3]) for r in rows), default=0),
+        gpus=min((gpus(r[3]) for r in rows), default=0), cred_expire=float(expire.group(1)) if expire else 120.0,
     )
 
 
@@ -120,6 +122,7 @@ def fake_settings(config: ClusterConfig) -> dict[str, object]:
         "cluster_name": config.name, "partition": config.partitions[0], "partitions": config.partitions[1:],
         "nodes": len(config.nodes), "node_prefix": prefix, "cpus_per_node": config.cpus, "cpu_share": share,
         "memory_per_node": config.memory, "gpus_per_node": config.gpus, "def_mem_per_cpu": config.def_mem_per_cpu,
+        "cred_expire": config.cred_expire,
         "extern_step": False,  # no PrologFlags=Contain: sacct lists no .extern steps
         "oversubscribe": "YES" if config.oversubscribe.startswith(("FORCE", "YES")) else "OK",
     }

@@ -55,11 +55,7 @@ class Config:
     oversubscribe: str
     partitions: tuple[str, ...] = ("debug",)  # every partition (the first is the default), all nodes each
     def_mem_per_cpu: int = 1024  # DefMemPerCPU, MB
-
-
-#: A requeued job may start again this long after it ended (observed on Slurm 22.05: EligibleTime
-#: about 10 s after its end, Reason=BeginTime meanwhile).
-REQUEUE_DELAY = 10.0
+    cred_expire: float = 120.0  # AuthInfo=cred_expire (s): a requeued job waits it out, plus 1 s
 
 
 def _queue_order(task: Task) -> int:
@@ -538,10 +534,11 @@ class Controller:
 
     def requeue(self, task: Task, t: float) -> None:
         """scontrol requeue of a running or finished task: its processes are killed (it shows COMPLETING
-        meanwhile, as observed), then it pends again with Reason=BeginTime until REQUEUE_DELAY after
-        its end, keeps its id, counts Restarts= (SLURM_RESTART_COUNT) and gets a new SubmitTime."""
+        meanwhile, as observed), then it pends again with Reason=BeginTime until AuthInfo's cred_expire
+        + 1 s after its end (slurmctld's batch_requeue_fini; observed: 11 s with cred_expire=10, 121 s
+        with the default), keeps its id, counts Restarts= (SLURM_RESTART_COUNT), gets a new SubmitTime."""
         if task.running:
-            self.stepd.message(task, t, "")
+            self.stepd.message(task, t, " DUE TO JOB REQUEUE")
             self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
         task.requeue_pending = True
         if not task.completing:
@@ -556,7 +553,7 @@ class Controller:
         task.nodes, task.batch_step, task.accounted_exit, task.cancelled_by = (), None, None, None
         task.output_path = task.error_path = None
         task.times_out, task.outcome = False, None
-        task.eligible, task.woken = t + REQUEUE_DELAY, False
+        task.eligible, task.woken = t + self.config.cred_expire + 1, False
         if task not in self._active:
             self._active.append(task)
         if task not in self._known:

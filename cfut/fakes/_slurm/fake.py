@@ -49,7 +49,8 @@ class FakeSlurm(FakeScheduler):
     ``oversubscribe`` (scontrol's OverSubscribe=), ``partitions`` (more partitions after the default
     ``partition``, each on every node), ``memory_per_node`` (RealMemory, MB; 0 counts none),
     ``gpus_per_node`` (GRES gpu:N), ``cpu_share`` (jobs that may share a CPU: OverSubscribe=FORCE:N),
-    ``def_mem_per_cpu`` (DefMemPerCPU, MB), ``cluster`` (a :class:`~cfut.fakes.FakeCluster` to share;
+    ``def_mem_per_cpu`` (DefMemPerCPU, MB), ``cred_expire`` (AuthInfo's, seconds: how long a requeued
+    job waits before it may start again, less 1 s), ``cluster`` (a :class:`~cfut.fakes.FakeCluster` to share;
     then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression``, ``cluster_name``,
     ``memory_per_node``, ``gpus_per_node`` and ``cpu_share`` are the cluster's). Raises
     ``ValueError`` naming a bad value.
@@ -86,8 +87,9 @@ class FakeSlurm(FakeScheduler):
         gpus_per_node: int = 0,
         cpu_share: int = 1,
         def_mem_per_cpu: int = 1024,
+        cred_expire: float = 120.0,
     ) -> None:
-        for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait),
+        for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait), ("cred_expire", cred_expire),
                             ("time_limit_check", time_limit_check),
                             ("job_duration", job_duration), ("start_delay", start_delay)):
             if value < 0:
@@ -109,7 +111,7 @@ class FakeSlurm(FakeScheduler):
                         idle_tick=float(idle_tick), max_array_size=max_array_size, partition=partition,
                         start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe,
                         partitions=(partition, *(p for p in partitions if p != partition)),
-                        def_mem_per_cpu=def_mem_per_cpu)
+                        def_mem_per_cpu=def_mem_per_cpu, cred_expire=float(cred_expire))
         self._ctl = Controller(cluster, config, first_job_id=first_job_id, accounting=accounting)
         super().__init__(cluster=cluster, execution=execution)
         stepd = self._ctl.stepd
