@@ -20,6 +20,7 @@ to decide when the job ends, and only then runs the script, all at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -234,9 +235,46 @@ class _Tokenizer:
         return self.commands
 
 
+# A line of plain words: runs of ordinary characters, '...' and "$NAME" / "${NAME}" pieces, separated by
+# blanks (what cfut's own scripts are made of); anything else goes through the whole tokenizer.
+_PIECE = r"""(?:[^\s'"\\$`;|&<>(){}*?\[#~]+|'[^'\n]*'|"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")"""
+_PLAIN_LINE = re.compile(rf"[ \t]*(?:{_PIECE}+(?:[ \t]+{_PIECE}+)*)?[ \t]*")
+_PIECES = re.compile(_PIECE)
+_WORDS = re.compile(rf"{_PIECE}+")
+
+
+def _plain_words(line: str) -> tuple[Word, ...]:
+    """The words of a plain line, exactly as the tokenizer makes them."""
+    words: list[Word] = []
+    for chunk in _WORDS.findall(line):
+        parts: list[Part] = []
+        for piece in _PIECES.findall(chunk):
+            if piece.startswith('"'):
+                if not parts or not isinstance(parts[-1], str):
+                    parts.append("")  # "" is an empty word, not no word (as the tokenizer has it)
+                parts.append(Var(piece.strip('"${}'), True))
+                continue
+            text = piece[1:-1] if piece.startswith("'") else piece
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += text
+            else:
+                parts.append(text)
+        words.append(tuple(parts))
+    return tuple(words)
+
+
 def tokenize(text: str) -> list[ScriptCommand]:
-    """The simple commands of a script (comments and blank lines dropped)."""
-    return _Tokenizer(text).run()
+    """The simple commands of a script (comments and blank lines dropped). Scripts made of plain
+    lines only (cfut's own) are split line by line, at once; any other goes through the tokenizer."""
+    commands = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _PLAIN_LINE.fullmatch(line):
+            return _Tokenizer(text).run()
+        commands.append(ScriptCommand(_plain_words(line), number, line))
+    return commands
 
 
 def _sleep_seconds(args: Sequence[str]) -> float | None:
@@ -306,16 +344,15 @@ class InlineScript:
     commands: tuple[ScriptCommand, ...]
     errexit: bool
 
-    @property
+    @functools.cached_property
     def sleep_seconds(self) -> float:
-        """How long the script's ``sleep`` commands take (they run back to back)."""
+        """How long the script's ``sleep`` commands take (they run back to back); computed once."""
         total = 0.0
         for command in self.commands:
-            args = [command.literal(i) or "" for i in range(len(command.words))]
-            if args and args[0] == "exec":
-                args = args[1:]
-            if args and args[0] == "sleep":
-                total += _sleep_seconds(args[1:]) or 0.0
+            first = 1 if command.literal(0) == "exec" and len(command.words) > 1 else 0
+            if command.literal(first) == "sleep":
+                args = [command.literal(i) or "" for i in range(first + 1, len(command.words))]
+                total += _sleep_seconds(args) or 0.0
         return total
 
 

@@ -44,11 +44,11 @@ _signal: Any = importlib.import_module("_signal")
 @dataclass(frozen=True)
 class JobSpec:
     """One job for a warm process: the batch shell's commands (or the worker's arguments alone) and
-    the process state it runs in. ``stderr`` None sends standard error where standard output goes."""
+    the process state it runs in (its environment travels beside it, as a difference from the
+    process's). ``stderr`` None sends standard error where standard output goes."""
 
     script: InlineScript | None  # None: the job *is* ``python -m cfut.remote ARGS`` (HTCondor's executable)
     worker_args: tuple[str, ...]
-    env: dict[str, str]
     cwd: str
     umask: int
     stdout: str
@@ -171,10 +171,11 @@ def set_environ(env: dict[str, str]) -> None:
             current[name] = value
 
 
-def run_job(spec: JobSpec) -> int:
-    """Set the process up as the job's and run it; its status (``-N``: killed by signal N)."""
+def run_job(spec: JobSpec, env: dict[str, str]) -> int:
+    """Set the process up as the job's (``env``: its environment) and run it; its status (``-N``:
+    killed by signal N)."""
     os.umask(spec.umask)
-    set_environ(spec.env)
+    set_environ(env)
     sys.path[:] = spec.sys_path
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     out = os.open(spec.stdout, flags, 0o666)
@@ -192,7 +193,7 @@ def run_job(spec: JobSpec) -> int:
         return 1
     if spec.script is None:
         return _as_python(spec.worker_args)
-    return run_inline(spec.script, env=spec.env, out=shell_out, err=shell_err, run_worker=_python_in_child,
+    return run_inline(spec.script, env=env, out=shell_out, err=shell_err, run_worker=_python_in_child,
                       exec_worker=_as_python, script_name=spec.script_name)
 
 
@@ -262,11 +263,16 @@ def main(fd: int) -> None:
     baseline = _Baseline()
     with socket.socket(fileno=fd) as sock, sock.makefile("rwb") as stream:
         while True:
-            spec = receive(stream)
-            if spec is None:
+            message = receive(stream)
+            if message is None:
                 return
+            spec, changed, removed = message  # the environment as a difference from this process's
+            env = dict(baseline.environ)
+            for name in removed:
+                del env[name]
+            env.update(changed)
             try:
-                status = run_job(spec)
+                status = run_job(spec, env)
             except BaseException:  # noqa: BLE001 - a failure of the set-up itself: the job's status 1
                 with open(2, "w", closefd=False) as err:
                     err.write(traceback.format_exc())

@@ -36,8 +36,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
+from . import _host
 from ._jobworker import JobSpec, Stream, receive, send
 from ._process import start_python, wait_for
+
+#: One job for the pool: what to run, and the job's environment.
+Job = tuple[JobSpec, dict[str, str]]
 
 #: How long (real seconds) a fake waits for a job's process at the job's virtual end before it lets
 #: the job go on running as a live process.
@@ -54,8 +58,12 @@ class _Worker:
         ours, theirs = socket.socketpair()
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         path = [package_root, *(p for p in sys.path if p != package_root)]
+        #: The environment it starts with: a job's is sent as the difference from it (a few variables
+        #: rather than all of them, thousands of jobs over).
+        self.environ = _host.environ()
         try:
-            self.proc = start_python(_BOOT, [json.dumps(path), str(theirs.fileno())], (theirs.fileno(),))
+            self.proc = start_python(_BOOT, [json.dumps(path), str(theirs.fileno())], (theirs.fileno(),),
+                                     env=self.environ)
         finally:
             theirs.close()
         self.sock = ours
@@ -195,27 +203,27 @@ class WorkerPool:
             else:
                 self._idle.append(worker)
 
-    def start(self, spec: JobSpec, *, only_free: bool = False) -> PooledJob | None:
-        """Run one job in a warm process; returns at once. With ``only_free``, only if a process is
-        free (or the pool may grow): None otherwise."""
+    def start(self, job: Job, *, only_free: bool = False) -> PooledJob | None:
+        """Run one job (its spec and environment) in a warm process; returns at once. With
+        ``only_free``, only if a process is free (or the pool may grow): None otherwise."""
         worker = self._take(only_free=only_free)
         if worker is None:
             return None
         try:
-            send(worker.stream, spec)
+            send(worker.stream, _message(job, worker.environ))
         except OSError:  # it died while idle: another one
             worker.kill()
             worker = self._take()
             assert worker is not None
-            send(worker.stream, spec)
+            send(worker.stream, _message(job, worker.environ))
         return PooledJob(self, worker)
 
-    def _start(self, spec: JobSpec) -> PooledJob:
-        job = self.start(spec)
-        assert job is not None
-        return job
+    def _start(self, job: Job) -> PooledJob:
+        started = self.start(job)
+        assert started is not None
+        return started
 
-    def run(self, items: Sequence[JobSpec | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
+    def run(self, items: Sequence[Job | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
         """Run these jobs (a spec is started here, a job already started is waited for), at most
         :attr:`width` at a time, waiting (really) until every one has ended or ``patience`` seconds
         have passed; then those not begun yet start without waiting. The jobs, in order."""
@@ -254,6 +262,13 @@ class WorkerPool:
         for worker in workers:
             if wait_for(worker.proc, 1.0) is None:
                 worker.kill()
+
+
+def _message(job: Job, base: dict[str, str]) -> tuple[JobSpec, dict[str, str], tuple[str, ...]]:
+    """The job as sent: its environment as the variables that differ from the process's, and those
+    it has not (set operations on the dictionaries' views: no Python loop over every variable)."""
+    spec, env = job
+    return spec, dict(env.items() - base.items()), tuple(base.keys() - env.keys())
 
 
 _pool: WorkerPool | None = None

@@ -58,10 +58,11 @@ def start_process(
     )
 
 
-def start_python(code: str, args: Sequence[str], pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
+def start_python(code: str, args: Sequence[str], pass_fds: Sequence[int],
+                 env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``python -c CODE ARGS...`` in a session of its own, its standard streams on /dev/null,
     ``pass_fds`` inherited (the fakes' warm job processes)."""
-    return start_process([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL,
+    return start_process([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, pass_fds=pass_fds)
 
 

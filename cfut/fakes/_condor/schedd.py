@@ -262,10 +262,11 @@ class Schedd:
         specs = []
         for job in jobs:
             same = job.error is not None and job.error == job.output
-            specs.append(JobSpec(
+            specs.append((JobSpec(
                 script=job.inline, worker_args=tuple(worker_args([job.executable, *job.arguments]) or ()),
-                env=job.env, cwd=job.iwd, umask=job.umask, stdout=job.output or os.devnull,
-                stderr=None if same else job.error or os.devnull, sys_path=job.sys_path, script_name=job.executable))
+                cwd=job.iwd, umask=job.umask, stdout=job.output or os.devnull,
+                stderr=None if same else job.error or os.devnull, sys_path=job.sys_path, script_name=job.executable),
+                job.env))
         return dict(zip(jobs, pool().run(specs)))
 
     def _finish_inline(self, job: CondorJob, pooled: PooledJob | None = None) -> None:

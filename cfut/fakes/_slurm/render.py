@@ -6,6 +6,7 @@ one row (``12_[3-9%2]``) unless the command expands them, as the real commands d
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -230,6 +231,11 @@ class Token:
 
 def parse_format(fmt: str, known: Mapping[str, str], command: str) -> list[str | Token]:
     """``%[.][width]letter`` tokens of squeue's or sinfo's --format and the literal text between them."""
+    return list(_parse_format(fmt, tuple(known), command))
+
+
+@functools.lru_cache(maxsize=64)  # a poller asks with the same format thousands of times
+def _parse_format(fmt: str, known: tuple[str, ...], command: str) -> tuple[str | Token, ...]:
     parts: list[str | Token] = []
     pos = 0
     for match in re.finditer(r"%(\.?)(-?)(\d*)(.?)", fmt):
@@ -248,7 +254,7 @@ def parse_format(fmt: str, known: Mapping[str, str], command: str) -> list[str |
         parts.append(Token(letter, int(width) if width else None, bool(dot)))
     if pos < len(fmt):
         parts.append(fmt[pos:])
-    return parts
+    return tuple(parts)
 
 
 def parse_squeue_format(fmt: str) -> list[str | Token]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .._cluster import FakeCluster
 from .._inline import run_inline, run_worker_in_process
 from .._jobworker import JobSpec
-from .._pool import PooledJob, pool
+from .._pool import Job, PooledJob, pool
 from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
@@ -162,13 +162,13 @@ class Stepd:
             )
         self.processes.append(task.proc)
 
-    def pooled(self, task: Task) -> JobSpec:
+    def pooled(self, task: Task) -> Job:
         """What a warm process needs to run the job's script (``execution="process"``)."""
         sub = task.sub
         assert sub.inline is not None and task.output_path is not None and task.env is not None
-        return JobSpec(script=sub.inline, worker_args=(), env=task.env, cwd=sub.workdir, umask=sub.umask,
+        return JobSpec(script=sub.inline, worker_args=(), cwd=sub.workdir, umask=sub.umask,
                        stdout=task.output_path, stderr=task.error_path, sys_path=sub.sys_path,
-                       script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script")
+                       script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script"), task.env
 
     def start_early(self, task: Task) -> None:
         """Start the job's script now in a free warm process, if there is one (else it runs at its end)."""

@@ -181,6 +181,11 @@ def expand_hostlist(text: str) -> list[str]:
 
 def compress_hostlist(names: Iterable[str]) -> str:
     """``node[1-3,5]`` from node1,node2,node3,node5; a single node stays ``node1``."""
+    return _compress(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)  # every job's environment and every squeue line asks
+def _compress(names: tuple[str, ...]) -> str:
     groups: dict[str, list[int]] = {}
     plain: list[str] = []
     for name in names:
