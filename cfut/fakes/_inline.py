@@ -237,10 +237,14 @@ class _Tokenizer:
 
 # A line of plain words: runs of ordinary characters, '...' and "$NAME" / "${NAME}" pieces, separated by
 # blanks (what cfut's own scripts are made of); anything else goes through the whole tokenizer.
-_PIECE = r"""(?:[^\s'"\\$`;|&<>(){}*?\[#~]+|'[^'\n]*'|"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")"""
-_PLAIN_LINE = re.compile(rf"[ \t]*(?:{_PIECE}+(?:[ \t]+{_PIECE}+)*)?[ \t]*")
-_PIECES = re.compile(_PIECE)
-_WORDS = re.compile(rf"{_PIECE}+")
+# (One ordinary character per repetition: a run of them can be matched one way only, so a line that
+# is not plain fails in linear time, never by catastrophic backtracking.)
+_ORDINARY_CHAR = r"""[^\s'"\\$`;|&<>(){}*?\[#~]"""
+_QUOTED = r"'[^'\n]*'|" + r'"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"'
+_WORD = rf"(?:{_ORDINARY_CHAR}|{_QUOTED})+"
+_PLAIN_LINE = re.compile(rf"[ \t]*(?:{_WORD}(?:[ \t]+{_WORD})*)?[ \t]*")
+_PIECES = re.compile(rf"{_ORDINARY_CHAR}+|{_QUOTED}")
+_WORDS = re.compile(_WORD)
 
 
 def _plain_words(line: str) -> tuple[Word, ...]:

@@ -1069,3 +1069,26 @@ def test_hold_release_and_priority_zero(manual: FakeSlurm) -> None:
                                                   "Invalid job id specified for job 4000001\n"
                                                   "slurm_suspend error: Invalid job id specified\n")
     assert run(manual, "scontrol", "release").stderr == "too few arguments for keyword:release\n"
+
+
+@given(st.lists(st.text(alphabet="ab /._-'\"$X{}#\\;\n\t", max_size=40), min_size=1, max_size=4))
+def test_plain_lines_split_as_the_tokenizer_splits_them(lines: list[str]) -> None:
+    """The fast path for plain script lines (cfut's own scripts) gives the tokenizer's words, and a
+    line it cannot take falls back to it (a quote left open, an expansion: linear time, no backtracking)."""
+    from cfut.fakes._inline import _Tokenizer, tokenize
+
+    text = "#!/bin/sh\n" + "\n".join(lines) + "\n"
+    try:
+        slow = [(c.words, c.line) for c in _Tokenizer(text).run()]
+    except FakeUnsupported:
+        with pytest.raises(FakeUnsupported):
+            tokenize(text)
+        return
+    assert [(c.words, c.line) for c in tokenize(text)] == slow
+
+
+def test_a_long_line_that_is_not_plain_falls_back_at_once() -> None:
+    from cfut.fakes._inline import tokenize
+
+    with pytest.raises(FakeUnsupported, match="unterminated"):  # catastrophic backtracking would hang here
+        tokenize("#!/bin/sh\n" + "a" * 100_000 + "'\n")
