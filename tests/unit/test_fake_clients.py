@@ -84,14 +84,16 @@ def test_simple_slurm_runs_unmodified(fake_slurm: PluginFakeSlurm, tmp_path: Pat
     from simple_slurm.squeue import SlurmSqueueWrapper
 
     os.chdir(tmp_path)
+    # held (--hold), so that squeue surely lists it before it runs
     slurm = Slurm(job_name="simple", output=str(tmp_path / "simple-%j.out"), time="0:05:00", mem="100M",
-                  cpus_per_task=1)
+                  cpus_per_task=1, hold=True)
     job_id = slurm.sbatch("echo hello from $SLURM_JOB_ID", verbose=False)
     squeue = SlurmSqueueWrapper()
     squeue.update_squeue()
     assert job_id in squeue.jobs and squeue.jobs[job_id]["NAME"] == "simple"
-    # the job may have run a second already: a 5-minute limit leaves 5:00 or 4:59
-    assert squeue.jobs[job_id]["MIN_MEMORY"] == "100M" and squeue.jobs[job_id]["TIME_LEFT"] in ("5:00", "4:59")
+    assert (squeue.jobs[job_id]["ST"], squeue.jobs[job_id]["MIN_MEMORY"], squeue.jobs[job_id]["TIME_LEFT"]) == (
+        "PD", "100M", "5:00")
+    assert shell(f"scontrol release {job_id}", tmp_path).returncode == 0
     assert fake_slurm.join(timeout=30)
     deadline = time.monotonic() + 30
     while fake_slurm.job(job_id).state != "COMPLETED" and time.monotonic() < deadline:
@@ -149,3 +151,20 @@ def test_snakemake_and_parsl_command_lines(fake_slurm: PluginFakeSlurm, tmp_path
     assert states.stdout.split("\n")[0].split() in ([block, "R"], [block, "PD"])
     assert shell(f"scancel {block}", tmp_path).returncode == 0
     assert fake_slurm.join(timeout=30)
+
+
+@pytest.mark.fake_slurm(gpus_per_node=2, memory_per_node=4096, execution="subprocess")
+def test_gpu_nodes_from_the_marker(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """The plugin's marker gives the fake's nodes GPUs and memory; jobs see them as on GRES nodes."""
+    assert shell("sinfo --noheader --format='%P %c %m %G'", tmp_path).stdout == "debug* 4 4096 gpu:2\n"
+    submitted = shell("sbatch --parsable --gres=gpu:2 --mem=1G --output=gpu.out "
+                      "--wrap='echo $CUDA_VISIBLE_DEVICES $SLURM_GPUS_ON_NODE $SLURM_MEM_PER_NODE'", tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    refused = shell("sbatch --gres=gpu:3 --wrap=true", tmp_path)
+    assert (refused.returncode, refused.stderr) == (
+        1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
+    too_big = shell("sbatch --mem=5G --wrap=true", tmp_path)
+    assert too_big.stderr.startswith("sbatch: error: Memory specification can not be satisfied\n")
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    assert (tmp_path / "gpu.out").read_text() == "0,1 2 1024\n"

@@ -377,7 +377,10 @@ def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mappi
     if "environment" in macros or "env" in macros:
         env.update(split_environment(expand(macros.get("environment", macros.get("env", "")), macros)))
     env.setdefault("PATH", "/usr/bin:/bin")
-    cpus = int(get("request_cpus", "1") or 1)
+    cpus_text = get("request_cpus", "1") or "1"
+    if not cpus_text.isdigit():  # e.g. dask-jobqueue's RequestCpus = MY.DaskWorkerCores
+        raise FakeUnsupported(f"request_cpus = {cpus_text}: only a number of CPUs is modelled, not an expression")
+    cpus = int(cpus_text)
     ad: dict[str, classad.Value | None] = {
         "ClusterId": cluster, "ProcId": proc, "Owner": schedd.cluster.user, "Cmd": executable, "Iwd": iwd,
         "JobUniverse": 5, "RequestCpus": cpus, "NumJobStarts": 0, "JobBatchName": get("batch_name") or None,
