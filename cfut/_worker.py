@@ -13,6 +13,7 @@ collected (or cancelled) the task: the worker says so and exits 0 without runnin
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 import sys
@@ -153,13 +154,20 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, log: TextIO | None = None) -> int:
-    """Parse the worker's command line and run the payload; returns the process's exit code."""
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """Built once per process (building one looks up translations on disk: a fake's warm job
+    processes run thousands of workers)."""
     parser = argparse.ArgumentParser(prog="python -m cfut.remote", description=__doc__)
     parser.add_argument("payload", help="the task's payload file (.in)")
     parser.add_argument("--import-path", action="append", default=[], metavar="DIR",
                         help="prepend DIR to sys.path before unpickling (repeatable)")
-    options = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, log: TextIO | None = None) -> int:
+    """Parse the worker's command line and run the payload; returns the process's exit code."""
+    options = _parser().parse_args(argv)
     sys.path[:0] = list(options.import_path)
     os.umask(0o077)
     return run_payload(options.payload, log if log is not None else sys.stderr)

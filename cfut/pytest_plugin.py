@@ -94,9 +94,10 @@ _COMMON: dict[str, Option] = {
     "cpus_per_node": Option(4, _int_at_least(1), "CPUs of each node"),
     "progression": Option("immediate", _one_of(*PROGRESSIONS),
                           "'immediate' (status commands skip idle time), 'manual' (advance()), 'realtime'"),
-    "execution": Option("inline", _one_of("inline", "subprocess"),
-                        "'inline' (the worker runs in this process) or 'subprocess' (real processes)"),
-    "job_duration": Option(1.0, _seconds, "how long an inline job runs, in fake seconds"),
+    "execution": Option("process", _one_of("process", "inline", "subprocess"),
+                        "'process' (each job in a process of its own, virtual time), 'inline' (in this "
+                        "process) or 'subprocess' (fresh real processes, real time)"),
+    "job_duration": Option(1.0, _seconds, "how long a process or inline job runs, in fake seconds"),
     "path": Option(True, _boolean, "put the fake commands first on PATH"),
     "allow_leftover_jobs": Option(False, _boolean, "do not fail the test for jobs left in the queue"),
 }
@@ -108,6 +109,8 @@ SLURM_OPTIONS: Mapping[str, Option] = {
     "accounting": Option(True, _boolean, "whether sacct answers (slurmdbd is up)"),
     "kill_wait": Option(30.0, _seconds, "KillWait: from SIGTERM to SIGKILL"),
     "first_job_id": Option(1, _int_at_least(1), "the first job id"),
+    "gpus_per_node": Option(0, _int_at_least(0), "GRES gpu:N of every node (--gres=gpu:N, --gpus*)"),
+    "memory_per_node": Option(0, _int_at_least(0), "RealMemory of every node, MB (0: memory is not counted)"),
 }
 
 #: The options of ``@pytest.mark.fake_condor(...)``.
@@ -266,7 +269,7 @@ def fake_slurm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     configure it with ``@pytest.mark.fake_slurm(...)`` (see the module docstring)."""
     options = _options_or_fail(request, "fake_slurm", SLURM_OPTIONS)
     fake = PluginFakeSlurm(**{key: options[key] for key in (*_FAKE_KEYS, "min_job_age", "accounting", "kill_wait",
-                                                             "first_job_id")})
+                                                             "first_job_id", "gpus_per_node", "memory_per_node")})
     with _activate(request, monkeypatch, fake, marker="fake_slurm", scheduler="Slurm", commands=SLURM_COMMANDS,
                    real_names=REAL_SLURM_COMMANDS, real_prefixes=(), options=options):
         yield fake

@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=1)
     parser.add_argument("--cpus-per-node", type=int, default=4)
     parser.add_argument("--progression", choices=PROGRESSIONS, default="realtime")
-    parser.add_argument("--execution", choices=("subprocess", "inline"), default="subprocess")
+    parser.add_argument("--execution", choices=("subprocess", "process", "inline"), default="subprocess")
     parser.add_argument("--min-job-age", type=float, default=300.0, help="Slurm's MinJobAge, in seconds")
     options = parser.parse_args(argv)
 

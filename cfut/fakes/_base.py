@@ -6,6 +6,27 @@ calls and refusals, fault injection, the clock and how the model moves along it,
 processes, and the lifetime. A subclass supplies its commands (argv in, :class:`CommandResult`
 out) and its model (what happens up to a given time, and when the next thing will).
 
+Where jobs run: the executions
+------------------------------
+Every fake runs its jobs in one of three ways, with one meaning on every fake:
+
+``"process"`` (the default)
+    Each job runs in a process of its own, never in the test process: its exit status, the signal
+    that killed it, its output files, umask, working directory, environment and ``sys.path`` are
+    its own, as on a real node (``os._exit``, a segmentation fault or ``KeyboardInterrupt`` in a job
+    make an ordinary failed job). Time stays virtual: a job runs for ``job_duration`` (plus its
+    script's ``sleep``) on the fake's clock, and its script runs in a warm process when that end
+    comes; the fake waits for it there (up to ``cfut.fakes._pool.PATIENCE`` real seconds, after
+    which a job still running goes on as a live process). Scripts run with the tiny shell of
+    :mod:`._inline`; one that it does not model runs as a real process, as under ``"subprocess"``.
+``"inline"``
+    The same virtual time, with the script run *in the test process* when its end comes (an
+    explicit opt-in for property tests: fastest, no process at all). A job's ``KeyboardInterrupt``,
+    ``SystemExit`` and ``os._exit`` still end the job as they would end a real one, and its prints
+    (from the thread running it) go to its files; scripts outside the tiny shell are refused.
+``"subprocess"``
+    Every batch script (HTCondor executable) runs for real, as a fresh process, in real time.
+
 Time: the progressions
 ----------------------
 Every fake runs on a :class:`~cfut.fakes.FakeClock` of one of three progressions, with one meaning
@@ -19,14 +40,15 @@ on every fake:
     lets every due thing happen; then a *status* command (squeue, sacct, scontrol show;
     condor_q, condor_history), when nothing was due and no job process is alive, jumps the clock to
     the next event (a job that may start, an inline job's end), so that polling makes jobs progress
-    without anyone waiting. Job processes (``execution="subprocess"``) still take real time.
+    without anyone waiting. Live job processes (``execution="subprocess"``, or a ``"process"`` job that
+    outlived its patience) still take real time: the clock does not jump while one runs.
 ``"realtime"``
     The real clock; nothing jumps, and a ticker thread lets the model progress on its own.
 
-Where a scheduler's client learns of jobs without asking (HTCondor's writes the job event log and
-cfut reads it; nobody runs a status command), the fake sets :attr:`FakeScheduler.DRIVES_ITSELF`: on
-the immediate clock its ticker then plays the poller, each tick doing what a status command does
-first (settle, then jump when nothing was due), so that jobs progress in the background.
+A client that learns of jobs without asking (cfut reads HTCondor's job event log, and runs no
+status command for jobs it hears from) still waits through the fake: the executor's monitor waits
+with :meth:`FakeScheduler.wait`, which moves an immediate clock. (Until the executor waited so,
+FakeCondor's ticker moved its clock by itself; it no longer does: both fakes' time means the same.)
 
 In every progression a command sees what happened strictly *before* the moment it runs (a job
 submitted at time 0 still pends for a status command at time 0: the scheduler's pass comes after),
@@ -60,7 +82,11 @@ from ._shims.ticker import Ticker
 
 #: How often (real seconds) a waiting fake looks whether a job process has ended.
 _PROCESS_POLL = 0.01
-EXECUTIONS = ("inline", "subprocess")
+#: How long (real seconds) ``wait`` on an immediate clock lets pass when the fake is quiet (no job
+#: pending, running or ending: nothing happens without a new command) before it moves the clock:
+#: a poller that has nothing to learn then polls 50 times a second at most, not as fast as it can.
+_QUIET_WAIT = 0.02
+EXECUTIONS = ("process", "inline", "subprocess")
 
 
 _Fake = TypeVar("_Fake", bound="FakeScheduler")
@@ -114,12 +140,10 @@ class FakeScheduler:
     STATUS_COMMANDS: frozenset[str] = frozenset()
     #: The command that queues jobs (the one whose reply ``fail_next(lose_reply=True)`` loses).
     SUBMIT_COMMAND: str = ""
-    #: Whether an immediate clock moves on its own (see the module docstring).
-    DRIVES_ITSELF: bool = False
 
     def __init__(self, *, cluster: FakeCluster, execution: str) -> None:
         if execution not in EXECUTIONS:
-            raise ValueError(f"execution must be 'inline' or 'subprocess', not {execution!r}")
+            raise ValueError(f"execution must be 'process', 'inline' or 'subprocess', not {execution!r}")
         self.cluster = cluster
         self.execution = execution
         self._clock: FakeClock = cluster.clock
@@ -152,6 +176,10 @@ class FakeScheduler:
 
     def _live_processes(self) -> Sequence[_Waitable]:
         """The job processes still alive (or not yet reaped)."""
+        raise NotImplementedError
+
+    def _quiet(self) -> bool:
+        """Whether nothing would happen without a new command: no job pending, running or ending."""
         raise NotImplementedError
 
     def _default_failure(self, command: str) -> tuple[str, str]:
@@ -305,12 +333,9 @@ class FakeScheduler:
 
     def tick(self) -> None:
         """Let everything due by now happen (what a controller does on its own: reap ended job
-        processes, start what their CPUs allow, end inline jobs due). It moves the clock only for
-        a fake that :attr:`DRIVES_ITSELF`, on the immediate clock, as a status command would."""
+        processes, start what their CPUs allow, end jobs due). It never moves the clock."""
         with self._lock:
-            changes = self._settle(self._horizon())
-            if self.DRIVES_ITSELF:
-                self._catch_up(changes)
+            self._settle(self._horizon())
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait really (without polling) until no job process is alive, and account for their ends.
@@ -336,8 +361,10 @@ class FakeScheduler:
 
         Realtime and manual: ``event.wait(seconds)`` in real time (a manual clock moves only when the
         test says). Immediate: when no job process is alive, jump the clock by ``seconds``
-        (processing what falls due) and return at once; when one is, wait really, up to
-        ``seconds``, returning early when ``event`` is set or a job process ends (accounted for).
+        (processing what falls due) and return at once, except that a quiet fake (nothing pending,
+        running or ending) first waits a few real milliseconds for ``event``, so that an idle poller
+        does not spin; when a job process is alive, wait really, up to ``seconds``, returning early
+        when ``event`` is set or a job process ends (accounted for).
         """
         if seconds < 0:
             raise ValueError(f"time does not go backwards (asked to wait {seconds} s)")
@@ -347,6 +374,9 @@ class FakeScheduler:
             return event.wait(seconds)
         with self._lock:
             alive = list(self._live_processes())
+            quiet = not alive and self._quiet()
+        if quiet and event.wait(min(seconds, _QUIET_WAIT)):
+            return True
         if not alive:
             self.advance(seconds)
             return event.is_set()
@@ -360,12 +390,10 @@ class FakeScheduler:
         return event.is_set()
 
     def _ensure_ticker(self) -> None:
-        """On the realtime clock (and the immediate one, for a fake that drives itself) the model
-        progresses on its own: start the ticker once."""
+        """On the realtime clock the model progresses on its own: start the ticker once."""
         if self._ticker is not None or self._closed:
             return
-        progression = self._clock.progression
-        if progression == "realtime" or (progression == "immediate" and self.DRIVES_ITSELF):
+        if self._clock.progression == "realtime":
             self._ticker = Ticker(self).start()
 
     # ------------------------------------------------------------------ lifetime

@@ -11,22 +11,71 @@ import os
 import pwd
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._clock import FakeClock, Progression
 
 
 @dataclass
 class FakeNode:
-    """One compute node: a name and a number of CPUs, of which ``used`` are allocated."""
+    """One compute node: a name, CPUs (each shareable by ``share`` jobs: OverSubscribe=FORCE:N),
+    memory in MB and GPUs; ``used`` CPU slots, ``mem_used`` MB and the GPU indices in use are
+    allocated, ``jobs`` jobs run on it (``exclusive`` of them alone)."""
 
     name: str
     cpus: int
     used: int = 0
+    memory: int = 0  # RealMemory, MB; 0: not counted
+    gpus: int = 0
+    share: int = 1
+    mem_used: int = 0
+    gpus_used: set[int] = field(default_factory=set)
+    jobs: int = 0
+    exclusive: bool = False
 
     @property
     def free(self) -> int:
-        return self.cpus - self.used
+        return self.cpus * self.share - self.used
+
+    @property
+    def state(self) -> str:
+        """sinfo's compact state: idle, mix, alloc."""
+        if self.jobs == 0:
+            return "idle"
+        return "alloc" if self.exclusive or self.used >= self.cpus * self.share else "mix"
+
+    def fits(self, request: Request, *, now: bool) -> bool:
+        """Whether the request's share of one node fits on this node (empty when ``now`` is False)."""
+        if request.cpus > self.cpus or request.gpus > self.gpus or (self.memory and request.memory > self.memory):
+            return False
+        if not now:
+            return True
+        if self.exclusive or (request.exclusive and self.jobs):
+            return False
+        memory_free = not self.memory or request.memory <= self.memory - self.mem_used
+        return request.cpus * (1 if not request.exclusive else self.share) <= self.free and memory_free \
+            and request.gpus <= self.gpus - len(self.gpus_used)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a job asks of each of its nodes: CPUs, memory (MB), GPUs, the whole node."""
+
+    cpus: int
+    memory: int = 0
+    gpus: int = 0
+    exclusive: bool = False
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What a job was given: its nodes, the CPUs and memory (MB) on each, the GPU indices on each."""
+
+    nodes: tuple[str, ...]
+    cpus: int
+    memory: int
+    gpus: tuple[tuple[int, ...], ...] = ()
+    exclusive: bool = False
 
 
 def _user_name(uid: int) -> str:
@@ -57,15 +106,22 @@ class FakeCluster:
         node_prefix: str = "node",
         progression: Progression = "immediate",
         name: str = "cluster",
+        memory_per_node: int = 0,
+        gpus_per_node: int = 0,
+        cpu_share: int = 1,
     ) -> None:
         if nodes < 1 or cpus_per_node < 1:
             raise ValueError(f"a cluster needs at least one node and one CPU (got {nodes} × {cpus_per_node})")
+        if memory_per_node < 0 or gpus_per_node < 0 or cpu_share < 1:
+            raise ValueError(f"memory_per_node and gpus_per_node must not be negative and cpu_share must be at "
+                             f"least 1, got {memory_per_node!r}, {gpus_per_node!r} and {cpu_share!r}")
         self.name = name
         self.clock = FakeClock(progression)
         # Re-entrant: an inline job runs user code while the lock is held, and a test's function
         # may ask the fake something from there.
         self.lock = threading.RLock()
-        self.nodes = tuple(FakeNode(f"{node_prefix}{i}", cpus_per_node) for i in range(1, nodes + 1))
+        self.nodes = tuple(FakeNode(f"{node_prefix}{i}", cpus_per_node, memory=memory_per_node, gpus=gpus_per_node,
+                                    share=cpu_share) for i in range(1, nodes + 1))
         self.uid = os.getuid()
         self.gid = os.getgid()
         self.user = _user_name(self.uid)
@@ -99,6 +155,38 @@ class FakeCluster:
         for name in names:
             node = self.node(name)
             node.used = max(0, node.used - cpus_per_node)
+
+    def can_ever_run(self, request: Request, node_count: int = 1) -> bool:
+        """Whether an empty cluster could run the request on ``node_count`` nodes."""
+        return sum(node.fits(request, now=False) for node in self.nodes) >= node_count
+
+    def allocate_job(self, request: Request, node_count: int = 1) -> Allocation | None:
+        """Take the request on each of ``node_count`` nodes (first fit in node order; the lowest free
+        GPU indices), or nothing if they are not free now."""
+        chosen = [n for n in self.nodes if n.fits(request, now=True)][:node_count]
+        if len(chosen) < node_count:
+            return None
+        gpus = []
+        cpus = chosen[0].cpus if request.exclusive else request.cpus
+        for node in chosen:
+            node.used += cpus * (node.share if request.exclusive else 1)
+            node.mem_used += request.memory
+            node.jobs += 1
+            node.exclusive = request.exclusive
+            taken = tuple(i for i in range(node.gpus) if i not in node.gpus_used)[:request.gpus]
+            node.gpus_used.update(taken)
+            gpus.append(taken)
+        return Allocation(tuple(n.name for n in chosen), cpus, request.memory, tuple(gpus), request.exclusive)
+
+    def release_job(self, allocation: Allocation) -> None:
+        for name, gpus in zip(allocation.nodes, allocation.gpus or ((),) * len(allocation.nodes)):
+            node = self.node(name)
+            node.used = max(0, node.used - allocation.cpus * (node.share if allocation.exclusive else 1))
+            node.mem_used = max(0, node.mem_used - allocation.memory)
+            node.jobs = max(0, node.jobs - 1)
+            node.gpus_used.difference_update(gpus)
+            if allocation.exclusive:
+                node.exclusive = False
 
     def __repr__(self) -> str:
         return (f"FakeCluster(name={self.name!r}, nodes={len(self.nodes)}, cpus_per_node={self.cpus_per_node},"

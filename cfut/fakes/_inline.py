@@ -20,18 +20,22 @@ to decide when the job ends, and only then runs the script, all at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ._errors import FakeUnsupported
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Characters with no meaning to the shell inside an unquoted word (the tokenizer takes runs of them at once).
+_ORDINARY = re.compile(r"[^ \t\n\\'\"$;|&<>()`*?\[{}]+")
 # Shell programs whose behaviour on the subset above is the same. bash and dash differ on `echo`
 # with backslashes, which is refused below for that reason.
 _SHELLS = frozenset({"sh", "bash", "dash"})
@@ -222,16 +226,59 @@ class _Tokenizer:
                 raise self.fail(f"braces (unquoted {c!r})")
             elif c == "~" and self.word is None:
                 raise self.fail("tilde expansion")
-            else:
-                self.add(c)
-                self.i += 1
+            else:  # a run of ordinary characters at once (a `#` or `~` inside a word is one of them)
+                run = _ORDINARY.match(text, self.i + 1)
+                stop = run.end() if run else self.i + 1
+                self.add(text[self.i: stop])
+                self.i = stop
         self.end_command()
         return self.commands
 
 
+# A line of plain words: runs of ordinary characters, '...' and "$NAME" / "${NAME}" pieces, separated by
+# blanks (what cfut's own scripts are made of); anything else goes through the whole tokenizer.
+# (One ordinary character per repetition: a run of them can be matched one way only, so a line that
+# is not plain fails in linear time, never by catastrophic backtracking.)
+_ORDINARY_CHAR = r"""[^\s'"\\$`;|&<>(){}*?\[#~]"""
+_QUOTED = r"'[^'\n]*'|" + r'"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"'
+_WORD = rf"(?:{_ORDINARY_CHAR}|{_QUOTED})+"
+_PLAIN_LINE = re.compile(rf"[ \t]*(?:{_WORD}(?:[ \t]+{_WORD})*)?[ \t]*")
+_PIECES = re.compile(rf"{_ORDINARY_CHAR}+|{_QUOTED}")
+_WORDS = re.compile(_WORD)
+
+
+def _plain_words(line: str) -> tuple[Word, ...]:
+    """The words of a plain line, exactly as the tokenizer makes them."""
+    words: list[Word] = []
+    for chunk in _WORDS.findall(line):
+        parts: list[Part] = []
+        for piece in _PIECES.findall(chunk):
+            if piece.startswith('"'):
+                if not parts or not isinstance(parts[-1], str):
+                    parts.append("")  # "" is an empty word, not no word (as the tokenizer has it)
+                parts.append(Var(piece.strip('"${}'), True))
+                continue
+            text = piece[1:-1] if piece.startswith("'") else piece
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += text
+            else:
+                parts.append(text)
+        words.append(tuple(parts))
+    return tuple(words)
+
+
 def tokenize(text: str) -> list[ScriptCommand]:
-    """The simple commands of a script (comments and blank lines dropped)."""
-    return _Tokenizer(text).run()
+    """The simple commands of a script (comments and blank lines dropped). Scripts made of plain
+    lines only (cfut's own) are split line by line, at once; any other goes through the tokenizer."""
+    commands = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _PLAIN_LINE.fullmatch(line):
+            return _Tokenizer(text).run()
+        commands.append(ScriptCommand(_plain_words(line), number, line))
+    return commands
 
 
 def _sleep_seconds(args: Sequence[str]) -> float | None:
@@ -301,16 +348,15 @@ class InlineScript:
     commands: tuple[ScriptCommand, ...]
     errexit: bool
 
-    @property
+    @functools.cached_property
     def sleep_seconds(self) -> float:
-        """How long the script's ``sleep`` commands take (they run back to back)."""
+        """How long the script's ``sleep`` commands take (they run back to back); computed once."""
         total = 0.0
         for command in self.commands:
-            args = [command.literal(i) or "" for i in range(len(command.words))]
-            if args and args[0] == "exec":
-                args = args[1:]
-            if args and args[0] == "sleep":
-                total += _sleep_seconds(args[1:]) or 0.0
+            first = 1 if command.literal(0) == "exec" and len(command.words) > 1 else 0
+            if command.literal(first) == "sleep":
+                args = [command.literal(i) or "" for i in range(first + 1, len(command.words))]
+                total += _sleep_seconds(args) or 0.0
         return total
 
 
@@ -411,11 +457,13 @@ def run_inline(
     out: TextIO,
     err: TextIO,
     run_worker: Callable[[list[str]], int],
+    exec_worker: Callable[[list[str]], int] | None = None,
     script_name: str = "/bin/sh",
 ) -> int:
     """Run the script's commands now; return its exit status as the shell would (negative: the
     script was killed by that signal). ``run_worker(args)`` runs the cfut worker and returns its
-    status in the same form (see :func:`run_worker_in_process`)."""
+    status in the same form (see :func:`run_worker_in_process`); ``exec_worker(args)``, when given,
+    runs it for ``exec PYTHON -m cfut.remote ARGS`` (the worker replaces the shell)."""
     status = 0
     errexit, nounset = script.errexit, False
     for command in script.commands:
@@ -450,7 +498,8 @@ def run_inline(
         else:
             args_of_worker = worker_args(argv)
             assert args_of_worker is not None  # checked at submission
-            status = run_worker(args_of_worker)
+            runner = exec_worker if replace and exec_worker is not None else run_worker
+            status = runner(args_of_worker)
             if status < 0:
                 # Killed by a signal: a non-interactive shell waiting for a child that died of SIGINT
                 # or SIGQUIT kills itself with it (bash's "wait and cooperative exit"), and `exec`
@@ -482,11 +531,35 @@ def _raise_exit(status: int) -> NoReturn:
     raise _ProcessExit(status)
 
 
+class _ThreadStream:
+    """``sys.stdout`` (or ``sys.stderr``) while an inline job runs: what the job's thread writes goes
+    to the job's file, what any other thread of the test process writes goes where it went before
+    (the standard streams are process-wide; a job runs in one thread of the test process)."""
+
+    def __init__(self, job: TextIO, other: TextIO) -> None:
+        self._job = job
+        self._other = other
+        self._thread = threading.get_ident()
+
+    def _target(self) -> TextIO:
+        return self._job if threading.get_ident() == self._thread else self._other
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
 @contextlib.contextmanager
 def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
-    """While the block runs, ``sys.stdout``/``sys.stderr`` are the job's files and ``os._exit`` raises
-    :class:`_ProcessExit`; afterwards the umask, ``sys.path``, working directory, ``os.environ`` and
-    standard streams of this process are what they were (a real job changes only its own)."""
+    """While the block runs, ``sys.stdout``/``sys.stderr`` send the job thread's writes to the job's
+    files (:class:`_ThreadStream`) and ``os._exit`` raises :class:`_ProcessExit`; afterwards the umask,
+    ``sys.path``, working directory, ``os.environ`` and standard streams of this process are what they
+    were (a real job changes only its own)."""
     saved_path = list(sys.path)
     saved_umask = os.umask(0o077)
     os.umask(saved_umask)
@@ -498,7 +571,8 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
     saved_streams = sys.stdout, sys.stderr
     saved_exit = os._exit
     os._exit = _raise_exit
-    sys.stdout, sys.stderr = stdout, stderr
+    sys.stdout = _ThreadStream(stdout, saved_streams[0])
+    sys.stderr = _ThreadStream(stderr, saved_streams[1])
     try:
         yield
     finally:

@@ -11,8 +11,32 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol
+
+
+class JobHandle(Protocol):
+    """A running job as the fakes hold it: a :class:`JobProcess` (``execution="subprocess"``) or a job
+    in a warm process (:class:`~cfut.fakes._pool.PooledJob`, ``execution="process"``)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+    def signal_group(self, signum: int) -> None: ...
+
+    def signal_shell(self, signum: int) -> None: ...
+
+    def signal_steps(self, signum: int) -> None: ...
+
+    def kill_leftovers(self) -> None: ...
+
+    def kill_and_reap(self) -> int: ...
+
+    def cleanup(self) -> None: ...
 
 
 def start_process(
@@ -23,12 +47,51 @@ def start_process(
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
     new_session: bool = True,
+    pass_fds: Sequence[int] = (),
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
-    """Start a process without waiting for it, by default in its own session."""
+    """Start a process without waiting for it, by default in its own session; ``pass_fds`` stay
+    open in it (under the same numbers); ``umask`` (unless -1) is its umask."""
     return subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, start_new_session=new_session,
+        stdout=stdout, stderr=stderr, start_new_session=new_session, pass_fds=tuple(pass_fds), umask=umask,
     )
+
+
+def start_python(code: str, args: Sequence[str], pass_fds: Sequence[int],
+                 env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``python -c CODE ARGS...`` in a session of its own, its standard streams on /dev/null,
+    ``pass_fds`` inherited (the fakes' warm job processes)."""
+    return start_process([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, pass_fds=pass_fds)
+
+
+def wait_for(proc: subprocess.Popen[bytes], timeout: float | None) -> int | None:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit; its status, or None if it still runs."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid``, from ``/proc`` (Linux); empty elsewhere."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid):
+            members.append(int(entry))
+    return members
 
 
 def interpreter(script: str) -> list[str]:
@@ -52,10 +115,11 @@ class JobProcess:
         stdout: IO[bytes],
         stderr: IO[bytes] | None,
         script_path: str | None = None,
+        umask: int = -1,
     ) -> None:
         self.path = script_path
         self.proc = start_process(argv, cwd=cwd, env=env, stdout=stdout,
-                                  stderr=stderr if stderr is not None else subprocess.STDOUT)
+                                  stderr=stderr if stderr is not None else subprocess.STDOUT, umask=umask)
         self.pid = self.proc.pid
 
     @classmethod
@@ -70,14 +134,16 @@ class JobProcess:
         env: Mapping[str, str],
         stdout: IO[bytes],
         stderr: IO[bytes] | None,
+        umask: int = -1,
     ) -> JobProcess:
-        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line."""
+        """Write ``script`` to ``spool_dir/name`` (mode 0700) and run it by its ``#!`` line, with
+        ``umask`` (unless -1)."""
         path = os.path.join(spool_dir, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
         with os.fdopen(fd, "w") as handle:
             handle.write(script)
         return cls([*interpreter(script), path, *script_args], cwd=cwd, env=env, stdout=stdout, stderr=stderr,
-                   script_path=path)
+                   script_path=path, umask=umask)
 
     def poll(self) -> int | None:
         """The exit status (negative: killed by that signal), or None while it runs."""
@@ -98,6 +164,18 @@ class JobProcess:
             os.killpg(self.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass  # already gone (a zombie group leader may refuse: nothing left to signal)
+
+    def signal_steps(self, signum: int) -> None:
+        """Send a signal to every process of the job but the batch shell (its steps: what sbatch
+        --signal without ``B:`` reaches). Where ``/proc`` cannot tell the group's members, nothing."""
+        if self.proc.returncode is not None:
+            return
+        for pid in group_members(self.pid):
+            if pid != self.pid:
+                try:
+                    os.kill(pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
     def signal_shell(self, signum: int) -> None:
         """Send a signal to the job's first process alone (``scancel --batch``: the batch shell)."""

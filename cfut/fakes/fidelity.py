@@ -21,8 +21,9 @@ from ._slurm import options as slurm_options
 from ._slurm.fake import COMMANDS as SLURM_MODEL_COMMANDS
 from ._slurm.model import END_DEFAULTS, STATE_CODES, Submission, Task
 from ._slurm.render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
+from ._slurm.sinfo import HEADERS as SINFO_HEADERS
 from ._slurm.stepd import Stepd
-from ._slurm.values import parse_array
+from ._slurm.values import DEPENDENCY_KINDS, parse_array
 
 
 def _code(items: Iterable[str]) -> str:
@@ -107,6 +108,10 @@ def _slurm() -> list[str]:
         f"`squeue --format` tokens (with `.` and a width): {_code('%' + t for t in SQUEUE_HEADERS)}; "
         "other tokens, `%-...` and `%%` are refused.",
         "",
+        f"`sinfo --format` tokens: {_code('%' + t for t in SINFO_HEADERS)}; nodes of a partition whose fields "
+        "print the same share a line; `--Node` lists a node's partitions last configured first; `--summarize` "
+        "and the default formats as sinfo's. Every partition spans every node.",
+        "",
         f"`sacct --format` fields (with `%width`): {_code(f.name for f in SACCT_FIELDS.values())}; the other "
         f"{len(SACCT_ALL_FIELDS - set(SACCT_FIELDS))} fields `sacct --helpformat` lists are refused; unknown "
         "names get sacct's own error.",
@@ -125,7 +130,23 @@ def _slurm() -> list[str]:
         "### Job environment",
         "",
         f"A batch script sees what sbatch exported (`--export`) plus {_code(_slurm_environment())}.",
-        "`SBATCH_*` input variables are refused.",
+        "With GPUs: `CUDA_VISIBLE_DEVICES`, `SLURM_JOB_GPUS`, `SLURM_GPUS_ON_NODE`, and `SLURM_GPUS`,",
+        "`SLURM_GPUS_PER_NODE`, `SLURM_GPUS_PER_TASK` for `--gpus`, `--gpus-per-node`, `--gpus-per-task`;",
+        "`SLURM_MEM_PER_NODE` for `--mem` (else `SLURM_MEM_PER_CPU`, `--mem-per-cpu` or DefMemPerCPU);",
+        "`SLURM_RESTART_COUNT` after `scontrol requeue`; `SLURM_OPEN_MODE` with `--open-mode`. `SLURM_UMASK`",
+        "sets the job's umask (else sbatch's own) and is never in the job's environment; the job's files are",
+        "created 0666 less that umask. `SBATCH_*` input variables are refused.",
+        "",
+        "### Dependencies, signals, requeue, resources",
+        "",
+        f"`--dependency` kinds {_code(DEPENDENCY_KINDS)}, joined by `,` (all) or `?` (any); a job on an unknown",
+        "id is dropped from it; `Dependency`, then `DependencyNeverSatisfied` (cancelled with",
+        "`--kill-on-invalid-dep=yes`); squeue `%E` and scontrol `Dependency=` show what is not yet fulfilled.",
+        "`--signal=[B:]SIG[@TIME]`: sent by the time-limit pass (up to its period early), to the batch shell",
+        "with `B:`, else to the job's steps. `scontrol requeue`: back to PENDING (BeginTime) 10 s after its end,",
+        "`Restarts=` counted. Nodes have CPUs (shared by `cpu_share` jobs, OverSubscribe=FORCE:N), memory",
+        "(`--mem`, `--mem-per-cpu`, DefMemPerCPU) and GPUs (`--gres=gpu:N`, `--gpus*`), allocated first fit;",
+        "CPUs no node has pend with `PartitionConfig`; `--exclusive` takes a whole node.",
         "",
         "### Verbatim messages",
         "",
@@ -200,7 +221,9 @@ def render() -> str:
         "Anything not listed as modelled raises `cfut.fakes.FakeUnsupported` rather than being guessed, and",
         "is recorded in the fake's `refused` list. Both run on one `FakeScheduler` base: one clock and its",
         "progressions (`immediate`, `manual`, `realtime`), one time protocol (`clock()`, `sleep(s)`,",
-        "`wait(event, s)`), one way of running a job's worker in-process and one of running job processes.",
+        "`wait(event, s)`), and three executions: `process` (the default: each job in a process of its own,",
+        "warm and reused, on virtual time; scripts beyond the tiny shell run as real processes), `inline`",
+        "(in the test process) and `subprocess` (every script a fresh real process, in real time).",
         "",
     ]
     return "\n".join([*lines, *_slurm(), *_condor()])

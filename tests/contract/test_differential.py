@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from backends import Backend, FakeBackend, RealBackend
+from backends import Backend, FakeBackend, RealBackend, read_config
 from conftest import require_real_slurm
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -25,6 +25,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from scenarios import ACCOUNTING
 
 SCRIPTS = {
     "true": ("true", "COMPLETED", "0:0"),
@@ -147,4 +148,9 @@ def test_fake_against_the_model() -> None:
 @pytest.mark.slow
 def test_fake_against_real_slurm() -> None:
     require_real_slurm()
+    config = read_config()
+    if not ACCOUNTING.ok(config):
+        pytest.skip(ACCOUNTING.reason(config))  # its comparisons read sacct
+    if config.cpus < 1 or config.max_array_size < 2:
+        pytest.skip(f"cluster {config.name!r} cannot run this machine's arrays of 2 tasks")
     run_state_machine_as_test(FakeAndReal, settings=settings(max_examples=3, stateful_step_count=4, **_common))

@@ -78,6 +78,7 @@ class ExecutorMachine(RuleBasedStateMachine):
         self.all: list[cfut.ClusterFuture] = []
         self.shut = False
         self.submit_faults = 0  # failures queued for the submit command (each attempt takes one)
+        self.faults = 0  # failures queued for any command: teardown retries cancels at least as often
 
     # -- helpers
 
@@ -157,6 +158,7 @@ class ExecutorMachine(RuleBasedStateMachine):
     def scheduler_fails(self, command: st.DataObject, times: int) -> None:
         name = command.draw(st.sampled_from(self.fault_commands), label="command")
         self.fake.fail_next(name, times=times)
+        self.faults += times
         if name == self.submit_command:
             self.submit_faults += times
 
@@ -218,7 +220,7 @@ class ExecutorMachine(RuleBasedStateMachine):
                     assert future.cancelled()
                 self._check(future, expect)
             self.executor.shutdown(wait=False, cancel_futures=True)
-            for _ in range(6):  # cancels that failed are retried by the next polls
+            for _ in range(6 + self.faults):  # cancels that failed are retried by the next polls
                 self.fake.advance(1)
                 self.executor.poll_once()
             assert self.fake.queue() == [], "no job of ours is left in the queue"

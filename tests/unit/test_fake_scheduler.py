@@ -1,6 +1,7 @@
-"""What FakeSlurm and FakeCondor share through FakeScheduler, tested once over both: the in-process
-worker leaves the test process as it was, a job that interrupts or exits ends as a real job would,
-and advance / join / fail_next / wait / refused mean the same on both fakes.
+"""What FakeSlurm and FakeCondor share through FakeScheduler, tested once over both: a job (in a
+process of its own by default, or inline in the test process) leaves the test process as it was, a
+job that interrupts, exits or crashes ends as a real job would, and advance / join / fail_next /
+wait / refused mean the same on both fakes.
 
 Time passes on the fakes' clocks only: the few real waits below wait for a real process to end
 (an event), never for time to pass.
@@ -53,7 +54,10 @@ class Backend:
             result = fake.run(["sbatch", "--parsable", f"--output={tmp}/job.out", f"--error={tmp}/job.err"],
                               input=script, cwd=str(tmp))
         else:
+            # the job runs in a process of its own, with the environment the description gives it:
+            # it finds the session's signing key as a real job would, through CFUT_KEY_FILE
             description = (f"executable = {sys.executable}\narguments = -m cfut.remote {payload}\n"
+                           f"getenv = CFUT_KEY_FILE\n"
                            f"output = {tmp}/job.out\nerror = {tmp}/job.err\nlog = {tmp}/job.log\nqueue\n")
             result = fake.run(["condor_submit", "-terse", "-"], input=description, cwd=str(tmp))
         assert result.returncode == 0, result.stderr
@@ -137,12 +141,28 @@ def hard_exit_three() -> None:
     os._exit(3)
 
 
-# ------------------------------------------------------------------ the in-process worker
+def segfault() -> None:
+    import ctypes
+
+    ctypes.string_at(0)
 
 
-def test_in_process_worker_leaves_the_test_process_as_it_was(backend: Backend, make: Callable[..., FakeScheduler],
-                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fake = make(progression="manual")
+def with_a_bystander() -> str:
+    """Another thread of the process prints while the job runs (in the test process, for an inline job)."""
+    bystander = threading.Thread(target=lambda: print("printed by another thread"))
+    bystander.start()
+    bystander.join()
+    print("printed by the job")
+    return "done"
+
+
+# ------------------------------------------------------------------ isolation: processes by default, inline by choice
+
+
+@pytest.mark.parametrize("execution", ["process", "inline"])
+def test_a_job_leaves_the_test_process_as_it_was(backend: Backend, make: Callable[..., FakeScheduler], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str], execution: str) -> None:
+    fake = make(progression="manual", execution=execution)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     job_id = backend.submit_worker(fake, tmp_path, write_payload(tmp_path, meddle, str(elsewhere)))
@@ -167,10 +187,11 @@ def test_in_process_worker_leaves_the_test_process_as_it_was(backend: Backend, m
     (exit_three, Ending(0, None), "builtins.SystemExit"),  # the worker makes it the call's result
     (hard_exit_three, Ending(3, None), None),  # os._exit ends the process at once, without a result
 ], ids=["KeyboardInterrupt", "SystemExit", "os._exit"])
+@pytest.mark.parametrize("execution", ["process", "inline"])
 def test_a_job_that_interrupts_or_exits_ends_as_a_real_job(backend: Backend, make: Callable[..., FakeScheduler],
                                                            tmp_path: Path, function: Callable[[], None],
-                                                           ending: Ending, result: str | None) -> None:
-    fake = make(progression="manual")
+                                                           ending: Ending, result: str | None, execution: str) -> None:
+    fake = make(progression="manual", execution=execution)
     job_id = backend.submit_worker(fake, tmp_path, write_payload(tmp_path, function))
     fake.advance(0)  # it starts
     fake.cluster.clock.jump(10)  # its end is due; the next command lets it happen (in run())
@@ -186,6 +207,59 @@ def test_a_job_that_interrupts_or_exits_ends_as_a_real_job(backend: Backend, mak
     if isinstance(fake, FakeSlurm) and ending.signal:
         job = fake.job(job_id)
         assert (job.state, job.exit_code_text) == ("FAILED", "0:2")  # a batch script killed by a signal
+
+
+# What cfut's executor reports for each on real Slurm 22.05 (checked by hand on the CI cluster, with
+# the same functions) and on the fake HTCondor: the batch script is `exec python -m cfut.remote`, so a
+# signal that kills the worker kills the batch step (FAILED 0:S, JobLaunchFailure).
+REAL_ENDINGS = {
+    "slurm": {"hard_exit_three": ("FAILED", 3, 0), "segfault": ("FAILED", 0, 11), "interrupt": ("FAILED", 0, 2)},
+    "condor": {"hard_exit_three": ("COMPLETED", 3, None), "segfault": ("COMPLETED", None, 11),
+               "interrupt": ("COMPLETED", None, 2)},
+}
+
+
+def test_default_jobs_are_processes_that_end_as_real_jobs(backend: Backend, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """With every default (an immediate clock, process execution), nothing a job does reaches the
+    test process, and the futures resolve with what real Slurm gives."""
+    import cfut
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    before = (list(sys.path), os.getcwd(), dict(os.environ), sys.stdout, sys.stderr, umask)
+    fake = backend.make()
+    executor_type = cfut.SlurmExecutor if backend.name == "slurm" else cfut.CondorExecutor
+    with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
+        dying = {f.__name__: executor.submit(f) for f in (hard_exit_three, segfault, interrupt)}
+        exiting = executor.submit(exit_three)
+        meddling = executor.submit(meddle, str(elsewhere))
+        print("printed by the test while jobs run")
+        assert meddling.result(timeout=60) == "done"
+        with pytest.raises(SystemExit):
+            exiting.result(timeout=60)
+        for name, future in dying.items():
+            error = future.exception(timeout=60)
+            assert isinstance(error, cfut.JobDied), (name, error)
+            assert (error.state, error.exit_code, error.signal) == REAL_ENDINGS[backend.name][name], name
+    fake.close()
+    umask_after = os.umask(umask)
+    assert (list(sys.path), os.getcwd(), dict(os.environ), sys.stdout, sys.stderr, umask_after) == before
+    assert capsys.readouterr() == ("printed by the test while jobs run\n", ""), "nothing of the jobs, all of ours"
+
+
+def test_an_inline_job_takes_only_its_own_thread_s_prints(backend: Backend, make: Callable[..., FakeScheduler],
+                                                       tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = make(progression="manual", execution="inline")
+    job_id = backend.submit_worker(fake, tmp_path, write_payload(tmp_path, with_a_bystander))
+    fake.advance(0)
+    fake.advance(5)
+    assert backend.ending(fake, job_id) == Ending(0, None)
+    assert "printed by the job" in (tmp_path / "job.out").read_text()
+    assert "printed by another thread" not in (tmp_path / "job.out").read_text()
+    assert capsys.readouterr() == ("printed by another thread\n", ""), "the test process's other threads print"
 
 
 # ------------------------------------------------------------------ one meaning on both fakes

@@ -70,8 +70,8 @@ def test_is_a_command_runner_and_dispatches_on_basename(manual: FakeSlurm) -> No
     assert isinstance(manual, CommandRunner)
     assert run(manual, "/usr/bin/sbatch", "--parsable", "--wrap=true").stdout == "1\n"
     assert run(manual, "squeue", "-h", "-o", "%i").stdout == "1\n"
-    with pytest.raises(FakeUnsupported, match="sinfo"):
-        run(manual, "sinfo")
+    with pytest.raises(FakeUnsupported, match="sstat"):
+        run(manual, "sstat")
     assert manual.calls == [("/usr/bin/sbatch", "--parsable", "--wrap=true"), ("squeue", "-h", "-o", "%i")]
     assert manual.command_counts == {"sbatch": 1, "squeue": 1}
 
@@ -176,7 +176,6 @@ def test_time_limits_round_seconds_up_to_minutes(manual: FakeSlurm, spec: str, m
     (["-N", "abc"], 255, 'sbatch: error: "abc" is not a valid node count\n'),
     (["--mem=abc"], 255, "sbatch: error: Invalid --mem specification\n"),
     (["--open-mode=bad"], 255, "sbatch: error: Invalid --open-mode specification\n"),
-    (["-c", "5"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
     (["-N", "2"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
 ])
 def test_sbatch_rejections_quote_slurm(manual: FakeSlurm, argv: list[str], returncode: int, stderr: str) -> None:
@@ -205,19 +204,37 @@ def test_sbatch_rejects_scripts_as_sbatch_does(manual: FakeSlurm, tmp_path: Path
 
 
 def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
-    with pytest.raises(FakeUnsupported, match="--dependency"):
-        run(manual, "sbatch", "--dependency=afterok:1", "--wrap=true")
-    with pytest.raises(FakeUnsupported, match="'-W'"):  # a #SBATCH directive is refused like an option
+    with pytest.raises(FakeUnsupported, match="--reservation"):
+        run(manual, "sbatch", "--reservation=r1", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="aftercorr"):
+        run(manual, "sbatch", "--dependency=aftercorr:1", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="'-F'"):  # a #SBATCH directive is refused like an option
+        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -F nodes.txt\ntrue\n")
+    with pytest.raises(FakeUnsupported, match="manual clock would wait forever"):
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
-    with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
-        run(manual, "sbatch", input="#!/bin/sh\ncd /tmp\n")
-    with pytest.raises(FakeUnsupported, match=r"operator '\|'"):
-        submit(manual, wrap="echo a | cat")
-    with pytest.raises(FakeUnsupported, match="shell scripts only"):
-        run(manual, "sbatch", input="#!/usr/bin/env python3\nprint(1)\n")
     assert manual.jobs() == []
+
+
+def test_the_inline_shell_refuses_what_it_does_not_model_where_process_jobs_run_a_real_shell(
+        manual: FakeSlurm, tmp_path: Path) -> None:
+    with FakeSlurm(progression="manual", execution="inline") as inline:
+        with pytest.raises(FakeUnsupported, match=r"script line 2.*'cd /tmp'.*execution=\"subprocess\""):
+            run(inline, "sbatch", input="#!/bin/sh\ncd /tmp\n")
+        with pytest.raises(FakeUnsupported, match=r"operator '\|'"):
+            submit(inline, wrap="echo a | cat")
+        with pytest.raises(FakeUnsupported, match="shell scripts only"):
+            run(inline, "sbatch", input="#!/usr/bin/env python3\nprint(1)\n")
+        assert inline.jobs() == []
+    # the default execution runs what the tiny shell does not model as a real process
+    piped = submit(manual, wrap="echo a | tr a b", cwd=tmp_path)
+    python = run(manual, "sbatch", "--parsable", input="#!/usr/bin/env python3\nprint(1)\n", cwd=str(tmp_path))
+    manual.advance(0)
+    assert manual.join(timeout=60)
+    manual.advance(0)
+    assert [manual.job(j).state for j in (piped, python.stdout.strip())] == ["COMPLETED", "COMPLETED"]
+    assert (tmp_path / f"slurm-{piped}.out").read_text() == "b\n"
 
 
 # ------------------------------------------------------------------ the inline shell
@@ -861,7 +878,7 @@ def test_fail_next_options(manual: FakeSlurm) -> None:
     manual.fail_next("squeue", stderr="custom\n", returncode=7)
     assert run(manual, "squeue") == CommandResult(("squeue",), 7, "", "custom\n")
     with pytest.raises(ValueError):
-        manual.fail_next("sinfo")
+        manual.fail_next("sstat")
     with pytest.raises(ValueError):
         manual.fail_next("squeue", submitted=True)
 
@@ -1052,3 +1069,26 @@ def test_hold_release_and_priority_zero(manual: FakeSlurm) -> None:
                                                   "Invalid job id specified for job 4000001\n"
                                                   "slurm_suspend error: Invalid job id specified\n")
     assert run(manual, "scontrol", "release").stderr == "too few arguments for keyword:release\n"
+
+
+@given(st.lists(st.text(alphabet="ab /._-'\"$X{}#\\;\n\t", max_size=40), min_size=1, max_size=4))
+def test_plain_lines_split_as_the_tokenizer_splits_them(lines: list[str]) -> None:
+    """The fast path for plain script lines (cfut's own scripts) gives the tokenizer's words, and a
+    line it cannot take falls back to it (a quote left open, an expansion: linear time, no backtracking)."""
+    from cfut.fakes._inline import _Tokenizer, tokenize
+
+    text = "#!/bin/sh\n" + "\n".join(lines) + "\n"
+    try:
+        slow = [(c.words, c.line) for c in _Tokenizer(text).run()]
+    except FakeUnsupported:
+        with pytest.raises(FakeUnsupported):
+            tokenize(text)
+        return
+    assert [(c.words, c.line) for c in tokenize(text)] == slow
+
+
+def test_a_long_line_that_is_not_plain_falls_back_at_once() -> None:
+    from cfut.fakes._inline import tokenize
+
+    with pytest.raises(FakeUnsupported, match="unterminated"):  # catastrophic backtracking would hang here
+        tokenize("#!/bin/sh\n" + "a" * 100_000 + "'\n")

@@ -56,7 +56,7 @@ def test_marker_options_configure_the_fake(pytester: pytest.Pytester) -> None:
 
             def test_defaults(self, fake_slurm):
                 assert fake_slurm.cluster.clock.progression == "immediate"
-                assert fake_slurm.execution == "inline"
+                assert fake_slurm.execution == "process"
                 assert len(fake_slurm.cluster.nodes) == 2
     """)
     result.assert_outcomes(passed=2)
@@ -68,7 +68,7 @@ def test_marker_options_configure_the_fake(pytester: pytest.Pytester) -> None:
     ("fake_slurm(cpus_per_node=True)", "option cpus_per_node=True must be a whole number >= 1"),
     ("fake_slurm(progression='fast')", "option progression='fast' must be one of 'immediate', 'manual', 'realtime'"),
     ("fake_slurm(min_job_age=-1)", "option min_job_age=-1 must be a number of seconds >= 0"),
-    ("fake_slurm(execution='docker')", "option execution='docker' must be one of 'inline', 'subprocess'"),
+    ("fake_slurm(execution='docker')", "option execution='docker' must be one of 'process', 'inline', 'subprocess'"),
     ("fake_slurm(2)", "@pytest.mark.fake_slurm takes keyword options only, got (2,)"),
     ("fake_condor(accounting=False)", "@pytest.mark.fake_condor: unknown option 'accounting'"),
 ])

@@ -3,8 +3,9 @@
 It is a :class:`cfut._runner.CommandRunner`: ``condor_submit``, ``condor_q``, ``condor_history`` and
 ``condor_rm`` are answered in the formats of the reference (``htcondor-cli.md``), and each job writes
 its job event log in HTCondor's text framing. Jobs run on a :class:`~cfut.fakes.FakeCluster` (nodes,
-CPUs, virtual clock), either inline (the cfut worker or a checked shell script runs in this process
-when the job ends) or as real subprocesses.
+CPUs, virtual clock), in processes of their own on virtual time (``execution="process"``, the
+default), in this process (``"inline"``) or as real processes in real time (``"subprocess"``): see
+:class:`~cfut.fakes.FakeScheduler`.
 
 This class is a façade: the runner protocol, time (see :class:`~cfut.fakes.FakeScheduler` for the
 progressions) and fault injection come from the base; the model is the schedd (:mod:`.schedd`),
@@ -24,7 +25,7 @@ from ..._runner import CommandResult
 from .._base import FakeScheduler, Handler
 from .._clock import Progression
 from .._cluster import FakeCluster
-from .._process import JobProcess
+from .._process import JobHandle
 from . import classad, messages, tools
 from .schedd import HELD, RUNNING, STATE_NAMES, CondorJob, Schedd
 
@@ -49,8 +50,8 @@ class CondorJobSnapshot:
 class FakeCondor(FakeScheduler):
     """A fake HTCondor pool behind the CommandRunner seam.
 
-    ``FakeCondor(progression="immediate", execution="inline", cluster=None, nodes=1, cpus_per_node=4,
-    job_duration=1.0, schedd_name=None)``: ``job_duration`` is how long an inline job runs (virtual
+    ``FakeCondor(progression="immediate", execution="process", cluster=None, nodes=1, cpus_per_node=4,
+    job_duration=1.0, schedd_name=None)``: ``job_duration`` is how long a job runs on the virtual clock (virtual
     seconds, plus its script's ``sleep``); pass ``cluster=`` to share nodes and clock with another
     fake scheduler. Raises ``ValueError`` naming a bad value.
     """
@@ -58,14 +59,12 @@ class FakeCondor(FakeScheduler):
     COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
     STATUS_COMMANDS = frozenset({"condor_q", "condor_history"})
     SUBMIT_COMMAND = "condor_submit"
-    # cfut learns of HTCondor jobs from the job event log the schedd writes unasked, not by polling
-    DRIVES_ITSELF = True
 
     def __init__(
         self,
         *,
         progression: Progression = "immediate",
-        execution: str = "inline",
+        execution: str = "process",
         cluster: FakeCluster | None = None,
         nodes: int = 1,
         cpus_per_node: int = 4,
@@ -112,8 +111,11 @@ class FakeCondor(FakeScheduler):
     def _jump_target(self) -> float | None:
         return self._schedd.jump_target(self._horizon())
 
-    def _live_processes(self) -> Sequence[JobProcess]:
+    def _live_processes(self) -> Sequence[JobHandle]:
         return self._schedd.live_processes()
+
+    def _quiet(self) -> bool:
+        return not self._schedd.queue
 
     def _default_failure(self, command: str) -> tuple[str, str]:
         return DEFAULT_FAILURES[command]
@@ -125,7 +127,8 @@ class FakeCondor(FakeScheduler):
 
     @property
     def job_duration(self) -> float:
-        """How long an inline job runs (besides its script's ``sleep``), in virtual seconds."""
+        """How long a job runs under ``"process"`` and ``"inline"`` (besides its script's ``sleep``),
+        in virtual seconds."""
         return self._schedd.job_duration
 
     @property

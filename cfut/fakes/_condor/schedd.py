@@ -19,7 +19,9 @@ from typing import IO
 
 from .._cluster import FakeCluster
 from .._inline import InlineScript, run_inline, run_worker_in_process, worker_args
-from .._process import JobProcess
+from .._jobworker import JobSpec
+from .._pool import PooledJob, pool
+from .._process import JobHandle, JobProcess
 from . import classad, messages
 from . import eventlog as log
 
@@ -49,8 +51,11 @@ class CondorJob:
     ends_at: float | None = None
     nodes: tuple[str, ...] = ()
     outcome: tuple[int | None, int | None] | None = None  # (exit code, signal) instead of running
-    process: JobProcess | None = None
+    process: JobHandle | None = None
     inline: InlineScript | None = None  # the checked shell script an inline job runs (None: the worker)
+    real: bool = False  # its executable runs as a real process (execution "subprocess", or outside the shell)
+    sys_path: tuple[str, ...] = ()  # the submitting process's sys.path (execution="process")
+    umask: int = 0o022
     hold_at_submit: bool = False  # submit description's ``hold = true``
     leave_at: float | None = None  # removed while running: leaves the queue at the next step
     remove_reason: str = ""
@@ -79,7 +84,7 @@ class Schedd:
         #: Every job event log file written to.
         self.event_logs: set[str] = set()
         #: Everything written to each event log, kept even after the file is removed (for checks).
-        self.written_events: dict[str, str] = {}
+        self._written: dict[str, list[str]] = {}
         #: Fault: while True, jobs write nothing to their event logs (a log that is silent or lost).
         self.silent_log = False
         self._at: float | None = None  # the time of the event being processed, during settle()
@@ -98,7 +103,12 @@ class Schedd:
         if job.log and not self.silent_log:
             text = log.append_event(job.log, code, job.cluster, job.proc, self.epoch(), body)
             self.event_logs.add(job.log)
-            self.written_events[job.log] = self.written_events.get(job.log, "") + text
+            self._written.setdefault(job.log, []).append(text)  # joined when asked: one log may hold 10,000 jobs
+
+    @property
+    def written_events(self) -> dict[str, str]:
+        """Everything written to each event log, kept even after the file is removed (for checks)."""
+        return {path: "".join(chunks) for path, chunks in self._written.items()}
 
     @staticmethod
     def host(name: str) -> str:
@@ -177,13 +187,17 @@ class Schedd:
     def _step_at(self, at: float) -> int:
         """What is due at ``at``: removals, inline ends, then starts in queue order."""
         changes = 0
+        ending = [job for job in self.queue.values()
+                  if job.status == RUNNING and job.process is None and job.ends_at is not None and job.ends_at <= at
+                  and not (job.leave_at is not None and job.leave_at <= at)]
+        pooled = self._run_pooled([job for job in ending if self.execution == "process" and job.outcome is None])
         for job in list(self.queue.values()):
             if job.leave_at is not None and job.leave_at <= at:
                 self.stop_process(job)
                 self.leave(job, removed=True)
                 changes += 1
             elif job.status == RUNNING and job.process is None and job.ends_at is not None and job.ends_at <= at:
-                self._finish_inline(job)
+                self._finish_inline(job, pooled.get(job))
                 changes += 1
         for job in sorted(self.queue.values(), key=lambda j: j.key):
             if job.status == IDLE and job.submitted <= at and self._try_start(job):
@@ -198,7 +212,7 @@ class Schedd:
         due += [j.submitted for j in self.queue.values() if j.status == IDLE and j.submitted > horizon]
         return min(due, default=None)
 
-    def live_processes(self) -> list[JobProcess]:
+    def live_processes(self) -> list[JobHandle]:
         return [j.process for j in self.queue.values() if j.process is not None]
 
     def _try_start(self, job: CondorJob) -> bool:
@@ -215,7 +229,7 @@ class Schedd:
         for handle in self._open_outputs(job):  # the starter creates stdout/stderr as the job starts
             if handle is not None and not handle.closed:
                 handle.close()
-        if self.execution == "subprocess" and job.outcome is None:
+        if job.real and job.outcome is None:
             job.process = self._spawn(job)
             job.ends_at = None
         else:
@@ -235,15 +249,38 @@ class Schedd:
         out = out if out is not None else open(os.devnull, "wb")  # noqa: SIM115
         err = err if err is not None else open(os.devnull, "wb")  # noqa: SIM115
         try:
-            return JobProcess([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err)
+            return JobProcess([job.executable, *job.arguments], cwd=job.iwd, env=job.env, stdout=out, stderr=err,
+                              umask=job.umask)
         finally:
             for handle in {id(h): h for h in (out, err) if h is not None}.values():
                 handle.close()
 
-    def _finish_inline(self, job: CondorJob) -> None:
-        """An inline job's time is up: its outcome, or its executable run now in this process."""
+    def _run_pooled(self, jobs: list[CondorJob]) -> dict[CondorJob, PooledJob]:
+        """Run these jobs in warm processes, together, waiting for them (up to PATIENCE)."""
+        if not jobs:
+            return {}
+        specs = []
+        for job in jobs:
+            same = job.error is not None and job.error == job.output
+            specs.append((JobSpec(
+                script=job.inline, worker_args=tuple(worker_args([job.executable, *job.arguments]) or ()),
+                cwd=job.iwd, umask=job.umask, stdout=job.output or os.devnull,
+                stderr=None if same else job.error or os.devnull, sys_path=job.sys_path, script_name=job.executable),
+                job.env))
+        return dict(zip(jobs, pool().run(specs)))
+
+    def _finish_inline(self, job: CondorJob, pooled: PooledJob | None = None) -> None:
+        """A job's time is up: its outcome, or its executable run now (in a warm process, or in this
+        one for execution="inline"). A process still running goes on as a live process until it exits."""
         if job.outcome is not None:
             self.finish(job, *job.outcome)
+            return
+        if pooled is not None:
+            code = pooled.poll()
+            if code is None:
+                job.process, job.ends_at = pooled, None
+                return
+            self.finish(job, *((None, -code) if code < 0 else (code & 0xFF, None)))
             return
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(open(job.output or os.devnull, "a"))

@@ -23,6 +23,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import _host
 from .._errors import FakeUnsupported
 from .._inline import InlineScript, is_python, parse_inline, worker_args
 from . import classad
@@ -209,8 +210,10 @@ def expand(value: str, macros: dict[str, str], depth: int = 0) -> str:
             continue
         if value.startswith("$(", pos):
             raise FakeUnsupported(f"the fake condor_submit does not model the macro form in {value[pos:]!r}")
-        out.append(value[pos])
-        pos += 1
+        following = value.find("$", pos + 1)  # the text up to the next $ is literal: take it at once
+        end = following if following >= 0 else len(value)
+        out.append(value[pos:end])
+        pos = end
     text = "".join(out)
     return text.replace("\0DOLLAR\0", "$") if depth == 0 else text
 
@@ -374,7 +377,10 @@ def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mappi
     if "environment" in macros or "env" in macros:
         env.update(split_environment(expand(macros.get("environment", macros.get("env", "")), macros)))
     env.setdefault("PATH", "/usr/bin:/bin")
-    cpus = int(get("request_cpus", "1") or 1)
+    cpus_text = get("request_cpus", "1") or "1"
+    if not cpus_text.isdigit():  # e.g. dask-jobqueue's RequestCpus = MY.DaskWorkerCores
+        raise FakeUnsupported(f"request_cpus = {cpus_text}: only a number of CPUs is modelled, not an expression")
+    cpus = int(cpus_text)
     ad: dict[str, classad.Value | None] = {
         "ClusterId": cluster, "ProcId": proc, "Owner": schedd.cluster.user, "Cmd": executable, "Iwd": iwd,
         "JobUniverse": 5, "RequestCpus": cpus, "NumJobStarts": 0, "JobBatchName": get("batch_name") or None,
@@ -392,11 +398,19 @@ def _make_job(cluster: int, proc: int, macros: dict[str, str], attributes: Mappi
         ad["Requirements"] = classad.Expr(get("requirements"))
     for name, value in attributes.items():
         ad[name] = attribute_value(expand(value, macros))
-    inline = _check_inline(executable, arguments) if schedd.execution == "inline" else None
+    inline, real = None, schedd.execution == "subprocess"
+    if schedd.execution == "inline":
+        inline = _check_inline(executable, arguments)
+    elif schedd.execution == "process":
+        try:
+            inline = _check_inline(executable, arguments)
+        except FakeUnsupported:  # outside what the shell models: a real process, as under "subprocess"
+            real = True
     return CondorJob(cluster=cluster, proc=proc, executable=executable, arguments=arguments, iwd=iwd,
                      env=env, log=path("log"), output=path("output"), error=path("error"), cpus=cpus,
-                     ad={k: v for k, v in ad.items() if v is not None}, inline=inline,
-                     hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
+                     ad={k: v for k, v in ad.items() if v is not None}, inline=inline, real=real,
+                     sys_path=_host.sys_path() if schedd.execution == "process" and not real else (),
+                     umask=_host.umask(), hold_at_submit=get("hold", "false").lower() in ("true", "yes", "1"))
 
 
 def _check_inline(executable: str, arguments: list[str]) -> InlineScript | None:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .. import _host
 from .._errors import FakeUnsupported
 from . import classad, messages
 from .schedd import REMOVED, CondorJob, Schedd
@@ -402,7 +403,8 @@ def condor_submit(schedd: Schedd, argv: tuple[str, ...], stdin: str | None, env:
         except OSError as exc:
             return 1, prefix, messages.OPEN_FAILED.format(path=path, reason=exc.strerror)
         name = path
-    submitter_env = {**os.environ, **(env or {})}
+    submitter_env = _host.environ()
+    submitter_env.update(env or {})
 
     def read_file(name: str) -> str:
         with open(os.path.join(base, name)) as handle:

@@ -51,10 +51,15 @@ def _run_step(name: str, step: dict[str, Any]) -> tuple[int, int]:
     argv = list(step["argv"])
     env = dict(step["env"])
     pids = []
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if step.get("append") else os.O_TRUNC)
+    actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_OPEN, fd, step["files"][name], flags, 0o666)
+                                      for fd, name in ((1, "output"), (2, "error")) if name in step.get("files", {})]
+    if "output" in step.get("files", {}) and "error" not in step["files"]:
+        actions.append((os.POSIX_SPAWN_DUP2, 1, 2))  # srun --output alone takes standard error too
     for rank in range(int(step["ntasks"])):
         task_env = {**env, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)}
         try:
-            pids.append((rank, os.posix_spawnp(argv[0], argv, task_env)))
+            pids.append((rank, os.posix_spawnp(argv[0], argv, task_env, file_actions=actions)))
         except OSError as exc:
             _write(sys.stderr, f"{name}: error: execve(): {argv[0]}: {exc.strerror}\n")
             return 2, 0

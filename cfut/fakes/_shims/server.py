@@ -34,9 +34,10 @@ from .._base import FakeScheduler
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
 from .._slurm.options import SBATCH_OPTIONS
+from .._slurm.values import expand_filename
 from . import client as command_client
 
-SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "srun")
+SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
 CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
 
 # srun options the fake accepts: long name -> short name, and whether it takes a value.
@@ -44,6 +45,8 @@ _SRUN_OPTIONS: dict[str, tuple[str | None, bool]] = {
     "ntasks": ("n", True), "nodes": ("N", True), "cpus-per-task": ("c", True), "job-name": ("J", True),
     "exclusive": (None, False), "overlap": (None, False), "quiet": ("Q", False), "mpi": (None, True),
     "kill-on-bad-exit": ("K", False), "export": (None, True), "ntasks-per-node": (None, True),
+    # submitit's steps: srun --unbuffered --output OUT --error ERR (filename patterns, as sbatch's)
+    "unbuffered": ("u", False), "output": ("o", True), "error": ("e", True),
 }
 _SRUN_SHORT = {short: long for long, (short, _) in _SRUN_OPTIONS.items() if short}
 
@@ -176,7 +179,7 @@ class FakeCommandServer:
             if name == "srun" and "step_end" in request:
                 return self._srun_ended(request["step_end"])
             if name == "srun":
-                return {"step": self._srun(argv, env)}
+                return {"step": self._srun(argv, env, cwd)}
             stdin = read_stdin() if _reads_stdin(argv, cwd) else None
             result = self.runner.run(argv, input=stdin, env=env, cwd=cwd)
             return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
@@ -189,7 +192,7 @@ class FakeCommandServer:
             return {"returncode": 1, "stdout": "",
                     "stderr": f"{name}: error: cfut's fake scheduler failed:\n{traceback.format_exc()}"}
 
-    def _srun(self, argv: tuple[str, ...], env: dict[str, str]) -> dict[str, Any]:
+    def _srun(self, argv: tuple[str, ...], env: dict[str, str], cwd: str | None = None) -> dict[str, Any]:
         options, command = _parse_srun(argv[1:])
         job_id = env.get("SLURM_JOB_ID")
         if not job_id:
@@ -197,14 +200,7 @@ class FakeCommandServer:
                                   "call srun from a job's batch script")
         if not command:
             raise FakeUnsupported("srun without a command is not modelled")
-        job = getattr(self.runner, "job", None)
-        if job is not None:
-            try:
-                state = job(job_id).state
-            except (KeyError, ValueError):
-                state = "UNKNOWN"
-            if state != "RUNNING":
-                raise FakeUnsupported(f"srun in job {job_id}, which is {state}, not RUNNING")
+        start_step = getattr(self.runner, "start_step", None)  # FakeSlurm keeps steps for sacct
         ntasks = int(options.get("ntasks") or 1)
         if ntasks < 1:
             raise FakeUnsupported(f"srun --ntasks={ntasks} is not a valid task count")
@@ -213,9 +209,11 @@ class FakeCommandServer:
             raise FakeUnsupported(f"srun --nodes={nodes} differs from the job's node count; not modelled")
         step_name = str(options.get("job-name") or os.path.basename(command[0]))
         with self._step_lock:
-            start_step = getattr(self.runner, "start_step", None)  # FakeSlurm keeps steps for sacct
-            step_id = (start_step(job_id, step_name) if start_step is not None
-                       else sum(1 for s in self.steps if s.job_id == job_id))
+            try:  # by the job's own id (an array task's SLURM_JOB_ID), as slurmstepd knows it
+                step_id = (start_step(job_id, step_name) if start_step is not None
+                           else sum(1 for s in self.steps if s.job_id == job_id))
+            except (KeyError, ValueError) as exc:
+                raise FakeUnsupported(f"srun in job {job_id}, which is not RUNNING ({exc})") from None
             self.steps.append(JobStep(job_id, step_id, tuple(command), ntasks))
         node = env.get("SLURMD_NODENAME", "node1")
         step_env = {
@@ -229,8 +227,18 @@ class FakeCommandServer:
             step_env["SLURM_CPUS_PER_TASK"] = str(options["cpus-per-task"])
         if options.get("job-name"):
             step_env["SLURM_JOB_NAME"] = str(options["job-name"])
+        files = {}
+        for option in ("output", "error"):
+            pattern = options.get(option)
+            if pattern:
+                path = expand_filename(
+                    str(pattern), job_id=int(job_id), task_id=int(env["SLURM_ARRAY_TASK_ID"])
+                    if "SLURM_ARRAY_TASK_ID" in env else None,
+                    array_job_id=int(env["SLURM_ARRAY_JOB_ID"]) if "SLURM_ARRAY_JOB_ID" in env else None,
+                    name=env.get("SLURM_JOB_NAME", ""), user=env.get("SLURM_JOB_USER", ""), node=node)
+                files[option] = os.path.join(cwd or os.getcwd(), path)
         return {"argv": list(command), "env": step_env, "ntasks": ntasks, "job_id": job_id, "step_id": step_id,
-                "node": node}
+                "node": node, "files": files, "append": env.get("SLURM_OPEN_MODE") == "a"}
 
     def _srun_ended(self, ended: Mapping[str, Any]) -> dict[str, Any]:
         """The client reports how its step's command ended (exit code, or the signal that killed it)."""

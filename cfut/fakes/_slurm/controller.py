@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .._cluster import FakeCluster
-from .model import END_DEFAULTS, JobSnapshot, Outcome, Submission, Task
+from .._cluster import Allocation, FakeCluster, Request
+from .._pool import PooledJob, pool
+from .model import END_DEFAULTS, Dependency, JobSnapshot, Outcome, Submission, Task
 from .render import Context, rows, squeue_sort_key, std_paths
 from .stepd import Hidden, Stepd
 from .values import JobRef, parse_job_ref
@@ -52,6 +53,9 @@ class Config:
     start_delay: float
     extern_step: bool
     oversubscribe: str
+    partitions: tuple[str, ...] = ("debug",)  # every partition (the first is the default), all nodes each
+    def_mem_per_cpu: int = 1024  # DefMemPerCPU, MB
+    cred_expire: float = 120.0  # AuthInfo=cred_expire (s): a requeued job waits it out, plus 1 s
 
 
 def _queue_order(task: Task) -> int:
@@ -65,7 +69,7 @@ class Controller:
         self.cluster = cluster
         self.clock = cluster.clock
         self.config = config
-        self.stepd = Stepd(cluster)
+        self.stepd = Stepd(cluster, config.def_mem_per_cpu)
         self.accounting = accounting
         self.next_id = first_job_id
         self._seq = 0
@@ -78,6 +82,10 @@ class Controller:
         self._active_dirty = False  # some task in _active may have finished since the last compaction
         self._ready: list[Task] = []  # woken pending tasks in queue order: what schedule() considers
         self._known: list[Task] = []  # tasks slurmctld may still hold (not yet purged after MinJobAge)
+        self._purged = 0  # how many of _known have been purged since it was last compacted
+        self._purges: list[tuple[float, int, Task]] = []  # (when MinJobAge has passed, order, task), a heap
+        # job id -> the tasks it names: a plain job's, an array's (all its tasks), an array task's own id
+        self._index: dict[int, list[Task]] = {}
         self._jumps: list[_Entry] = []  # "wake" (eligible), "end" (inline end)
         self._timers: list[_Entry] = []  # "term" (time limit), "kill" (KillWait)
         self._event_seq = itertools.count()
@@ -98,6 +106,8 @@ class Controller:
             heapq.heappush(self._timers, (task.term_at, next(seq), "term", task))
         if task.kill_at is not None:
             heapq.heappush(self._timers, (task.kill_at, next(seq), "kill", task))
+        if task.warn_at is not None:
+            heapq.heappush(self._timers, (task.warn_at, next(seq), "warn", task))
 
     @staticmethod
     def _still_due(entry: _Entry) -> bool:
@@ -108,6 +118,8 @@ class Controller:
             return task.running and task.due_end == at
         if kind == "term":
             return task.term_at == at
+        if kind == "warn":
+            return task.warn_at == at
         return task.kill_at == at
 
     def _first(self, heap: list[_Entry]) -> float | None:
@@ -120,6 +132,12 @@ class Controller:
         nothing planned, ``idle_tick`` seconds on (a periodic pass of slurmctld)."""
         times = [x for x in (self._first(self._jumps), *self.sched_requests) if x is not None]
         return min(times, default=self.clock.now() + self.config.idle_tick)
+
+    def quiet(self) -> bool:
+        """Nothing would happen without a new command: no live task, nothing planned."""
+        if self.sched_requests or self.hidden:
+            return False
+        return not any(t.pending or t.running or t.completing for t in self._active)
 
     def _next_due(self) -> float | None:
         times = [self._first(self._jumps), *self.sched_requests, self._first(self._timers),
@@ -154,13 +172,16 @@ class Controller:
                 entry = heapq.heappop(heap)
                 if self._still_due(entry):
                     due[id(entry[3])] = entry[3]
-        for task in sorted(due.values(), key=_queue_order):
+        ordered = sorted(due.values(), key=_queue_order)
+        # jobs whose scripts run in warm processes now: all at once, then each ends in queue order
+        pooled = self._run_pooled([task for task in ordered if self._script_ends(task, t)])
+        for task in ordered:
             if task.pending and not task.woken and not task.held and task.eligible <= t:
                 task.woken = True
                 bisect.insort(self._ready, task, key=_queue_order)
                 changes += 1
             elif task.running and task.due_end is not None and task.due_end <= t:
-                self._end_by_itself(task, t)
+                self._end_by_itself(task, t, pooled.get(task))
                 changes += 1
             if task.term_at is not None and task.term_at <= t:
                 task.term_at = None
@@ -171,6 +192,11 @@ class Controller:
                 task.kill_at = None
                 if task.proc is not None:
                     task.proc.signal_group(signal_module.SIGKILL)
+            if task.warn_at is not None and task.warn_at <= t:
+                task.warn_at = None
+                if task.running and not task.completing:
+                    self._warn(task, t)
+                    changes += 1
         for hidden in [h for h in self.hidden if h.due <= t]:
             self.hidden.remove(hidden)
             self.stepd.unhide(hidden)
@@ -198,15 +224,22 @@ class Controller:
                 if running[task.sub.job_id] >= array.throttle:
                     task.reason = "JobArrayTaskLimit"
                     continue
+            if task.sub.dependency and not self._dependency_met(task, t):
+                continue  # not eligible: it blocks nobody (reason set by _dependency_met)
             if blocked:
                 task.reason = "Priority"
                 continue
-            nodes = self.cluster.allocate(task.sub.cpus_per_node, task.sub.node_count)
-            if nodes is None:
+            request = self.request(task.sub)
+            nodes = [n for n in self.cluster.nodes if n.name not in task.sub.exclude]
+            if sum(n.fits(request, now=False) for n in nodes) < task.sub.node_count:
+                task.reason = "PartitionConfig"  # it can never run here, and blocks nobody
+                continue
+            alloc = self._allocate(request, task.sub.node_count, task.sub.exclude)
+            if alloc is None:
                 task.reason = "Resources"
                 blocked = True
                 continue
-            self._start(task, t, nodes)
+            self._start(task, t, alloc)
             started += 1
             if task.index is not None and running is not None:
                 running[task.sub.job_id] += 1
@@ -225,12 +258,94 @@ class Controller:
         if task.sub.unassigned > 0:
             task.job_id = self.next_id
             self.next_id += 1
+            self._index.setdefault(task.job_id, []).append(task)
         else:
             task.job_id = task.sub.job_id
 
-    def _start(self, task: Task, t: float, nodes: tuple[str, ...]) -> None:
+    def request(self, sub: Submission) -> Request:
+        """What the job asks of each of its nodes."""
+        cpus = sub.cpus_per_node
+        if sub.mem_mb is not None:
+            memory = sub.mem_mb
+        else:
+            memory = (sub.mem_per_cpu or self.config.def_mem_per_cpu) * cpus
+        return Request(cpus, memory, sub.gpus_per_node, sub.exclusive)
+
+    def _allocate(self, request: Request, node_count: int, exclude: tuple[str, ...]) -> Allocation | None:
+        if not exclude:
+            return self.cluster.allocate_job(request, node_count)
+        saved = [(n, n.exclusive) for n in self.cluster.nodes if n.name in exclude]
+        for node, _ in saved:
+            node.exclusive = True  # excluded nodes take nothing for this job
+        try:
+            return self.cluster.allocate_job(request, node_count)
+        finally:
+            for node, exclusive in saved:
+                node.exclusive = exclusive
+
+    def _dependency_met(self, task: Task, t: float) -> bool:
+        """Evaluate the job's dependency (sbatch(1) --dependency); set its reason when it waits.
+        A condition that can never hold makes DependencyNeverSatisfied (observed: the job pends with
+        it, or is cancelled under --kill-on-invalid-dep=yes)."""
+        sub = task.sub
+        for item in sub.dependency:
+            if item.state == "unfulfilled":
+                item.state = self._condition(item, task)
+        states = [item.state for item in sub.dependency]
+        if sub.any_dependency:
+            met, never = "fulfilled" in states, all(s == "failed" for s in states)
+        else:
+            met, never = all(s == "fulfilled" for s in states), "failed" in states
+        if met:
+            for item in sub.dependency:
+                item.state = "fulfilled"  # observed: Dependency=(null) once met, even by one of ? (any)
+            return True
+        task.reason = "DependencyNeverSatisfied" if never else "Dependency"
+        if never and sub.kill_on_invalid_dep:
+            for each in [x for x in self.array_tasks(sub) if x.pending]:
+                self.finish(each, t, "CANCELLED", 0, 0, "DependencyNeverSatisfied", None)
+        return False
+
+    def _condition(self, item: Dependency, task: Task) -> str:
+        if item.kind == "singleton":
+            same = [t for t in self._active if t.sub.name == task.sub.name and t.sub.seq < task.sub.seq
+                    and (t.pending or t.running or t.completing)]
+            return "unfulfilled" if same else "fulfilled"
+        assert item.job_id is not None
+        others = self.find([JobRef(item.job_id, None, str(item.job_id))])
+        if item.kind == "after":
+            done = all(o.start is not None or o.finished for o in others)
+            return "fulfilled" if done else "unfulfilled"
+        if any(not o.finished or o.completing for o in others):
+            return "unfulfilled"
+        ok = all(o.state == "COMPLETED" and o.exit_code == 0 for o in others)
+        if item.kind == "afterany":
+            return "fulfilled"
+        if item.kind == "afterok":
+            return "fulfilled" if ok else "failed"
+        return "failed" if ok else "fulfilled"  # afternotok
+
+    def _warn(self, task: Task, t: float) -> None:
+        """sbatch --signal: the signal reaches the job steps, or with B: the batch shell (sbatch(1));
+        a job whose script runs without a process of its own (process and inline execution) has no
+        step, and its shell dies of the signal's default action."""
+        spec = task.sub.signal
+        assert spec is not None
+        if task.proc is not None:
+            if spec.batch:
+                task.proc.signal_shell(spec.signum)
+            else:
+                task.proc.signal_steps(spec.signum)
+        elif spec.batch and spec.signum not in (signal_module.SIGCHLD, signal_module.SIGURG,
+                                                signal_module.SIGWINCH, signal_module.SIGCONT):
+            self.finish(task, t, "FAILED", 0, spec.signum, "JobLaunchFailure", ("CANCELLED", 0, spec.signum))
+            self.sched_requests.append(t)
+
+    def _start(self, task: Task, t: float, alloc: Allocation) -> None:
         sub = task.sub
         self._assign_id(task)
+        task.alloc, task.holding = alloc, True
+        nodes = alloc.nodes
         task.state, task.reason, task.start, task.nodes = "RUNNING", "None", t, nodes
         task.output_path, task.error_path = self.stepd.paths(task)
         task.env = self.stepd.job_env(task)
@@ -239,10 +354,21 @@ class Controller:
             self.finish(task, t, "FAILED", 0, LAUNCH_FAILED, "JobLaunchFailure", ("CANCELLED", 0, LAUNCH_FAILED))
             return
         limit_end = None if sub.time_limit is None else self._limit_enforced_at(t + sub.time_limit * 60)
+        if sub.signal is not None and sub.time_limit is not None:
+            # sent by the periodic time-limit pass once the end is within the warning time plus the
+            # pass's own period (sbatch(1): "may be sent up to 60 seconds earlier than specified";
+            # observed: USR1@20 of a 1-minute job came 18 s after its start)
+            period = self.config.time_limit_check
+            task.warn_at = max(t, self._limit_enforced_at(t + sub.time_limit * 60 - sub.signal.seconds - period))
         if task.outcome is not None or sub.inline is not None:
             end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end
             task.due_end = limit_end if task.times_out and limit_end is not None else end
+            if self.clock.progression != "manual" and self._script_ends(task, task.due_end):
+                # On a clock that moves by itself the script starts with the job, in a free warm
+                # process, as on a node: its end (at due_end) then waits for it, if it must at all.
+                # A test that moves the clock by hand sees it run exactly at its end instead.
+                self.stepd.start_early(task)
         else:
             task.term_at = limit_end
             self.stepd.launch(task)
@@ -256,14 +382,41 @@ class Controller:
 
     # ------------------------------------------------------------------ how jobs end
 
-    def _end_by_itself(self, task: Task, t: float) -> None:
-        """An inline (or outcome) job reaches its end time: time limit, outcome, or its script's status."""
+    def _script_ends(self, task: Task, t: float) -> bool:
+        """Whether ``task`` reaches its end at ``t`` by running its script in a warm process."""
+        return (self.config.execution == "process" and task.running and task.due_end is not None
+                and task.due_end <= t and not task.times_out and task.outcome is None and task.sub.inline is not None)
+
+    def _run_pooled(self, tasks: list[Task]) -> dict[Task, PooledJob]:
+        """Run these jobs' scripts in warm processes (or wait for those started with their job),
+        together, waiting for them (up to PATIENCE)."""
+        if not tasks:
+            return {}
+        jobs = pool().run([task.early or self.stepd.pooled(task) for task in tasks])
+        for task in tasks:
+            self.stepd.forget_early(task)
+        return dict(zip(tasks, jobs))
+
+    def _end_by_itself(self, task: Task, t: float, job: PooledJob | None = None) -> None:
+        """An inline, process (or outcome) job reaches its end time: time limit, outcome, or its
+        script's status. A process job still running goes on as a live process until it exits."""
         if task.times_out:
             self.stepd.message(task, t, " DUE TO TIME LIMIT")
             self.finish(task, t, "TIMEOUT", 0, 0, "TimeLimit", ("CANCELLED", 0, 15))
         elif task.outcome is not None:
             o = task.outcome
             self.finish(task, t, o.state, o.exit_code, o.signal, o.reason, batch_step(o.state, o.exit_code, o.signal))
+        elif job is not None:
+            status = job.poll()
+            if status is not None:
+                self._script_ended(task, t, status)
+                return
+            task.due_end = None
+            task.proc = job
+            self.stepd.processes.append(job)
+            if task.sub.time_limit is not None and task.start is not None:
+                task.term_at = self._limit_enforced_at(task.start + task.sub.time_limit * 60)
+            self.changed(task)
         else:
             self._script_ended(task, t, self.stepd.run_inline(task))
 
@@ -282,6 +435,7 @@ class Controller:
         its CPUs) until its processes are gone; anything else frees its CPUs now."""
         task.state, task.exit_code, task.signal, task.reason = state, exit_code, sig, reason
         task.end = t
+        heapq.heappush(self._purges, (t + self.config.min_job_age, task.order, task))
         task.due_end = None
         task.term_at = None
         task.batch_step = batch if task.start is not None else None
@@ -299,11 +453,15 @@ class Controller:
 
     def _release(self, task: Task) -> None:
         self._active_dirty = True
-        if task.nodes:
-            self.cluster.release(task.nodes, task.sub.cpus_per_node)
+        task.warn_at = None
+        if task.alloc is not None and task.holding:
+            self.cluster.release_job(task.alloc)
+            task.holding = False
         self.stepd.drop(task)
-        task.completing = False
+        was_completing, task.completing = task.completing, False
         task.kill_at = None
+        if was_completing and task.requeue_pending:
+            self._back_to_queue(task, self.sim_time if self.sim_time > -math.inf else self.clock.now())
         if task.hide_for is not None and task.start is not None:
             self.hide_results(task, task.end if task.end is not None else self.sim_time)
 
@@ -374,6 +532,34 @@ class Controller:
             task.due_end = max((task.start or 0.0) + self.config.job_duration, self.clock.now())
             self.changed(task)
 
+    def requeue(self, task: Task, t: float) -> None:
+        """scontrol requeue of a running or finished task: its processes are killed (it shows COMPLETING
+        meanwhile, as observed), then it pends again with Reason=BeginTime until AuthInfo's cred_expire
+        + 1 s after its end (slurmctld's batch_requeue_fini; observed: 11 s with cred_expire=10, 121 s
+        with the default), keeps its id, counts Restarts= (SLURM_RESTART_COUNT), gets a new SubmitTime."""
+        if task.running:
+            self.stepd.message(task, t, " DUE TO JOB REQUEUE")
+            self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
+        task.requeue_pending = True
+        if not task.completing:
+            self._back_to_queue(task, t)
+
+    def _back_to_queue(self, task: Task, t: float) -> None:
+        task.requeue_pending = False
+        task.restarts += 1
+        task.requeued_at = t
+        task.state, task.reason, task.exit_code, task.signal = "PENDING", "BeginTime", 0, 0
+        task.start = task.end = task.due_end = None
+        task.nodes, task.batch_step, task.accounted_exit, task.cancelled_by = (), None, None, None
+        task.output_path = task.error_path = None
+        task.times_out, task.outcome = False, None
+        task.eligible, task.woken = t + self.config.cred_expire + 1, False
+        if task not in self._active:
+            self._active.append(task)
+        if task not in self._known:
+            self._known.append(task)
+        self.changed(task)
+
     def hold(self, task: Task) -> None:
         """scontrol hold of a pending task: priority 0 until released."""
         task.held, task.woken = True, False
@@ -399,6 +585,7 @@ class Controller:
         self.tasks.remove(task)
         if task in self._known:
             self._known.remove(task)
+        self._index[task.sub.job_id].remove(task)
         task.sub.unassigned -= 1  # it never takes an id of its own
 
     # ------------------------------------------------------------------ submissions
@@ -411,7 +598,8 @@ class Controller:
         return job_id, self._seq
 
     def add_submission(self, sub: Submission, eligible: float) -> None:
-        reason = "JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time else "Priority"
+        reason = ("JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time
+                  else "Dependency" if sub.dependency else "Priority")  # observed: Dependency at once
         if sub.array is None:
             new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held)]
         else:
@@ -423,40 +611,52 @@ class Controller:
         self.tasks.extend(new)
         self._active.extend(new)
         self._known.extend(new)
+        self._index.setdefault(sub.job_id, []).extend(new)
 
     # ------------------------------------------------------------------ selection
 
-    def controller_tasks(self) -> list[Task]:
-        """The tasks slurmctld still holds; purged ones leave for good (time only moves on)."""
-        self._known = [t for t in self._known if self._in_controller(t)]
-        return list(self._known)
+    def controller_tasks(self, refs: Sequence[JobRef] | None = None) -> list[Task]:
+        """The tasks slurmctld still holds (those ``refs`` name, when given), in queue order; purged
+        ones leave for good (time only moves on)."""
+        if refs is not None:
+            return [t for t in self.find(refs) if self._in_controller(t)]
+        now = self.clock.now()
+        while self._purges and self._purges[0][0] <= now:
+            _, _, task = heapq.heappop(self._purges)
+            if not self._in_controller(task):
+                self._purged += 1
+        if self._purged * 2 > len(self._known):
+            self._known = [t for t in self._known if self._in_controller(t)]
+            self._purged = 0
+        return [t for t in self._known if self._in_controller(t)]
+
+    def holds_job(self, job_id: int) -> bool:
+        """Whether slurmctld still holds a record under ``job_id`` (a job, or any task of an array)."""
+        return any(self._in_controller(t) for t in self.find([JobRef(job_id, None, str(job_id))]))
+
+    def find(self, refs: Sequence[JobRef]) -> list[Task]:
+        """Every task (purged or not) the ``refs`` name, in queue order: ``A`` is every task of array
+        A (or the job or task whose own id is A); through the index, whatever the number of jobs."""
+        found: dict[int, Task] = {}
+        for ref in refs:
+            for task in self._index.get(ref.job_id, ()):
+                if matches(task, ref):
+                    found[id(task)] = task
+        return sorted(found.values(), key=_queue_order)
 
     def _in_controller(self, task: Task) -> bool:
         """Finished jobs stay in slurmctld's memory for MinJobAge seconds, then are purged."""
         return task.end is None or task.completing or self.clock.now() < task.end + self.config.min_job_age
 
-    def live(self) -> list[Task]:
-        """Pending tasks, and running ones not already being killed (what scancel may act on)."""
-        return [t for t in self.tasks if t.pending or (t.running and not t.completing)]
+    def live(self, refs: Sequence[JobRef] | None = None) -> list[Task]:
+        """Pending tasks, and running ones not already being killed (what scancel may act on); those
+        ``refs`` name, when given."""
+        tasks = self.find(refs) if refs is not None else sorted(set(self._active), key=_queue_order)
+        return [t for t in tasks if t.pending or (t.running and not t.completing)]
 
-    @staticmethod
-    def match(tasks: Sequence[Task], refs: Sequence[JobRef]) -> list[Task]:
-        """Tasks named by job ids: ``A`` is every task of array A (or the job/task with id A).
-
-        The same as ``[t for t in tasks if any(matches(t, ref) for ref in refs)]``, in one pass
-        over ``tasks`` (the executor asks about thousands of ids at once)."""
-        whole = {ref.job_id for ref in refs if ref.tasks is None}
-        some: dict[int, set[int]] = {}
-        for ref in refs:
-            if ref.tasks is not None:
-                some.setdefault(ref.job_id, set()).update(ref.tasks)
-        found = []
-        for t in tasks:
-            if t.job_id in whole:
-                found.append(t)
-            elif t.sub.array is not None and (t.sub.job_id in whole or t.index in some.get(t.sub.job_id, ())):
-                found.append(t)
-        return found
+    def array_tasks(self, sub: Submission) -> list[Task]:
+        """Every task of one submission (still known to the fake)."""
+        return [t for t in self._index.get(sub.job_id, ()) if t.sub is sub]
 
     def user_filter(self, users: str | None, me: bool) -> set[str] | None:
         """None: no filter; an empty set: a filter no job of ours passes (all jobs are ours)."""
@@ -475,6 +675,7 @@ class Controller:
             now=self.clock.now(), wall=self.clock.wall, user=cluster.user, uid=cluster.uid,
             group=cluster.group, gid=cluster.gid, account=cluster.user, cluster=cluster.name,
             alloc_node=f"{cluster.submit_host}:{os.getpid()}", oversubscribe=self.config.oversubscribe,
+            def_mem_per_cpu=self.config.def_mem_per_cpu,
         )
 
     def tasks_for(self, job_id: str | int) -> list[Task]:
@@ -483,7 +684,7 @@ class Controller:
             ref = parse_job_ref(str(job_id))
         except ValueError:
             raise KeyError(f"not a job id: {job_id!r}") from None
-        tasks = self.match(self.tasks, [ref])
+        tasks = self.find([ref])
         if not tasks:
             raise KeyError(f"no job {job_id!r}")
         return tasks
@@ -491,8 +692,8 @@ class Controller:
     def by_own_id(self, job_id: str | int) -> Task:
         """The task a job's own id names (SLURM_JOB_ID inside the job: an array task's own id)."""
         wanted = int(job_id)
-        for task in self._known:
-            if task.job_id == wanted:
+        for task in self._index.get(wanted, ()):
+            if task.job_id == wanted and self._in_controller(task):
                 return task
         raise KeyError(f"no running job {job_id!r}")
 
@@ -505,7 +706,7 @@ class Controller:
 
     def queue_ids(self) -> list[str]:
         """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``)."""
-        tasks = [t for t in self.tasks if t.shown_state in DEFAULT_SQUEUE_STATES]
+        tasks = [t for t in sorted(set(self._active), key=_queue_order) if t.shown_state in DEFAULT_SQUEUE_STATES]
         return [r.job_id() for r in sorted(rows(tasks, expand_pending=True), key=squeue_sort_key)]
 
     def snapshot(self, task: Task) -> JobSnapshot:
@@ -523,7 +724,7 @@ class Controller:
 
 
 def matches(task: Task, ref: JobRef) -> bool:
-    """Whether ``ref`` names ``task`` (see :meth:`Controller.match`)."""
+    """Whether ``ref`` names ``task`` (see :meth:`Controller.find`)."""
     if ref.tasks is not None:
         return task.sub.array is not None and task.sub.job_id == ref.job_id and task.index in ref.tasks
     if task.sub.array is not None and task.sub.job_id == ref.job_id:

@@ -3,8 +3,9 @@
 It answers ``sbatch``, ``squeue``, ``sacct``, ``scontrol`` and ``scancel`` with the bytes the real
 commands print, from a model of a small cluster: FIFO scheduling of CPUs on nodes, job arrays, time
 limits, purging of finished jobs from the controller after MinJobAge, and accounting. Batch scripts
-run either in this process (``execution="inline"``: a tiny shell interpreter that runs the cfut
-worker in-process) or as real processes (``execution="subprocess"``).
+run in processes of their own on virtual time (``execution="process"``, the default), in this
+process (``execution="inline"``) or as real processes in real time (``execution="subprocess"``):
+see :class:`~cfut.fakes.FakeScheduler`.
 
 This class is a façade: the runner protocol, time and fault injection come from
 :class:`~cfut.fakes.FakeScheduler` (see it for what the progressions mean); the model is the
@@ -15,19 +16,20 @@ does not model raises :class:`~cfut.fakes.FakeUnsupported` instead of guessing.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 from ..._runner import CommandResult
 from .._base import FakeScheduler, Handler
 from .._cluster import FakeCluster
-from .._process import JobProcess
-from . import messages, sacct, sbatch, scancel, scontrol, squeue
+from .._process import JobHandle
+from . import messages, sacct, sbatch, scancel, scontrol, sinfo, squeue
 from .controller import Config, Controller, outcome
 from .model import JobSnapshot, StepRecord
 from .stepd import cleanup
 
-COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
+COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo")
 _StatusCommand = Callable[[Controller, tuple[str, ...], Callable[[], None]], CommandResult]
 
 
@@ -38,18 +40,24 @@ class FakeSlurm(FakeScheduler):
     ``cpus_per_node``; ``progression`` and ``execution`` (see :class:`~cfut.fakes.FakeScheduler`);
     ``min_job_age`` (MinJobAge: how long squeue still shows a finished job), ``kill_wait``
     (KillWait: from SIGTERM to SIGKILL), ``time_limit_check`` (the period of slurmctld's time-limit
-    pass; 0 enforces limits exactly), ``job_duration`` (how long an inline job runs, plus its
-    script's ``sleep``), ``idle_tick`` (how far an immediate clock jumps when nothing is planned),
-    ``accounting`` (whether slurmdbd answers sacct), ``max_array_size`` (MaxArraySize),
+    pass; 0 enforces limits exactly), ``job_duration`` (how long a job runs on the virtual clock
+    under ``"process"`` and ``"inline"``, plus its script's ``sleep``), ``idle_tick`` (how far an
+    immediate clock jumps when nothing is planned), ``accounting`` (whether slurmdbd answers sacct),
+    ``max_array_size`` (MaxArraySize),
     ``cluster_name``, ``partition``, ``node_prefix``, ``first_job_id`` (FirstJobId),
     ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists ``.extern``),
-    ``oversubscribe`` (scontrol's OverSubscribe=), ``cluster`` (a :class:`~cfut.fakes.FakeCluster`
-    to share; then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression`` and
-    ``cluster_name`` are the cluster's). Raises ``ValueError`` naming a bad value.
+    ``oversubscribe`` (scontrol's OverSubscribe=), ``partitions`` (more partitions after the default
+    ``partition``, each on every node), ``memory_per_node`` (RealMemory, MB; 0 counts none),
+    ``gpus_per_node`` (GRES gpu:N), ``cpu_share`` (jobs that may share a CPU: OverSubscribe=FORCE:N),
+    ``def_mem_per_cpu`` (DefMemPerCPU, MB), ``cred_expire`` (AuthInfo's, seconds: how long a requeued
+    job waits before it may start again, less 1 s), ``cluster`` (a :class:`~cfut.fakes.FakeCluster` to share;
+    then ``nodes``, ``cpus_per_node``, ``node_prefix``, ``progression``, ``cluster_name``,
+    ``memory_per_node``, ``gpus_per_node`` and ``cpu_share`` are the cluster's). Raises
+    ``ValueError`` naming a bad value.
     """
 
     COMMANDS = COMMANDS
-    STATUS_COMMANDS = frozenset({"squeue", "sacct", "scontrol"})
+    STATUS_COMMANDS = frozenset({"squeue", "sacct", "scontrol", "sinfo"})
     SUBMIT_COMMAND = "sbatch"
 
     def __init__(
@@ -58,7 +66,7 @@ class FakeSlurm(FakeScheduler):
         nodes: int = 1,
         cpus_per_node: int = 4,
         progression: str = "immediate",
-        execution: str = "inline",
+        execution: str = "process",
         min_job_age: float = 300.0,
         kill_wait: float = 30.0,
         time_limit_check: float = 30.0,
@@ -74,8 +82,14 @@ class FakeSlurm(FakeScheduler):
         extern_step: bool = True,
         oversubscribe: str = "OK",
         cluster: FakeCluster | None = None,
+        partitions: tuple[str, ...] = (),
+        memory_per_node: int = 0,
+        gpus_per_node: int = 0,
+        cpu_share: int = 1,
+        def_mem_per_cpu: int = 1024,
+        cred_expire: float = 120.0,
     ) -> None:
-        for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait),
+        for name, value in (("min_job_age", min_job_age), ("kill_wait", kill_wait), ("cred_expire", cred_expire),
                             ("time_limit_check", time_limit_check),
                             ("job_duration", job_duration), ("start_delay", start_delay)):
             if value < 0:
@@ -85,19 +99,23 @@ class FakeSlurm(FakeScheduler):
         if max_array_size < 1 or first_job_id < 1:
             raise ValueError(f"max_array_size and first_job_id must be at least 1, got {max_array_size!r} "
                              f"and {first_job_id!r}")
+        if def_mem_per_cpu < 1:
+            raise ValueError(f"def_mem_per_cpu must be at least 1 (MB), got {def_mem_per_cpu!r}")
         cluster = cluster or FakeCluster(
             nodes=nodes, cpus_per_node=cpus_per_node, node_prefix=node_prefix,
             progression=progression,  # type: ignore[arg-type]  # checked by FakeClock
-            name=cluster_name,
+            name=cluster_name, memory_per_node=memory_per_node, gpus_per_node=gpus_per_node, cpu_share=cpu_share,
         )
         config = Config(execution=execution, min_job_age=float(min_job_age), kill_wait=float(kill_wait),
                         time_limit_check=float(time_limit_check), job_duration=float(job_duration),
                         idle_tick=float(idle_tick), max_array_size=max_array_size, partition=partition,
-                        start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe)
+                        start_delay=float(start_delay), extern_step=extern_step, oversubscribe=oversubscribe,
+                        partitions=(partition, *(p for p in partitions if p != partition)),
+                        def_mem_per_cpu=def_mem_per_cpu, cred_expire=float(cred_expire))
         self._ctl = Controller(cluster, config, first_job_id=first_job_id, accounting=accounting)
         super().__init__(cluster=cluster, execution=execution)
         stepd = self._ctl.stepd
-        self._finalizer = weakref.finalize(self, cleanup, stepd.processes, stepd.spool)
+        self._finalizer = weakref.finalize(self, cleanup, stepd.processes, stepd.spool, stepd.early)
 
     # ------------------------------------------------------------------ FakeScheduler's hooks
 
@@ -119,7 +137,7 @@ class FakeSlurm(FakeScheduler):
             return scancel.run(ctl, argv)
 
         return {"sbatch": submit, "squeue": status(squeue.run), "sacct": status(sacct.run),
-                "scontrol": status(scontrol.run), "scancel": cancel}
+                "scontrol": status(scontrol.run), "scancel": cancel, "sinfo": status(sinfo.run)}
 
     def _settle(self, target: float) -> int:
         return self._ctl.settle(target)
@@ -127,14 +145,38 @@ class FakeSlurm(FakeScheduler):
     def _jump_target(self) -> float | None:
         return self._ctl.jump_target()
 
-    def _live_processes(self) -> Sequence[JobProcess]:
+    def _live_processes(self) -> Sequence[JobHandle]:
         return self._ctl.stepd.processes
+
+    def _quiet(self) -> bool:
+        return self._ctl.quiet()
 
     def _default_failure(self, command: str) -> tuple[str, str]:
         return "", messages.TRANSIENT_FAILURES[command]
 
     def _shutdown(self) -> None:
         self._finalizer()
+
+    def run(self, argv: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
+            cwd: str | None = None, timeout: float | None = None) -> CommandResult:
+        """See :meth:`FakeScheduler.run`; ``sbatch --wait`` returns once its job has ended (on a
+        virtual clock that moves by itself, at once; never on a manual clock: FakeUnsupported)."""
+        result = super().run(argv, input=input, env=env, cwd=cwd, timeout=timeout)
+        if not isinstance(result, sbatch.Waiting):
+            return result
+        event = threading.Event()
+        while True:
+            with self._lock:
+                self._settle(self._horizon())
+                tasks = self._ctl.tasks_for(result.job_id)
+                if all(t.finished and not t.completing for t in tasks):
+                    break
+            if self.progression == "immediate":
+                self.wait(event, self._ctl.config.idle_tick)
+            else:
+                event.wait(0.02)
+        codes = [1 if t.signal else t.exit_code for t in tasks]
+        return CommandResult(result.argv, max(codes), result.stdout, result.stderr)
 
     # ------------------------------------------------------------------ configuration
 
@@ -145,7 +187,8 @@ class FakeSlurm(FakeScheduler):
 
     @property
     def job_duration(self) -> float:
-        """How long an inline job runs (besides its script's ``sleep``), in virtual seconds."""
+        """How long a job runs under ``"process"`` and ``"inline"`` (besides its script's ``sleep``),
+        in virtual seconds."""
         return self._ctl.config.job_duration
 
     # ------------------------------------------------------------------ fault injection

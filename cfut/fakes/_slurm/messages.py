@@ -20,6 +20,7 @@ TRANSIENT_FAILURES: Mapping[str, str] = MappingProxyType({
     "scontrol": "slurm_load_jobs error: Socket timed out on send/recv operation\n",
     "sacct": "sacct: error: Problem talking to the database: Connection refused\n",
     "scancel": "scancel: error: Kill job error on job id {id}: Socket timed out on send/recv operation\n",
+    "sinfo": "slurm_load_partitions: Socket timed out on send/recv operation\n",
 })
 
 # -- getopt_long's complaints, as each command words them ({message} is glibc's line)
@@ -28,6 +29,7 @@ GETOPT_SQUEUE = 'squeue: {message}\nTry "squeue --help" for more information\n'
 GETOPT_SACCT = "sacct: {message}\n"
 GETOPT_SCONTROL = 'scontrol: {message}\nTry "scontrol --help" for more information\n'
 GETOPT_SCANCEL = 'scancel: {message}\nTry "scancel --help" for more information\n'
+GETOPT_SINFO = 'sinfo: {message}\nTry "sinfo --help" for more information\n'
 
 # -- sbatch
 SUBMITTED = "Submitted batch job {job}\n"
@@ -50,6 +52,14 @@ DOS_LINE_BREAKS = ("sbatch: error: Batch script contains DOS line breaks (\\r\\n
 INVALID_PARTITION = ("sbatch: error: invalid partition specified: {partition}\n"
                      "sbatch: error: Batch job submission failed: Invalid partition name specified\n")
 NODE_CONFIGURATION = "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"
+INVALID_SIGNAL = "sbatch: error: Invalid --signal specification\n"
+INVALID_MEM_PER_CPU = "sbatch: error: Invalid --mem-per-cpu specification\n"
+INVALID_GRES = "sbatch: error: Invalid generic resource (gres) specification\n"
+MEMORY_NOT_SATISFIED = ("sbatch: error: Memory specification can not be satisfied\n"
+                        "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
+DEPENDENCY_PROBLEM = "sbatch: error: Batch job submission failed: Job dependency problem\n"
+INVALID_FEATURE = "sbatch: error: Batch job submission failed: Invalid feature specification\n"
+INVALID_NODE_NAME = "sbatch: error: Batch job submission failed: Invalid node name specified\n"
 WRAP_SCRIPT = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n{command}\n"
 
 # -- squeue, scontrol show job
@@ -59,6 +69,7 @@ INVALID_STATE = ("squeue: error: Invalid job state specified: {state}\n"
 SQUEUE_INVALID_JOB = "squeue: error: Invalid job id: {job}\n"
 SCONTROL_PRINT_INVALID = "scontrol_print_job error: Invalid job id specified\n"
 NO_JOBS = "No jobs in the system\n"
+TASK_NOT_FOUND = "Job {job} not found\n"  # scontrol show job A_I for a task the array no longer has
 
 # -- sacct
 INVALID_FIELD = 'sacct: error: Invalid field requested: "{field}"\n'
@@ -71,6 +82,11 @@ SUSPEND_FINISHED_JOB = "Job has already finished for job {job}\nslurm_suspend er
 # ... and for an array task (ID_INDEX), one line without the slurm_suspend echo
 SUSPEND_INVALID_TASK = "{job}: Invalid job id specified\n"
 SUSPEND_FINISHED_TASK = "{job}: Job has already finished\n"
+
+# -- scontrol requeue, one line per id it cannot act on
+REQUEUE_INVALID_JOB = "Invalid job id specified for job {job}\n"
+REQUEUE_DISABLED = "Requested operation is presently disabled for job {job}\n"
+REQUEUE_PENDING = "Job is pending execution for job {job}\n"
 
 # -- scancel
 UNKNOWN_SIGNAL = "Unknown job signal: {signal}\n"

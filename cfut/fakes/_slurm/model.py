@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING
 from .values import ArraySpec
 
 if TYPE_CHECKING:
+    from .._cluster import Allocation
     from .._inline import InlineScript
-    from .._process import JobProcess
+    from .._pool import PooledJob
+    from .._process import JobHandle
+    from .values import SignalSpec
 
 # squeue(1) "JOB STATE CODES": the long names and the compact codes of %t.
 STATE_CODES: Mapping[str, str] = MappingProxyType({
@@ -130,6 +133,23 @@ class Submission:
     unassigned: int = 0
     held: bool = False  # sbatch --hold
     requeue: bool = True  # sbatch --requeue (JobRequeue=1, Slurm's default) or --no-requeue
+    #: The job's umask: SLURM_UMASK of sbatch's environment, else sbatch's own umask (observed: the
+    #: job's files are created 0666 & ~umask, and SLURM_UMASK itself is not in the job's environment).
+    umask: int = 0o022
+    sys_path: tuple[str, ...] = ()  # the submitting process's sys.path (execution="process")
+    account: str | None = None  # sbatch --account (not checked: no AccountingStorageEnforce)
+    qos: str | None = None
+    mem_per_cpu: int | None = None  # MB, sbatch --mem-per-cpu
+    gpus_per_node: int = 0  # GPUs on each node: --gres=gpu:N, --gpus-per-node, --gpus (one node), --gpus-per-task
+    gpu_option: tuple[str, str] | None = None  # how they were asked: ("TresPerNode", "gres:gpu:1"), ...
+    gpus_env: dict[str, str] = field(default_factory=dict)  # SLURM_GPUS, SLURM_GPUS_PER_NODE, ...
+    exclusive: bool = False  # sbatch --exclusive: the whole node
+    dependency: list[Dependency] = field(default_factory=list)  # sbatch --dependency, as slurmctld keeps it
+    any_dependency: bool = False  # the items were separated by ? (any one suffices)
+    kill_on_invalid_dep: bool = False
+    signal: SignalSpec | None = None  # sbatch --signal
+    exclude: tuple[str, ...] = ()  # sbatch --exclude: node names
+    open_mode_given: bool = False  # sbatch --open-mode was given (the job's SLURM_OPEN_MODE)
 
     @property
     def tasks_per_node(self) -> int:
@@ -138,6 +158,21 @@ class Submission:
     @property
     def cpus_per_node(self) -> int:
         return self.tasks_per_node * (self.cpus_per_task or 1)
+
+
+@dataclass
+class Dependency:
+    """One condition of a job's dependency and where it stands: ``unfulfilled``, ``fulfilled`` (then
+    no longer shown) or ``failed`` (it never can be)."""
+
+    kind: str  # after, afterany, afterok, afternotok, singleton
+    job_id: int | None
+    state: str = "unfulfilled"
+
+    def text(self) -> str:
+        """As scontrol's Dependency= and squeue's %E show it: ``afterok:12(unfulfilled)``."""
+        target = "" if self.job_id is None else f":{self.job_id}"
+        return f"{self.kind}{target}({self.state})"
 
 
 @dataclass
@@ -172,7 +207,8 @@ class Task:
     due_end: float | None = None  # when an inline (or outcome) job ends by itself
     times_out: bool = False  # ... and whether that end is its time limit
     outcome: Outcome | None = None
-    proc: JobProcess | None = None
+    proc: JobHandle | None = None
+    early: PooledJob | None = None  # execution="process": its script, started with the job (see Controller._start)
     completing: bool = False  # final state known, processes still being killed
     term_at: float | None = None  # subprocess: SIGTERM at the time limit
     kill_at: float | None = None  # subprocess: SIGKILL after KillWait
@@ -187,6 +223,12 @@ class Task:
     order: int = 0  # creation order: events due at one time are handled in queue order
     steps: list[StepRecord] = field(default_factory=list)  # srun job steps, in order
     held: bool = False  # sbatch --hold / scontrol hold: never eligible until released (priority 0)
+    alloc: Allocation | None = None  # what it was given when it last started
+    holding: bool = False  # ... and still holds
+    restarts: int = 0  # scontrol requeue (Restarts=, SLURM_RESTART_COUNT)
+    requeued_at: float | None = None  # SubmitTime of a requeued job
+    requeue_pending: bool = False  # scontrol requeue: back to the queue once its processes are gone
+    warn_at: float | None = None  # when --signal's signal is due
     # The fields that decide a task's next event (eligible, woken, held, state, due_end, term_at,
     # kill_at) are indexed by the controller: whoever sets one calls Controller.changed(task).
 
@@ -225,7 +267,15 @@ class Task:
 
     @property
     def cpus(self) -> int:
+        if self.alloc is not None:
+            return self.alloc.cpus * len(self.alloc.nodes)
         return self.sub.cpus_per_node * self.sub.node_count
+
+    @property
+    def dependency_text(self) -> str:
+        """scontrol's Dependency= (squeue %E): the conditions not yet fulfilled, or (null)."""
+        shown = [d.text() for d in self.sub.dependency if d.state != "fulfilled"]
+        return ("?" if self.sub.any_dependency else ",").join(shown) or "(null)"
 
     @property
     def time_limit(self) -> int | None:

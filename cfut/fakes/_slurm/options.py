@@ -17,10 +17,11 @@ from .._getopt import Arity, Option, OptionTable, Parsed
 
 # Options the fake models; the rest of the table is real sbatch options it refuses to guess about.
 SBATCH_MODELLED = frozenset({
-    "array", "begin", "chdir", "clusters", "comment", "cpus-per-task", "error", "export", "hold", "job-name",
-    "mail-type",
-    "mail-user", "mem", "no-requeue", "nodes", "ntasks", "open-mode", "output", "parsable", "partition", "quiet",
-    "requeue", "time", "wrap",
+    "account", "array", "begin", "chdir", "clusters", "comment", "constraint", "cpus-per-task", "dependency",
+    "error", "exclude", "exclusive", "export", "gpus", "gpus-per-node", "gpus-per-task", "gres", "hold",
+    "job-name", "kill-on-invalid-dep", "mail-type", "mail-user", "mem", "mem-per-cpu", "no-requeue", "nodes",
+    "ntasks", "ntasks-per-node", "open-mode", "output", "parsable", "partition", "qos", "quiet", "requeue",
+    "signal", "time", "wait", "wckey", "wrap",
 })
 
 _FLAGS = {
@@ -96,6 +97,17 @@ SQUEUE_OPTIONS = _options(
 )
 SQUEUE_MODELLED = frozenset({"noheader", "states", "jobs", "format", "name", "user", "array", "me", "all",
                              "partition", "hide"})
+SINFO_OPTIONS = _options(
+    ("noheader", "h", "none"), ("format", "o", "required"), ("Format", "O", "required"),
+    ("Node", "N", "none"), ("partition", "p", "required"), ("summarize", "s", "none"), ("all", "a", "none"),
+    ("long", "l", "none"), ("nodes", "n", "required"), ("states", "t", "required"), ("exact", "e", "none"),
+    ("dead", "d", "none"), ("responding", "r", "none"), ("list-reasons", "R", "none"), ("sort", "S", "required"),
+    ("iterate", "i", "required"), ("clusters", "M", "required"), ("verbose", "v", "none"), ("version", "V", "none"),
+    ("help", None, "none"), ("usage", None, "none"), ("hide", None, "none"), ("json", None, "none"),
+    ("yaml", None, "none"), ("local", None, "none"), ("federation", None, "none"), ("noconvert", None, "none"),
+    ("future", "F", "none"),
+)
+SINFO_MODELLED = frozenset({"noheader", "format", "Node", "partition", "summarize", "all", "hide", "exact"})
 SACCT_OPTIONS = _options(
     ("noheader", "n", "none"), ("parsable2", "P", "none"), ("parsable", "p", "none"),
     ("allocations", "X", "none"), ("jobs", "j", "required"), ("format", "o", "required"),
@@ -136,9 +148,9 @@ SCONTROL_OPTIONS = _options(
     ("local", None, "none"), ("sibling", None, "none"), ("federation", None, "none"),
 )
 SCONTROL_MODELLED = frozenset({"oneliner", "all", "quiet", "hide"})
-#: The ``scontrol`` commands modelled (``show job [ID]``, ``hold``, ``release``, and ``show config``
-#: with the lines of the configuration the fake models).
-SCONTROL_VERBS = ("show job", "hold", "release", "show config")
+#: The ``scontrol`` commands modelled (``show job [ID]``, ``hold``, ``release``, ``requeue``, and
+#: ``show config`` with the lines of the configuration the fake models).
+SCONTROL_VERBS = ("show job", "hold", "release", "requeue", "show config")
 
 #: Every command's option table and modelled subset, for docs/fidelity.md.
 TABLES: dict[str, tuple[OptionTable, frozenset[str]]] = {
@@ -147,6 +159,7 @@ TABLES: dict[str, tuple[OptionTable, frozenset[str]]] = {
     "sacct": (SACCT_OPTIONS, SACCT_MODELLED),
     "scancel": (SCANCEL_OPTIONS, SCANCEL_MODELLED),
     "scontrol": (SCONTROL_OPTIONS, SCONTROL_MODELLED),
+    "sinfo": (SINFO_OPTIONS, SINFO_MODELLED),
 }
 
 

@@ -6,8 +6,9 @@ one row (``12_[3-9%2]``) unless the command expands them, as the real commands d
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .._errors import FakeUnsupported
@@ -43,6 +44,7 @@ class Context:
     cluster: str
     alloc_node: str
     oversubscribe: str = "OK"  # scontrol's OverSubscribe=: OK, or YES on a partition with FORCE
+    def_mem_per_cpu: int = DEF_MEM_PER_CPU_MB  # DefMemPerCPU, MB
 
     def date(self, t: float | None, missing: str = "Unknown") -> str:
         return slurm_date(None if t is None else self.wall(t), missing)
@@ -187,6 +189,19 @@ def _squeue_field(token: str, row: Row, ctx: Context) -> str:
         return ctx.group
     if token == "G":
         return str(ctx.gid)
+    if token == "E":
+        return task.dependency_text
+    if token == "b":
+        return sub.gpu_option[1] if sub.gpu_option is not None and sub.gpu_option[0] == "TresPerNode" else "N/A"
+    if token == "m":
+        per = sub.mem_mb if sub.mem_mb is not None else sub.mem_per_cpu or ctx.def_mem_per_cpu
+        return memory_text(per)
+    if token == "q":
+        return sub.qos or "normal"
+    if token == "L":
+        if task.time_limit is None:
+            return "UNLIMITED"
+        return squeue_duration(max(0.0, task.time_limit * 60 - elapsed(task, ctx.now)))
     raise AssertionError(token)
 
 
@@ -195,20 +210,33 @@ SQUEUE_HEADERS = {
     "T": "STATE", "t": "ST", "r": "REASON", "R": "NODELIST(REASON)", "u": "USER", "M": "TIME",
     "l": "TIME_LIMIT", "N": "NODELIST", "P": "PARTITION", "D": "NODES", "C": "CPUS", "V": "SUBMIT_TIME",
     "S": "START_TIME", "e": "END_TIME", "Z": "WORK_DIR", "k": "COMMENT", "U": "UID", "g": "GROUP",
-    "G": "GID",
+    "G": "GID", "E": "DEPENDENCY", "b": "TRES_PER_NODE", "m": "MIN_MEMORY", "q": "QOS", "L": "TIME_LEFT",
 }
 
 
 @dataclass(frozen=True)
-class _Token:
+class Token:
+    """One ``%[.][width]letter`` of a --format: right-justified with the dot, cut/padded to width."""
+
     letter: str
     width: int | None
     right: bool
 
+    def fit(self, value: str) -> str:
+        if self.width is None:
+            return value
+        value = value[: self.width]
+        return value.rjust(self.width) if self.right else value.ljust(self.width)
 
-def parse_squeue_format(fmt: str) -> list[str | _Token]:
-    """``%[.][width]letter`` tokens and the literal text between them."""
-    parts: list[str | _Token] = []
+
+def parse_format(fmt: str, known: Mapping[str, str], command: str) -> list[str | Token]:
+    """``%[.][width]letter`` tokens of squeue's or sinfo's --format and the literal text between them."""
+    return list(_parse_format(fmt, tuple(known), command))
+
+
+@functools.lru_cache(maxsize=64)  # a poller asks with the same format thousands of times
+def _parse_format(fmt: str, known: tuple[str, ...], command: str) -> tuple[str | Token, ...]:
+    parts: list[str | Token] = []
     pos = 0
     for match in re.finditer(r"%(\.?)(-?)(\d*)(.?)", fmt):
         if match.start() > pos:
@@ -218,30 +246,27 @@ def parse_squeue_format(fmt: str) -> list[str | _Token]:
         if minus:
             # Real squeue 22.05 prints "squeue: error: Invalid job format specification: -" and
             # then the format text itself: not worth reproducing.
-            raise FakeUnsupported(f"squeue --format {fmt!r}: a '-' flag is not valid in squeue 22.05")
+            raise FakeUnsupported(f"{command} --format {fmt!r}: a '-' flag is not valid in {command} 22.05")
         if letter == "%":
-            raise FakeUnsupported(f"squeue --format {fmt!r}: squeue 22.05 has no literal %% (it prints odd text)")
-        if letter not in SQUEUE_HEADERS:
-            raise FakeUnsupported(f"squeue --format token %{letter!s} (in {fmt!r}) is not modelled")
-        parts.append(_Token(letter, int(width) if width else None, bool(dot)))
+            raise FakeUnsupported(f"{command} --format {fmt!r}: {command} 22.05 has no literal %% (it prints odd text)")
+        if letter not in known:
+            raise FakeUnsupported(f"{command} --format token %{letter!s} (in {fmt!r}) is not modelled")
+        parts.append(Token(letter, int(width) if width else None, bool(dot)))
     if pos < len(fmt):
         parts.append(fmt[pos:])
-    return parts
+    return tuple(parts)
 
 
-def _fit(value: str, token: _Token) -> str:
-    if token.width is None:
-        return value
-    value = value[: token.width]
-    return value.rjust(token.width) if token.right else value.ljust(token.width)
+def parse_squeue_format(fmt: str) -> list[str | Token]:
+    return parse_format(fmt, SQUEUE_HEADERS, "squeue")
 
 
-def squeue_lines(fmt: list[str | _Token], table: Sequence[Row], ctx: Context, header: bool) -> str:
+def squeue_lines(fmt: list[str | Token], table: Sequence[Row], ctx: Context, header: bool) -> str:
     lines = []
     if header:
-        lines.append("".join(p if isinstance(p, str) else _fit(SQUEUE_HEADERS[p.letter], p) for p in fmt))
+        lines.append("".join(p if isinstance(p, str) else p.fit(SQUEUE_HEADERS[p.letter]) for p in fmt))
     for row in table:
-        lines.append("".join(p if isinstance(p, str) else _fit(_squeue_field(p.letter, row, ctx), p)
+        lines.append("".join(p if isinstance(p, str) else p.fit(_squeue_field(p.letter, row, ctx))
                              for p in fmt))
     return "".join(line + "\n" for line in lines)
 
@@ -379,7 +404,7 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name in ("nnodes", "allocnodes", "reqnodes"):
         return str(sub.node_count)
     if name == "account":
-        return ctx.account
+        return sub.account or ctx.account
     if name == "cluster":
         return ctx.cluster
     if step:
@@ -438,18 +463,20 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     else:
         end_time = "Unknown"
     start_time = ctx.date(task.start if started else (task.end if task.finished else None))
-    memory = sub.mem_mb * sub.node_count if sub.mem_mb else DEF_MEM_PER_CPU_MB * task.cpus
+    memory = job_memory(task, ctx)
     out, err = std_paths(task, ctx.user)
     lines = [
         first,
         [f"UserId={ctx.user}({ctx.uid})", f"GroupId={ctx.group}({ctx.gid})", "MCS_label=N/A"],
-        [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0", f"Account={ctx.account}", "QOS=normal"],
-        [f"JobState={task.shown_state}", f"Reason={task.reason}", "Dependency=(null)"],
-        [f"Requeue={int(task.sub.requeue)}", "Restarts=0", "BatchFlag=1", "Reboot=0",
+        [f"Priority={0 if task.held else PRIORITY_BASE - sub.seq}", "Nice=0",
+         f"Account={sub.account or ctx.account}", f"QOS={sub.qos or 'normal'}"],
+        [f"JobState={task.shown_state}", f"Reason={task.reason}", f"Dependency={task.dependency_text}"],
+        [f"Requeue={int(task.sub.requeue)}", f"Restarts={task.restarts}", "BatchFlag=1", "Reboot=0",
          f"ExitCode={task.exit_code}:{task.signal}"],
         [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",
          "TimeMin=N/A"],
-        [f"SubmitTime={ctx.date(sub.submit_time)}", f"EligibleTime={ctx.date(task.eligible)}"],
+        [f"SubmitTime={ctx.date(task.requeued_at if task.requeued_at is not None else sub.submit_time)}",
+         f"EligibleTime={ctx.date(task.eligible)}"],
         [f"AccrueTime={ctx.date(task.eligible)}"],
         [f"StartTime={start_time}", f"EndTime={end_time}", "Deadline=N/A"],
         ["SuspendTime=None", "SecsPreSuspend=0",
@@ -462,8 +489,8 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     if started:
         lines.append([f"BatchHost={task.nodes[0]}"])
     never_ran = task.finished and not started
-    min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb
-                  else f"MinMemoryCPU={memory_text(DEF_MEM_PER_CPU_MB)}")
+    min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb is not None
+                  else f"MinMemoryCPU={memory_text(sub.mem_per_cpu or ctx.def_mem_per_cpu)}")
     lines += [
         [f"NumNodes={sub.node_count}", f"NumCPUs={task.cpus}",
          f"NumTasks={'N/A' if never_ran else sub.ntasks or 1}", f"CPUs/Task={sub.cpus_per_task or 1}",
@@ -479,9 +506,19 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     if sub.comment:
         lines.append([f"Comment={sub.comment} "])  # sic: scontrol prints a space after the comment
     lines += [[f"StdErr={err}"], ["StdIn=/dev/null"], [f"StdOut={out}"], ["Power="]]
+    if sub.gpu_option is not None:
+        lines.append([f"{sub.gpu_option[0]}={sub.gpu_option[1]}"])  # observed after Power=
     if sub.mail_type:
         lines.append([f"MailUser={sub.mail_user or ctx.user}", f"MailType={sub.mail_type}"])
     return lines
+
+
+def job_memory(task: Task, ctx: Context) -> int:
+    """The job's memory in MB, as TRES shows it: --mem per node, --mem-per-cpu or DefMemPerCPU per CPU."""
+    sub = task.sub
+    if sub.mem_mb is not None:
+        return sub.mem_mb * sub.node_count
+    return (sub.mem_per_cpu or ctx.def_mem_per_cpu) * task.cpus
 
 
 def scontrol_text(records: Sequence[list[list[str]]], oneliner: bool) -> str:

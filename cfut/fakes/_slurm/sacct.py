@@ -26,6 +26,9 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     if positionals:
         raise FakeUnsupported(f"sacct arguments {positionals!r} are not modelled")
     opts = {p.option.long: p.value for p in parsed}
+    jobs = [p.value or "" for p in parsed if p.option.long == "jobs"]
+    if len(jobs) > 1:
+        opts["jobs"] = ",".join(jobs)  # observed: sacct -j A -j B lists both (submitit asks so)
     fmt = opts.get("format") or ("JobID,State,ExitCode" if "brief" in opts else SACCT_DEFAULT_FORMAT)
     fields: list[tuple[SacctField, int | None]] = []
     for spec in fmt.split(","):
@@ -64,7 +67,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         # without --jobs, sacct starts at 00:00 today
         midnight = time.mktime(time.localtime(now_wall)[:3] + (0, 0, 0, 0, 0, -1))
         start = clock.from_wall(midnight)
-    tasks = ctl.tasks if refs is None else ctl.match(ctl.tasks, refs)
+    tasks = ctl.tasks if refs is None else ctl.find(refs)
     tasks = [t for t in tasks if _in_window(t, start, end)]
     if states is not None:
         tasks = [t for t in tasks if t.state in states]

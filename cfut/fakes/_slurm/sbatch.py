@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from ..._runner import CommandResult
+from .. import _host
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError, Parsed
-from .._inline import parse_inline
+from .._inline import InlineScript, parse_inline
 from . import messages
 from .controller import Controller
-from .model import Submission
+from .model import Dependency, Submission
 from .options import SBATCH_MODELLED, SBATCH_OPTIONS, directive_words, last_values, refuse_unmodelled
-from .values import ArraySpec, parse_array, parse_memory_mb, parse_slurm_date, parse_time_limit
+from .values import (
+    ArraySpec,
+    expand_hostlist,
+    parse_array,
+    parse_dependency,
+    parse_gpu_count,
+    parse_memory_mb,
+    parse_signal_spec,
+    parse_slurm_date,
+    parse_time_limit,
+)
 
 
 class SbatchError(Exception):
@@ -34,14 +46,27 @@ def run(ctl: Controller, argv: tuple[str, ...], *, input: str | None, env: Mappi
         cwd: str | None) -> CommandResult:
     """Answer one ``sbatch`` command line."""
     try:
-        job_id, quiet, parsable, cluster = _submit(ctl, argv[1:], input, env, cwd)
+        job_id, quiet, parsable, cluster, wait = _submit(ctl, argv[1:], input, env, cwd)
     except SbatchError as exc:
         return CommandResult(argv, exc.returncode, "", exc.stderr)
     if quiet:
-        return CommandResult(argv, 0, "", "")  # observed: --quiet silences --parsable too
-    if parsable and cluster is not None:
-        return CommandResult(argv, 0, f"{job_id};{cluster}\n", "")  # --parsable with --clusters
-    return CommandResult(argv, 0, f"{job_id}\n" if parsable else messages.SUBMITTED.format(job=job_id), "")
+        stdout = ""  # observed: --quiet silences --parsable too
+    elif parsable and cluster is not None:
+        stdout = f"{job_id};{cluster}\n"  # --parsable with --clusters
+    else:
+        stdout = f"{job_id}\n" if parsable else messages.SUBMITTED.format(job=job_id)
+    if wait:
+        return Waiting(argv, 0, stdout, "", job_id=job_id)
+    return CommandResult(argv, 0, stdout, "")
+
+
+@dataclass(frozen=True)
+class Waiting(CommandResult):
+    """sbatch --wait: what it printed at submission; the fake then waits for ``job_id`` to end, and
+    sbatch exits with its exit code (sbatch(1): 1 for a job killed by a signal, the highest of an
+    array's tasks)."""
+
+    job_id: int = 0
 
 
 def _parse(words: Sequence[str]) -> list[Parsed]:
@@ -53,13 +78,14 @@ def _parse(words: Sequence[str]) -> list[Parsed]:
 
 
 def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mapping[str, str] | None,
-            cwd: str | None) -> tuple[int, bool, bool, str | None]:
+            cwd: str | None) -> tuple[int, bool, bool, str | None, bool]:
     try:
         parsed, positionals = SBATCH_OPTIONS.parse(args, permute=False)
     except GetoptError as exc:
         raise SbatchError(255, messages.GETOPT_SBATCH.format(message=exc.message)) from None
     here = cwd or os.getcwd()
-    merged_env = {**os.environ, **(env or {})}
+    merged_env = _host.environ()
+    merged_env.update(env or {})
     for name in merged_env:
         if name.startswith("SBATCH_"):
             raise FakeUnsupported(f"sbatch input environment variable {name} is not modelled by FakeSlurm")
@@ -67,6 +93,9 @@ def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mappin
     script, command, script_args, default_name = _script(cli, positionals, stdin, here)
     directives = _parse(directive_words(script))
     refuse_unmodelled("sbatch", [*directives, *parsed], SBATCH_MODELLED)
+    if any(p.option.long == "wait" for p in [*directives, *parsed]) and ctl.clock.progression == "manual":
+        raise FakeUnsupported("sbatch --wait on a manual clock would wait forever (nothing advances it meanwhile); "
+                              'use progression="immediate" or "realtime"')
     opts = {name: p.value for name, p in last_values([*directives, *parsed]).items()}
     if "clusters" in opts and opts["clusters"] != ctl.cluster.name:
         raise FakeUnsupported(f"sbatch --clusters={opts['clusters']}: only this cluster "
@@ -74,7 +103,7 @@ def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mappin
     sub, eligible = _submission(ctl, opts, script, command, script_args, default_name, here, merged_env,
                                 ("sbatch", *args))
     ctl.add_submission(sub, eligible)
-    return sub.job_id, "quiet" in opts, "parsable" in opts, opts.get("clusters")
+    return sub.job_id, "quiet" in opts, "parsable" in opts, opts.get("clusters"), "wait" in opts
 
 
 def _script(cli: Mapping[str, Parsed], positionals: Sequence[str], stdin: str | None,
@@ -90,8 +119,11 @@ def _script(cli: Mapping[str, Parsed], positionals: Sequence[str], stdin: str | 
     elif positionals:
         path = os.path.join(here, positionals[0])
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-                script = handle.read()
+            if os.path.isdir(path):
+                script = ""  # observed: sbatch reads nothing from a directory ("Batch script is empty!")
+            else:
+                with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                    script = handle.read()
         except OSError:
             raise SbatchError(1, messages.UNABLE_TO_OPEN.format(path=positionals[0])) from None
         command, args, name = os.path.abspath(path), tuple(positionals[1:]), os.path.basename(path)
@@ -122,6 +154,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         raise SbatchError(255, messages.INVALID_OPEN_MODE)
     cpus_per_task = _positive(opts, "cpus-per-task")
     ntasks = _positive(opts, "ntasks")
+    tasks_per_node = _positive(opts, "ntasks-per-node")
     node_count = 1
     if opts.get("nodes") is not None:
         text = opts["nodes"] or ""
@@ -130,14 +163,32 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         if not text.isdigit() or int(text) < 1:
             raise SbatchError(255, messages.INVALID_NODE_COUNT.format(value=text))
         node_count = int(text)
+    if tasks_per_node is not None:
+        if ntasks is not None and ntasks != tasks_per_node * node_count:
+            raise FakeUnsupported("sbatch --ntasks with a different --ntasks-per-node × --nodes is not modelled")
+        ntasks = tasks_per_node * node_count
     if ntasks is not None and ntasks < node_count:
         raise FakeUnsupported("sbatch with fewer --ntasks than --nodes is not modelled")
-    mem_mb = None
+    mem_mb = mem_per_cpu = None
     if opts.get("mem") is not None:
         try:
             mem_mb = parse_memory_mb(opts["mem"] or "")
         except ValueError:
             raise SbatchError(255, messages.INVALID_MEM) from None
+    if opts.get("mem-per-cpu") is not None:
+        if mem_mb is not None:
+            raise FakeUnsupported("sbatch with both --mem and --mem-per-cpu is not modelled")
+        try:
+            mem_per_cpu = parse_memory_mb(opts["mem-per-cpu"] or "")
+        except ValueError:
+            raise SbatchError(255, messages.INVALID_MEM_PER_CPU) from None
+    signal = None
+    if opts.get("signal") is not None:
+        try:
+            signal = parse_signal_spec(opts["signal"] or "")
+        except ValueError:
+            raise SbatchError(255, messages.INVALID_SIGNAL) from None
+    gpus = _gpus(opts, ntasks)
     now = clock.now()
     eligible = now + config.start_delay
     if opts.get("begin") is not None:
@@ -150,12 +201,29 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         except ValueError:
             raise SbatchError(1, messages.INVALID_ARRAY) from None
     partition = opts.get("partition") or config.partition
-    if partition != config.partition:
+    if "," in partition:
+        raise FakeUnsupported(f"sbatch --partition={partition}: a list of partitions is not modelled")
+    if partition not in config.partitions:
         raise SbatchError(1, messages.INVALID_PARTITION.format(partition=partition))
+    exclude = tuple(expand_hostlist(opts["exclude"] or "")) if opts.get("exclude") else ()
+    if any(name not in {node.name for node in cluster.nodes} for name in exclude):
+        raise SbatchError(1, messages.INVALID_NODE_NAME)
+    if opts.get("constraint"):
+        raise SbatchError(1, messages.INVALID_FEATURE)  # the fake's nodes have no features
+    dependency, any_dependency = _dependency(ctl, opts.get("dependency"))
     cpus_per_node = -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
-    if not cluster.can_ever_fit(cpus_per_node, node_count):
+    gpus_per_node, gpu_option, gpus_env = gpus
+    memory = mem_mb if mem_mb is not None else (mem_per_cpu or config.def_mem_per_cpu) * cpus_per_node
+    # what no node could ever give is refused; CPUs beyond a node's pend forever (PartitionConfig,
+    # observed with --cpus-per-task=999 on 2-CPU nodes)
+    nodes = [n for n in cluster.nodes if n.name not in exclude]
+    if node_count > len(nodes) or sum(n.gpus >= gpus_per_node for n in nodes) < node_count:
         raise SbatchError(1, messages.NODE_CONFIGURATION)
-    inline = parse_inline(script) if config.execution == "inline" else None
+    # an explicit --mem or --mem-per-cpu no node has is refused; DefMemPerCPU is not checked so
+    # (observed: --mem=50G refused, --cpus-per-task=999 pending on 24 GB nodes)
+    if (mem_mb is not None or mem_per_cpu is not None) and all(n.memory and memory > n.memory for n in nodes):
+        raise SbatchError(1, messages.MEMORY_NOT_SATISFIED)
+    inline = _inline_script(script, config.execution)
     workdir = os.path.normpath(os.path.join(here, opts["chdir"] or "")) if opts.get("chdir") else here
     job_id, seq = ctl.new_job_id()
     sub = Submission(
@@ -165,11 +233,103 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         explicit_time=opts.get("time") is not None, cpus_per_task=cpus_per_task, ntasks=ntasks,
         node_count=node_count, partition=partition, mem_mb=mem_mb, comment=opts.get("comment"),
         mail_type=opts.get("mail-type"), mail_user=opts.get("mail-user"),
-        env=_exported(opts.get("export"), merged_env, "export" in opts), array=array, submit_time=now,
+        env=_job_env(opts, merged_env), array=array, submit_time=now,
         argv=argv, inline=inline, held="hold" in opts,
-        requeue="no-requeue" not in opts or "requeue" in opts,
+        requeue="no-requeue" not in opts or "requeue" in opts, umask=_umask(merged_env),
+        sys_path=_host.sys_path() if inline is not None and config.execution == "process" else (),
+        account=opts.get("account"), qos=opts.get("qos"), mem_per_cpu=mem_per_cpu, gpus_per_node=gpus_per_node,
+        gpu_option=gpu_option, gpus_env=gpus_env, exclusive="exclusive" in opts, dependency=dependency,
+        any_dependency=any_dependency, kill_on_invalid_dep=_kill_on_invalid_dep(opts.get("kill-on-invalid-dep")),
+        signal=signal, exclude=exclude, open_mode_given=opts.get("open-mode") is not None,
     )
     return sub, eligible
+
+
+def _gpus(opts: Mapping[str, str | None], ntasks: int | None) -> tuple[int, tuple[str, str] | None, dict[str, str]]:
+    """GPUs per node, how scontrol shows the request (TresPerNode=gres:gpu:1, ...), and the job's
+    SLURM_GPUS* variables for it (observed on Slurm 22.05 with GRES gpu:2 nodes)."""
+    given = [name for name in ("gres", "gpus", "gpus-per-node", "gpus-per-task") if opts.get(name) is not None]
+    if not given:
+        return 0, None, {}
+    if len(given) > 1:
+        raise FakeUnsupported(f"sbatch with {', '.join('--' + g for g in given)} together is not modelled")
+    option = given[0]
+    try:
+        count = parse_gpu_count(opts[option] or "", option)
+    except ValueError:
+        if option == "gres":
+            raise SbatchError(1, messages.INVALID_GRES) from None
+        raise SbatchError(1, messages.NODE_CONFIGURATION) from None  # observed: --gpus=abc
+    if option == "gres":
+        return count, ("TresPerNode", f"gres:gpu:{count}"), {}
+    if option == "gpus-per-node":
+        return count, ("TresPerNode", f"gres:gpu:{count}"), {"SLURM_GPUS_PER_NODE": str(count)}
+    if option == "gpus-per-task":
+        return count * (ntasks or 1), ("TresPerTask", f"gres:gpu:{count}"), {"SLURM_GPUS_PER_TASK": str(count)}
+    # --gpus=N: the fake gives them on one node (real Slurm spreads them when one node has too few free)
+    return count, ("TresPerJob", f"gres:gpu:{count}"), {"SLURM_GPUS": str(count)}
+
+
+def _dependency(ctl: Controller, text: str | None) -> tuple[list[Dependency], bool]:
+    """--dependency as slurmctld keeps it: conditions on jobs it does not know are dropped (observed:
+    afterok on an unknown id runs at once; afterok:A:UNKNOWN shows only A)."""
+    if text is None:
+        return [], False
+    try:
+        items, any_of = parse_dependency(text)
+    except ValueError:
+        raise SbatchError(1, messages.DEPENDENCY_PROBLEM) from None
+    kept = []
+    for item in items:
+        if item.job_id is not None:
+            try:
+                ctl.tasks_for(item.job_id)
+            except KeyError:
+                continue
+        kept.append(Dependency(item.kind, item.job_id))
+    return kept, any_of
+
+
+def _kill_on_invalid_dep(text: str | None) -> bool:
+    if text is None:
+        return False
+    if text not in ("yes", "no"):
+        raise FakeUnsupported(f"--kill-on-invalid-dep={text}: only yes and no are modelled")
+    return text == "yes"
+
+
+def _inline_script(script: str, execution: str) -> InlineScript | None:
+    """The script as the tiny shell runs it (execution "inline" and "process"), else None (a real
+    shell runs it). Under "inline" a script outside the shell's subset is refused; under "process"
+    it runs as a real process instead, as under "subprocess"."""
+    if execution == "inline":
+        return parse_inline(script)
+    if execution == "process":
+        try:
+            return parse_inline(script)
+        except FakeUnsupported:
+            return None
+    return None
+
+
+def _umask(env: Mapping[str, str]) -> int:
+    """The job's umask: sbatch passes SLURM_UMASK from its environment, or its own umask (sbatch's
+    _set_umask_env); observed on Slurm 22.05 with umask 022, 027, 002 and SLURM_UMASK=0077."""
+    text = env.get("SLURM_UMASK")
+    if text is not None:
+        try:
+            return int(text, 8) & 0o777
+        except ValueError:
+            pass
+    return _host.umask()
+
+
+def _job_env(opts: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the job starts from: --export's choice; SLURM_UMASK is consumed by sbatch
+    (observed: a job never sees it, whether it was set or not)."""
+    exported = _exported(opts.get("export"), env, "export" in opts)
+    exported.pop("SLURM_UMASK", None)
+    return exported
 
 
 def _positive(opts: Mapping[str, str | None], name: str) -> int | None:

@@ -43,7 +43,8 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     filters = any(k in opts for k in ("name", "user", "state", "partition", "me"))
     if not refs and not filters:
         return CommandResult(argv, 1, "", messages.NO_JOB_IDENTIFICATION)
-    live = ctl.live()
+    every = ctl.live(refs or None)
+    live = list(every)
     if "name" in opts:
         live = [t for t in live if t.sub.name in (opts["name"] or "").split(",")]
     users = ctl.user_filter(opts.get("user"), "me" in opts)
@@ -55,16 +56,21 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     if opts.get("partition") is not None:
         live = [t for t in live if t.sub.partition in (opts["partition"] or "").split(",")]
     now = ctl.clock.now()
+    quiet = "quiet" in opts
     if signum is not None and signum != signal_module.SIGKILL:
-        return _signal(ctl, argv, refs, live, signum, batch="batch" in opts, full="full" in opts)
-    if signum is not None:
-        # scancel --signal=KILL cancels, but like any --signal names each id to slurmctld and
-        # reports the ones it does not know (or that already ended)
-        missing = [ref.text for ref in refs if not any(matches(t, ref) for t in live)]
+        result = _signal(ctl, argv, refs, live, signum, batch="batch" in opts, full="full" in opts)
+        return CommandResult(argv, result.returncode, "", "" if quiet else result.stderr)
+    if refs and (signum is not None or filters or "batch" in opts):
+        # With --signal, --batch or a filter, scancel looks every id up and reports those that are not
+        # live (observed: "scancel --state=PENDING|-n x|-u u|--me|-b UNKNOWN" fail so; --quiet keeps
+        # exit code 1 without the message); plain ids, -f, -H and -Q alone are sent as they are
+        # (an unknown one is silently ignored).
+        missing = [ref.text for ref in refs if not any(matches(t, ref) for t in every)]
         if missing:
             for task in [t for t in live if any(matches(t, ref) for ref in refs)]:
                 ctl.cancel(task, now)
-            return CommandResult(argv, 1, "", "".join(messages.KILL_JOB_ERROR.format(job=text) for text in missing))
+            errors = "".join(messages.KILL_JOB_ERROR.format(job=text) for text in missing)
+            return CommandResult(argv, 1, "", "" if quiet else errors)
     targets = live if not refs else [t for t in live if any(matches(t, ref) for ref in refs)]
     named = [t for t in targets if t.pending and t.index is not None
              and any(ref.tasks is not None and matches(t, ref) for ref in refs)]
@@ -73,7 +79,7 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     for task in named:
         # a pending task cancelled by its index leaves the array's record without trace (observed:
         # squeue --states=all and sacct no longer list it), unless it was the last one pending
-        if any(t.pending and t.sub is task.sub for t in ctl.tasks):
+        if any(t.pending for t in ctl.array_tasks(task.sub)):
             ctl.withdraw(task)
     return CommandResult(argv, 0, "", "")
 

@@ -1,4 +1,4 @@
-"""``scontrol``: ``show job [ID]`` → scontrol's records; ``hold``/``release`` → the controller."""
+"""``scontrol``: ``show job [ID]`` → scontrol's records; ``hold``/``release``/``requeue`` → the controller."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         return _hold_or_release(ctl, argv, words[0], words[1:], refresh)
     if words == ["show", "config"]:
         return CommandResult(argv, 0, config_text(ctl), "")
+    if words and words[0] == "requeue":
+        return _requeue(ctl, argv, words[1:], refresh)
     if len(words) < 2 or words[0] != "show" or words[1] not in ("job", "jobs") or len(words) > 3:
-        raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold` and "
-                              "`release` are modelled")
+        raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold`, "
+                              "`release`, `requeue` and `show config` are modelled")
     ref = None
     if len(words) == 3:
         try:
@@ -36,10 +38,12 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         except ValueError:
             return CommandResult(argv, 1, "", messages.SCONTROL_PRINT_INVALID)
     refresh()
-    visible = ctl.controller_tasks()
+    visible = ctl.controller_tasks(None if ref is None else [ref])
     if ref is not None:
-        visible = ctl.match(visible, [ref])
         if not visible:
+            if ref.tasks is not None and ctl.holds_job(ref.job_id):
+                # a task the array no longer has: on stdout, exit 1 (observed on Slurm 22.05.8)
+                return CommandResult(argv, 1, messages.TASK_NOT_FOUND.format(job=words[2]), "")
             return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
     elif not visible:
         return CommandResult(argv, 0, messages.NO_JOBS, "")
@@ -83,7 +87,7 @@ def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: l
     errors = []
     for text in (part for word in words for part in word.split(",") if part):
         try:
-            tasks = ctl.match(ctl.controller_tasks(), [parse_job_ref(text)])
+            tasks = ctl.controller_tasks([parse_job_ref(text)])
         except ValueError:
             tasks = []
         one_task = "_" in text  # real scontrol words its complaints about array tasks differently
@@ -102,4 +106,31 @@ def _hold_or_release(ctl: Controller, argv: tuple[str, ...], verb: str, words: l
                 ctl.hold(task)
             elif task.held:
                 ctl.release(task)
+    return CommandResult(argv, 1 if errors else 0, "", "".join(errors))
+
+
+def _requeue(ctl: Controller, argv: tuple[str, ...], words: list[str], refresh: Callable[[], None]) -> CommandResult:
+    """``scontrol requeue ID[,ID...]``: running and finished jobs go back to the queue; one line per
+    id it cannot act on (observed: unknown, --no-requeue and pending jobs), exit code 1 then."""
+    if not words:
+        return CommandResult(argv, 1, "", messages.TOO_FEW_ARGUMENTS.format(verb="requeue"))
+    if len(words) > 1 and "=" in words[0]:
+        raise FakeUnsupported("scontrol requeue with options (Incomplete, ...) is not modelled")
+    refresh()
+    errors = []
+    now = ctl.clock.now()
+    for text in (part for word in words for part in word.split(",") if part):
+        try:
+            tasks = ctl.controller_tasks([parse_job_ref(text)])
+        except ValueError:
+            tasks = []
+        if not tasks:
+            errors.append(messages.REQUEUE_INVALID_JOB.format(job=text))
+        elif not all(task.sub.requeue for task in tasks):
+            errors.append(messages.REQUEUE_DISABLED.format(job=text))
+        elif any(task.pending for task in tasks):
+            errors.append(messages.REQUEUE_PENDING.format(job=text))
+        else:
+            for task in tasks:
+                ctl.requeue(task, now)
     return CommandResult(argv, 1 if errors else 0, "", "".join(errors))

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from .._cluster import FakeCluster
 from .._inline import run_inline, run_worker_in_process
-from .._process import JobProcess
+from .._jobworker import JobSpec
+from .._pool import Job, PooledJob, pool
+from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
 from .values import compress_hostlist, expand_filename, slurm_date
@@ -34,12 +36,14 @@ class Hidden:
     original: str
 
 
-def cleanup(processes: list[JobProcess], spool: list[str]) -> None:
+def cleanup(processes: list[JobHandle], spool: list[str], early: set[PooledJob] | None = None) -> None:
     """Kill what is still running and remove the spool directory (at close() or garbage collection)."""
-    for process in processes:
+    for process in [*processes, *(early or ())]:
         process.kill_and_reap()
         process.cleanup()
     processes.clear()
+    if early is not None:
+        early.clear()
     for path in spool:
         shutil.rmtree(path, ignore_errors=True)
     spool.clear()
@@ -48,11 +52,14 @@ def cleanup(processes: list[JobProcess], spool: list[str]) -> None:
 class Stepd:
     """slurmd/slurmstepd of every node: job files, environments, processes."""
 
-    def __init__(self, cluster: FakeCluster) -> None:
+    def __init__(self, cluster: FakeCluster, def_mem_per_cpu: int = 1024) -> None:
         self.cluster = cluster
+        self.def_mem_per_cpu = def_mem_per_cpu
         #: The job processes running (or not yet reaped), in launch order.
-        self.processes: list[JobProcess] = []
+        self.processes: list[JobHandle] = []
         self.spool: list[str] = []  # the spool directory, once made
+        #: Scripts started with their jobs (execution="process" on a clock that moves by itself).
+        self.early: set[PooledJob] = set()
 
     # ------------------------------------------------------------------ launch
 
@@ -72,14 +79,21 @@ class Stepd:
         return expand(sub.output or default), expand(sub.error) if sub.error else None
 
     def create_outputs(self, task: Task) -> bool:
-        """Create (truncate or append to) the output and error files, as slurmstepd does at launch;
+        """Create (truncate or append to) the output and error files, as slurmstepd does at launch,
+        mode 0666 less the job's umask (observed: 0600 under SLURM_UMASK=0077, 0664 under umask 002);
         False when it cannot (the job then fails to launch)."""
-        mode = "a" if task.sub.open_mode == "append" else "w"
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if task.sub.open_mode == "append" else os.O_TRUNC)
+        mode = 0o666 & ~task.sub.umask
         try:
             for path in (task.output_path, task.error_path):
                 if path is not None:
-                    with open(path, mode):
-                        pass
+                    existed = os.path.exists(path)
+                    fd = os.open(path, flags, mode)
+                    try:
+                        if not existed:
+                            os.fchmod(fd, mode)  # this process's own umask must not count
+                    finally:
+                        os.close(fd)
         except OSError:
             return False
         return True
@@ -88,7 +102,7 @@ class Stepd:
         """The environment of the batch script: what sbatch exported plus the SLURM_* variables."""
         sub = task.sub
         cluster = self.cluster
-        per_node = sub.cpus_per_node
+        per_node = task.alloc.cpus if task.alloc is not None else sub.cpus_per_node
         cpus_per_node = str(per_node) if sub.node_count == 1 else f"{per_node}(x{sub.node_count})"
         slurm = {
             "SLURM_JOB_ID": str(task.job_id), "SLURM_JOBID": str(task.job_id),
@@ -106,6 +120,21 @@ class Stepd:
         }
         if sub.ntasks is not None:
             slurm["SLURM_NTASKS"] = slurm["SLURM_NPROCS"] = str(sub.ntasks)
+        # observed on Slurm 22.05: SLURM_MEM_PER_NODE for --mem, else SLURM_MEM_PER_CPU (--mem-per-cpu,
+        # or DefMemPerCPU), in MB
+        if sub.mem_mb is not None:
+            slurm["SLURM_MEM_PER_NODE"] = str(sub.mem_mb)
+        else:
+            slurm["SLURM_MEM_PER_CPU"] = str(sub.mem_per_cpu or self.def_mem_per_cpu)
+        gpus = task.alloc.gpus[0] if task.alloc is not None and task.alloc.gpus else ()
+        if gpus:
+            devices = ",".join(str(i) for i in gpus)
+            slurm.update({"CUDA_VISIBLE_DEVICES": devices, "SLURM_JOB_GPUS": devices,
+                          "SLURM_GPUS_ON_NODE": str(len(gpus)), **sub.gpus_env})
+        if task.restarts:
+            slurm["SLURM_RESTART_COUNT"] = str(task.restarts)
+        if sub.open_mode_given:
+            slurm["SLURM_OPEN_MODE"] = "a" if sub.open_mode == "append" else "t"  # for srun --output
         if sub.cpus_per_task is not None:
             slurm["SLURM_CPUS_PER_TASK"] = str(sub.cpus_per_task)
         if sub.array is not None and task.index is not None:
@@ -129,8 +158,29 @@ class Stepd:
             task.proc = JobProcess.from_script(
                 script=task.sub.script, script_args=task.sub.script_args, spool_dir=self.spool[0],
                 name=f"job{task.job_id}.sh", cwd=task.sub.workdir, env=task.env, stdout=out, stderr=err,
+                umask=task.sub.umask,
             )
         self.processes.append(task.proc)
+
+    def pooled(self, task: Task) -> Job:
+        """What a warm process needs to run the job's script (``execution="process"``)."""
+        sub = task.sub
+        assert sub.inline is not None and task.output_path is not None and task.env is not None
+        return JobSpec(script=sub.inline, worker_args=(), cwd=sub.workdir, umask=sub.umask,
+                       stdout=task.output_path, stderr=task.error_path, sys_path=sub.sys_path,
+                       script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script"), task.env
+
+    def start_early(self, task: Task) -> None:
+        """Start the job's script now in a free warm process, if there is one (else it runs at its end)."""
+        job = pool().start(self.pooled(task), only_free=True)
+        if job is not None:
+            task.early = job
+            self.early.add(job)
+
+    def forget_early(self, task: Task) -> None:
+        if task.early is not None:
+            self.early.discard(task.early)
+            task.early = None
 
     def run_inline(self, task: Task) -> int:
         """Run an inline job's script now; its status (negative: killed by that signal)."""
@@ -146,7 +196,11 @@ class Stepd:
     # ------------------------------------------------------------------ processes
 
     def drop(self, task: Task) -> None:
-        """The job's processes are gone: forget them and remove its spool file."""
+        """The job's processes are gone: forget them and remove its spool file. A script started
+        with the job that still runs is ended (the job ended some other way: cancelled, ...)."""
+        if task.early is not None:
+            task.early.kill_and_reap()
+            self.forget_early(task)
         if task.proc is None:
             return
         task.proc.cleanup()
@@ -156,6 +210,9 @@ class Stepd:
 
     def kill_now(self, task: Task) -> None:
         """SIGKILL every process of the job and reap it (the node took the job away)."""
+        if task.early is not None:
+            task.early.kill_and_reap()
+            self.forget_early(task)
         if task.proc is not None:
             task.proc.kill_and_reap()
 

@@ -163,8 +163,29 @@ def index_ranges(indices: Iterable[int]) -> str:
 # ------------------------------------------------------------------ hostlists
 
 
+def expand_hostlist(text: str) -> list[str]:
+    """``node[1-3,5],other`` → node1, node2, node3, node5, other (one bracket per name)."""
+    names: list[str] = []
+    for match in re.finditer(r"([^,\[]+)(?:\[([^\]]*)\])?", text):
+        prefix, ranges = match.groups()
+        if ranges is None:
+            names.append(prefix)
+            continue
+        for part in ranges.split(","):
+            first, _, last = part.partition("-")
+            width = len(first)
+            for number in range(int(first), int(last or first) + 1):
+                names.append(f"{prefix}{number:0{width}d}")
+    return names
+
+
 def compress_hostlist(names: Iterable[str]) -> str:
     """``node[1-3,5]`` from node1,node2,node3,node5; a single node stays ``node1``."""
+    return _compress(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)  # every job's environment and every squeue line asks
+def _compress(names: tuple[str, ...]) -> str:
     groups: dict[str, list[int]] = {}
     plain: list[str] = []
     for name in names:
@@ -195,7 +216,7 @@ def expand_filename(
     user: str,
     node: str | None,
 ) -> str:
-    """sbatch's filename pattern (sbatch(1) "filename pattern"): %A %a %j %x %u %N %n %t %%.
+    """sbatch's filename pattern (sbatch(1) "filename pattern"): %A %a %j %J %x %u %N %n %t %%.
 
     A number after ``%`` zero-pads (``%3a`` → ``007``). A backslash anywhere turns replacement off.
     """
@@ -213,7 +234,7 @@ def expand_filename(
             return number(array_job_id if array_job_id is not None else job_id, width)
         if token == "a":
             return number(task_id if task_id is not None else NO_VAL, width)
-        if token == "j":
+        if token in "jJ":  # %J is jobid.stepid; the batch step shows the job id alone (observed)
             return number(job_id, width)
         if token == "x":
             return name
@@ -337,3 +358,102 @@ def parse_job_ref(text: str) -> JobRef:
     spec = parse_array(match.group(3), max_array_size=2**31)
     assert spec is not None
     return JobRef(job_id, frozenset(spec.indices), text)
+
+
+# ------------------------------------------------------------------ --signal, --gres, --dependency
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """sbatch --signal=[{R|B}:]SIG[@TIME]: the signal, seconds before the end, and whether the batch
+    shell (``B:``) rather than the job steps gets it."""
+
+    signum: int
+    seconds: int
+    batch: bool
+
+
+def parse_signal_spec(text: str) -> SignalSpec:
+    """Raises ValueError for what sbatch calls an "Invalid --signal specification" (sbatch(1):
+    the time defaults to 60 s and may be up to 65535)."""
+    flags, _, rest = text.rpartition(":")
+    if flags and not set(flags) <= {"R", "B"}:
+        raise ValueError(text)
+    if "R" in flags:
+        raise FakeUnsupported(f"--signal={text}: the R: flag (reservation end) is not modelled")
+    name, at, seconds = rest.partition("@")
+    signum = parse_signal(name)
+    if signum is None or (at and not seconds.isdigit()) or (seconds and int(seconds) > 65535):
+        raise ValueError(text)
+    return SignalSpec(signum, int(seconds) if at else 60, "B" in flags)
+
+
+def parse_gpu_count(text: str, option: str) -> int:
+    """The GPU count of --gres=gpu[:type]:N (only gpu is a GRES of the fake) or --gpus*=[type:]N.
+    Raises ValueError for a GRES other than gpu (sbatch: "Invalid generic resource (gres)
+    specification") and for a count that is not a number."""
+    if option == "gres":
+        items = [item for item in text.split(",") if item]
+        count = 0
+        for item in items:
+            parts = item.split(":")
+            if parts[0] != "gpu":
+                raise ValueError(text)
+            if len(parts) > 3 or (len(parts) == 3 and not parts[2].isdigit()):
+                raise ValueError(text)
+            if len(parts) >= 2 and not parts[-1].isdigit():
+                raise FakeUnsupported(f"--gres={text}: GPU types are not modelled")
+            count += int(parts[-1]) if len(parts) >= 2 else 1
+        return count
+    parts = text.split(":")
+    if len(parts) > 2:
+        raise ValueError(text)
+    if len(parts) == 2:
+        raise FakeUnsupported(f"--{option}={text}: GPU types are not modelled")
+    if not parts[0].isdigit():
+        raise ValueError(text)
+    return int(parts[0])
+
+
+DEPENDENCY_KINDS = ("after", "afterany", "afterok", "afternotok", "singleton")
+
+
+@dataclass(frozen=True)
+class DependencyItem:
+    """One condition of --dependency: ``kind`` on job ``job_id`` (None for singleton)."""
+
+    kind: str
+    job_id: int | None
+    delay: int = 0  # after:ID+MINUTES
+
+
+def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
+    """--dependency=kind:id[:id...][,kind:id...] (all must hold) or with ``?`` (any may); the items
+    and whether any one suffices. Raises ValueError for what slurmctld calls a "Job dependency
+    problem"; FakeUnsupported for aftercorr, afterburstbuffer and expand."""
+    any_of = "?" in text
+    if any_of and "," in text:
+        # sbatch(1) says they cannot be mixed; Slurm 22.05 accepts it all the same (observed)
+        raise FakeUnsupported(f"--dependency={text}: mixing ',' and '?' is not modelled")
+    items = []
+    for part in text.split("?" if any_of else ","):
+        kind, _, ids = part.partition(":")
+        if kind in ("aftercorr", "afterburstbuffer", "expand"):
+            raise FakeUnsupported(f"--dependency={text}: {kind} is not modelled")
+        if kind == "singleton":
+            if ids:
+                raise ValueError(text)
+            items.append(DependencyItem("singleton", None))
+            continue
+        if kind not in DEPENDENCY_KINDS or not ids:
+            raise ValueError(text)
+        for job in ids.split(":"):
+            job_id, plus, minutes = job.partition("+")
+            if "_" in job_id:
+                raise FakeUnsupported(f"--dependency={text}: dependencies on array tasks are not modelled")
+            if not job_id.isdigit() or (plus and not minutes.isdigit()):
+                raise ValueError(text)
+            if plus:
+                raise FakeUnsupported(f"--dependency={text}: a delay (+minutes) is not modelled")
+            items.append(DependencyItem(kind, int(job_id)))
+    return items, any_of

@@ -1,0 +1,52 @@
+"""What a command started from this process inherits from it: environment, umask, ``sys.path``.
+
+The fakes answer commands in the test process itself, so what a real ``sbatch`` or
+``condor_submit`` would inherit from its parent is read here, cheaply: a test may submit thousands
+of jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+_lock = threading.Lock()
+_environ_cache: tuple[dict[bytes, bytes], dict[str, str]] | None = None
+
+
+def environ() -> dict[str, str]:
+    """A copy of ``os.environ``, decoded once for as long as it does not change (CPython keeps the
+    encoded variables in a plain dict that compares in microseconds; decoding them all does not)."""
+    global _environ_cache
+    data = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict):
+        return dict(os.environ)
+    with _lock:
+        cached = _environ_cache
+        if cached is not None and cached[0] == data:
+            return dict(cached[1])
+        decoded = dict(os.environ)
+        _environ_cache = (dict(data), decoded)
+        return dict(decoded)
+
+
+def umask() -> int:
+    """This process's umask, read without changing it where Linux shows it (``/proc/self/status``),
+    since another thread may be creating files meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def sys_path() -> tuple[str, ...]:
+    """This process's ``sys.path`` (the empty entry made absolute): a job of the fakes' process
+    execution imports what the test could, its modules by reference included."""
+    return tuple(p if p else os.getcwd() for p in sys.path)

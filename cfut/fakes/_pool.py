@@ -1,0 +1,285 @@
+"""The fakes' default execution (``execution="process"``): jobs run in warm processes of their own.
+
+A job's batch script (or HTCondor executable) runs in a separate process, never in the test process:
+its exit status, the signal that killed it, what it prints, its umask, working directory,
+environment and ``sys.path`` are its own, as on a real node; a job that calls ``os._exit``, dies of
+a segmentation fault or raises ``KeyboardInterrupt`` is an ordinary failed job, and the test process
+goes on. Time stays virtual: the job runs when its virtual end comes (as ``"inline"`` jobs do), and
+the fake waits (really) for it to finish before it goes on, up to :data:`PATIENCE` real seconds; a
+job still running after that keeps running as a live process (as ``"subprocess"`` jobs do).
+
+Speed: starting a process per job is what costs, so the processes are *warm* and reused
+(:mod:`._jobworker`): started once with cfut imported, each runs one job after another and puts its
+process state back in between; a job that ends its process, or leaves a thread or a child behind,
+retires it, and the pool starts another. Measured on a 2-core machine (``bench/bench_fakes.py``):
+forking a process with cfut imported, per job, costs about 1.5 ms of CPU (0.5 ms in the parent,
+1 ms to tear the child down), which alone would take 15 s for 10,000 jobs; a warm process runs a
+job in a fraction of that. What a warm process cannot put back is the state of modules a job
+changes (a module-level global, a monkeypatch): a later job in the same process sees it, as in any
+long-lived interpreter. ``execution="subprocess"`` starts a fresh process for every job.
+
+The pool is shared by every fake of the test process, started on first use and stopped at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from . import _host
+from ._jobworker import JobSpec, Stream, receive, send
+from ._process import start_python, wait_for
+
+#: One job for the pool: what to run, and the job's environment.
+Job = tuple[JobSpec, dict[str, str]]
+
+#: How long (real seconds) a fake waits for a job's process at the job's virtual end before it lets
+#: the job go on running as a live process.
+PATIENCE = 2.0
+
+_BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+         "from cfut.fakes._jobworker import main; main(int(sys.argv[2]))")
+
+
+class _Worker:
+    """One warm process and our end of its socket."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path = [package_root, *(p for p in sys.path if p != package_root)]
+        #: The environment it starts with: a job's is sent as the difference from it (a few variables
+        #: rather than all of them, thousands of jobs over).
+        self.environ = _host.environ()
+        try:
+            self.proc = start_python(_BOOT, [json.dumps(path), str(theirs.fileno())], (theirs.fileno(),),
+                                     env=self.environ)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.stream: Stream = ours.makefile("rwb")
+        self.pid = self.proc.pid
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.stream.close()
+        self.sock.close()
+
+    def kill(self) -> int:
+        """SIGKILL its process group (the job's leftovers too) and reap it; its exit status."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        status = self.proc.wait()
+        self.close()
+        return status
+
+
+class PooledJob:
+    """One job running in a warm process: what the fakes hold as a job's process (see
+    :class:`~cfut.fakes._process.JobProcess` for the protocol)."""
+
+    def __init__(self, pool: WorkerPool, worker: _Worker) -> None:
+        self._pool = pool
+        self._worker: _Worker | None = worker
+        self.pid = worker.pid
+        self.status: int | None = None
+        self._clean = False
+
+    def fileno(self) -> int:
+        assert self._worker is not None
+        return self._worker.sock.fileno()
+
+    def _read(self) -> None:
+        """The answer is there (or the process is gone): take the status."""
+        worker = self._worker
+        assert worker is not None
+        try:
+            reply = receive(worker.stream)
+        except OSError:
+            reply = None
+        if reply is None:  # the job ended the process: its exit status is the job's
+            self.status = worker.proc.wait()
+            worker.close()
+            self._worker = None
+            return
+        self.status, self._clean = reply
+        if not self._clean:  # it retires: the job left a thread or a process behind
+            worker.proc.wait()
+            worker.close()
+            self._worker = None
+            return
+        self._pool.give_back(worker)
+        self._worker = None
+
+    def poll(self) -> int | None:
+        """The exit status (negative: killed by that signal), or None while it runs."""
+        return self.wait(0)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait (really) up to ``timeout`` seconds for the job to end; its status, or None."""
+        if self.status is None and self._worker is not None:
+            readable, _, _ = select.select([self._worker.sock], [], [], timeout)
+            if readable:
+                self._read()
+        return self.status
+
+    def signal_group(self, signum: int) -> None:
+        """Send a signal to every process of the job."""
+        if self.status is None and self._worker is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signum)
+
+    def signal_shell(self, signum: int) -> None:
+        """Send a signal to the job's first process alone (``scancel --batch``)."""
+        if self.status is None and self._worker is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def signal_steps(self, signum: int) -> None:
+        """A job in a warm process has no steps: nothing to signal."""
+
+    def kill_leftovers(self) -> None:
+        """A job ends what it started with its process (the process retires if it left anything)."""
+
+    def kill_and_reap(self) -> int:
+        """End the job now (SIGKILL), whatever it does; its status."""
+        if self.status is None and self._worker is not None:
+            self.status = self._worker.kill()
+            self._worker = None
+        return self.status if self.status is not None else -signal.SIGKILL
+
+    def cleanup(self) -> None:
+        """Nothing is left on disk for a pooled job."""
+
+
+class WorkerPool:
+    """Warm job processes, started on demand and reused (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: deque[_Worker] = deque()
+        self._all: list[_Worker] = []
+        self._closed = False
+        self.started = 0  # processes started, for the benchmark
+
+    @property
+    def width(self) -> int:
+        """How many processes the pool keeps, and so how many jobs run at once (more wait for one to
+        free up, unless their patience runs out)."""
+        return (os.cpu_count() or 2) + 2
+
+    def _take(self, *, only_free: bool = False) -> _Worker | None:
+        """An idle process, else a new one (None with ``only_free`` when the pool is full)."""
+        with self._lock:
+            while self._idle:
+                worker = self._idle.popleft()
+                if worker.proc.poll() is None:
+                    return worker
+                worker.close()
+            self._all = [w for w in self._all if w.proc.returncode is None]
+            if only_free and len(self._all) >= self.width:
+                return None
+            worker = _Worker()
+            self._all.append(worker)
+            self.started += 1
+            return worker
+
+    def give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._closed:
+                worker.kill()
+            else:
+                self._idle.append(worker)
+
+    def start(self, job: Job, *, only_free: bool = False) -> PooledJob | None:
+        """Run one job (its spec and environment) in a warm process; returns at once. With
+        ``only_free``, only if a process is free (or the pool may grow): None otherwise."""
+        worker = self._take(only_free=only_free)
+        if worker is None:
+            return None
+        try:
+            send(worker.stream, _message(job, worker.environ))
+        except OSError:  # it died while idle: another one
+            worker.kill()
+            worker = self._take()
+            assert worker is not None
+            send(worker.stream, _message(job, worker.environ))
+        return PooledJob(self, worker)
+
+    def _start(self, job: Job) -> PooledJob:
+        started = self.start(job)
+        assert started is not None
+        return started
+
+    def run(self, items: Sequence[Job | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
+        """Run these jobs (a spec is started here, a job already started is waited for), at most
+        :attr:`width` at a time, waiting (really) until every one has ended or ``patience`` seconds
+        have passed; then those not begun yet start without waiting. The jobs, in order."""
+        jobs: list[PooledJob | None] = [item if isinstance(item, PooledJob) else None for item in items]
+        running: list[PooledJob] = [job for job in jobs if job is not None and job.status is None]
+        waiting = deque(i for i, job in enumerate(jobs) if job is None)
+        deadline = time.monotonic() + patience
+        while waiting or running:
+            while waiting and len(running) < self.width:
+                index = waiting.popleft()
+                item = items[index]
+                assert not isinstance(item, PooledJob)
+                job = jobs[index] = self._start(item)
+                running.append(job)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            readable, _, _ = select.select(running, [], [], left)
+            for job in readable:
+                job.poll()
+            running = [job for job in running if job.status is None]
+        for index in waiting:
+            item = items[index]
+            assert not isinstance(item, PooledJob)
+            jobs[index] = self._start(item)
+        return [job for job in jobs if job is not None]
+
+    def close(self) -> None:
+        """Stop every process (at exit)."""
+        with self._lock:
+            self._closed = True
+            workers, self._all = self._all, []
+            self._idle.clear()
+        for worker in workers:
+            worker.close()  # an idle process ends when its socket closes
+        for worker in workers:
+            if wait_for(worker.proc, 1.0) is None:
+                worker.kill()
+
+
+def _message(job: Job, base: dict[str, str]) -> tuple[JobSpec, dict[str, str], tuple[str, ...]]:
+    """The job as sent: its environment as the variables that differ from the process's, and those
+    it has not (set operations on the dictionaries' views: no Python loop over every variable)."""
+    spec, env = job
+    return spec, dict(env.items() - base.items()), tuple(base.keys() - env.keys())
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> WorkerPool:
+    """The process-wide pool, started on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = WorkerPool()
+            atexit.register(_pool.close)
+        return _pool

@@ -1,0 +1,170 @@
+"""Real Python clients of Slurm, unmodified, against the fake commands on PATH (the pytest plugin's).
+
+What the popular clients send, read from their sources (and modelled by FakeSlurm):
+
+* submitit (``submitit/slurm/slurm.py``): ``sbatch SCRIPT`` (the id read from "Submitted batch job N"),
+  ``#SBATCH`` lines ``--job-name --time --nodes --ntasks-per-node --cpus-per-task --mem --gpus-per-node
+  --signal=USR2@90 --open-mode=append --wckey --output/--error`` with ``%j``/``%A_%a`` and
+  ``--array=0-N%P``, the step ``srun --unbuffered --output OUT --error ERR python -u -m ...``, status by
+  ``sacct -o JobID,State,NodeList --parsable2 -j ID`` (with its header), ``scancel ID [--signal SIG]``
+  and ``scontrol requeue ID``. Run here for real.
+* simple_slurm (``simple_slurm/core.py``, ``squeue.py``): the script on ``sbatch``'s standard input
+  (``sbatch << EOF``) with padded ``#SBATCH --option    value`` lines, and ``squeue --me -o
+  '"%i","%j","%t","%M","%L","%D","%C","%m","%b","%R"'``. Run here for real.
+* dask-jobqueue (``dask_jobqueue/slurm.py``): ``sbatch SCRIPT`` with ``#SBATCH -J -e -o (%J) -p -A -n 1
+  --cpus-per-task --mem=NG -t`` and ``scancel ID``; too large a dependency (dask, distributed) for a
+  test: its command lines are reproduced in ``test_dask_jobqueue_command_lines``.
+* snakemake-executor-plugin-slurm: ``sbatch --parsable --job-name UUID --output LOG --export=ALL
+  --comment C -A ACCOUNT -p PART -t MIN --mem N --ntasks=1 --cpus-per-task=N -D DIR --wrap="..."``,
+  ``sacct -X --parsable2 --noheader --format=JobIdRaw,State --starttime T --endtime now --name UUID``
+  (``--clusters all`` is refused as not modelled), ``sinfo -o %P`` for the default partition,
+  ``scancel IDS``. Reproduced in ``test_snakemake_and_parsl_command_lines``.
+* Parsl's SlurmProvider: ``sbatch SCRIPT`` (``--exclusive --partition --account --qos --constraint
+  --mem=Ng --cpus-per-task``), ``squeue --noheader --format='%i %t' --job 'IDS'``, ``scancel IDS``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import pytest
+
+from cfut.pytest_plugin import PluginFakeSlurm
+
+pytestmark = pytest.mark.fake
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def fail() -> None:
+    raise ValueError("failed on purpose")
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """What the clients do: a command line through the shell, the fake commands first on PATH."""
+    return subprocess.run(command, shell=True, capture_output=True, text=True, cwd=cwd, check=False, timeout=60)
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_submitit_runs_unmodified(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="slurm")
+    executor.update_parameters(timeout_min=5, slurm_partition="debug", cpus_per_task=1, mem_gb=1)
+    job = executor.submit(add, 2, 3)
+    assert job.result() == 5
+    failing = executor.submit(fail)
+    with pytest.raises(Exception, match="failed on purpose"):
+        failing.result()
+    jobs = executor.map_array(add, [1, 2, 3], [10, 20, 30])
+    assert [j.result() for j in jobs] == [11, 22, 33]
+    assert fake_slurm.join(timeout=30)  # the results are in; the job processes may still be exiting
+    fake_slurm.tick()
+    # what sacct tells submitit
+    assert [j.get_info(mode="force")["State"] for j in (job, jobs[0])] == ["COMPLETED", "COMPLETED"]
+    sbatch = [argv for argv in fake_slurm.calls if argv[0] == "sbatch"]
+    assert len(sbatch) == 3 and all(len(argv) == 2 for argv in sbatch), "sbatch SCRIPT, options in the script"
+    assert fake_slurm.job(jobs[0].job_id).state == "COMPLETED"
+    assert [s.argv[:2] for s in fake_slurm.steps][:1] == [(sys.executable, "-u")], "the srun step ran the worker"
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_simple_slurm_runs_unmodified(fake_slurm: PluginFakeSlurm, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from simple_slurm import Slurm
+    from simple_slurm.squeue import SlurmSqueueWrapper
+
+    os.chdir(tmp_path)
+    # held (--hold), so that squeue surely lists it before it runs
+    slurm = Slurm(job_name="simple", output=str(tmp_path / "simple-%j.out"), time="0:05:00", mem="100M",
+                  cpus_per_task=1, hold=True)
+    job_id = slurm.sbatch("echo hello from $SLURM_JOB_ID", verbose=False)
+    squeue = SlurmSqueueWrapper()
+    squeue.update_squeue()
+    assert job_id in squeue.jobs and squeue.jobs[job_id]["NAME"] == "simple"
+    assert (squeue.jobs[job_id]["ST"], squeue.jobs[job_id]["MIN_MEMORY"], squeue.jobs[job_id]["TIME_LEFT"]) == (
+        "PD", "100M", "5:00")
+    assert shell(f"scontrol release {job_id}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+    deadline = time.monotonic() + 30
+    while fake_slurm.job(job_id).state != "COMPLETED" and time.monotonic() < deadline:
+        fake_slurm.tick()
+        fake_slurm.join(timeout=1)
+    assert (tmp_path / f"simple-{job_id}.out").read_text() == f"hello from {job_id}\n"
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_dask_jobqueue_command_lines(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """dask_jobqueue.SLURMJob's script and commands, as its job_script() writes them."""
+    script = tmp_path / "worker.sh"
+    script.write_text("#!/usr/bin/env bash\n\n#SBATCH -J dask-worker\n#SBATCH -e logs/dask-worker-%J.err\n"
+                      "#SBATCH -o logs/dask-worker-%J.out\n#SBATCH -p debug\n#SBATCH -A myproject\n#SBATCH -n 1\n"
+                      "#SBATCH --cpus-per-task=2\n#SBATCH --mem=2G\n#SBATCH -t 00:30:00\n\n"
+                      "JOB_ID=${SLURM_JOB_ID%;*}\necho worker $JOB_ID; sleep 300\n")
+    (tmp_path / "logs").mkdir()
+    submitted = shell(f"sbatch {script}", tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.split()[-1]
+    assert submitted.stdout == f"Submitted batch job {job_id}\n"
+    shown = shell(f"scontrol show job {job_id}", tmp_path).stdout
+    assert "Account=myproject" in shown and "TimeLimit=00:30:00" in shown and "MinMemoryNode=2G" in shown
+    assert shell(f"scancel {job_id}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    assert fake_slurm.job(job_id).state == "CANCELLED"
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_snakemake_and_parsl_command_lines(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """The command lines of snakemake-executor-plugin-slurm and Parsl's SlurmProvider, verbatim."""
+    assert shell("sinfo -o %P", tmp_path).stdout == "PARTITION\ndebug*\n"
+    run_uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    log = tmp_path / "slurm_logs" / "%j.log"
+    log.parent.mkdir()
+    call = (f"sbatch --parsable --job-name {run_uuid} --output '{log}' --export=ALL --comment rule_a -A 'lab' "
+            f"-p debug -t 10 --mem 1000 --ntasks=1 --cpus-per-task=1 -D {tmp_path} --wrap=\"echo rule a\"")
+    submitted = shell(call, tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip().split(";")[0]
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    status = shell(f"sacct -X --parsable2 --noheader --format=JobIdRaw,State --starttime 2020-01-01T00:00 "
+                   f"--endtime now --name {run_uuid}", tmp_path)
+    assert status.stdout == f"{job_id}|COMPLETED\n", status.stderr
+    assert (tmp_path / "slurm_logs" / f"{job_id}.log").read_text() == "rule a\n"
+    parsl = tmp_path / "parsl.sh"
+    parsl.write_text("#!/bin/bash\n#SBATCH --job-name=parsl.slurm.1\n#SBATCH --output=parsl.stdout\n"
+                     "#SBATCH --nodes=1\n#SBATCH --time=10\n#SBATCH --ntasks-per-node=1\n\n#SBATCH --exclusive\n"
+                     "#SBATCH --partition=debug\n#SBATCH --mem=1g\n#SBATCH --cpus-per-task=1\n"
+                     "export PARSL_CORES=1\nsleep 300\n")
+    block = shell(f"sbatch {parsl}", tmp_path).stdout.split()[-1]
+    states = shell(f"squeue --noheader --format='%i %t' --job '{block},{job_id}'", tmp_path)
+    assert states.stdout.split("\n")[0].split() in ([block, "R"], [block, "PD"])
+    assert shell(f"scancel {block}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+
+
+@pytest.mark.fake_slurm(gpus_per_node=2, memory_per_node=4096, execution="subprocess")
+def test_gpu_nodes_from_the_marker(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """The plugin's marker gives the fake's nodes GPUs and memory; jobs see them as on GRES nodes."""
+    assert shell("sinfo --noheader --format='%P %c %m %G'", tmp_path).stdout == "debug* 4 4096 gpu:2\n"
+    submitted = shell("sbatch --parsable --gres=gpu:2 --mem=1G --output=gpu.out "
+                      "--wrap='echo $CUDA_VISIBLE_DEVICES $SLURM_GPUS_ON_NODE $SLURM_MEM_PER_NODE'", tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    refused = shell("sbatch --gres=gpu:3 --wrap=true", tmp_path)
+    assert (refused.returncode, refused.stderr) == (
+        1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
+    too_big = shell("sbatch --mem=5G --wrap=true", tmp_path)
+    assert too_big.stderr.startswith("sbatch: error: Memory specification can not be satisfied\n")
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    assert (tmp_path / "gpu.out").read_text() == "0,1 2 1024\n"
