@@ -13,9 +13,11 @@ holds one call) when
   down, or
 * it holds :data:`MAX_BUCKET` calls.
 
-A bucket's calls are spread over as many tasks as the cluster has free job slots (one wave), or one
-call a task when one of their functions is known to run for seconds: a loop of 300 tiny ``submit``
-calls costs 16 job starts on a 16-slot cluster, not 300.
+A bucket whose calls are all of one function is spread over as many tasks as the cluster has free
+job slots (one wave), or one call a task when the function is known to run for seconds: a loop of
+300 tiny ``submit`` calls costs 16 job starts on a 16-slot cluster, not 300. Calls of different
+functions each get a task of their own: a call that kills its process (``os._exit``, a segfault, the
+memory limit) takes only itself down.
 
 With ``background_polling=False`` (tests that drive time themselves) there is no linger thread:
 buckets go out at ``poll_once()``, a wait, shutdown, or when full, so nothing depends on real time.
@@ -189,7 +191,10 @@ class Coalescer:
                     self._queued.pop(id(pending.future), None)
             try:
                 if live:
-                    tasks = self._spread({p.name for p in live}, len(live)) if self._spread else len(live)
+                    # only calls of one function share tasks (a loop of submit is a map written
+                    # out); unrelated calls each get a task, so one's crash never takes another
+                    names = {p.name for p in live}
+                    tasks = self._spread(names, len(live)) if self._spread and len(names) == 1 else len(live)
                     size = -(-len(live) // max(1, tasks))
                     chunks = [live[i:i + size] for i in range(0, len(live), size)]
                     self.submitter.submit_chunks(bucket.functions, chunks, key[0], array=len(live) > 1,

@@ -314,7 +314,7 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def map(
         self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-        chunksize: int | Literal["auto"] = 1, progress: bool = False,
+        chunksize: int | Literal["auto"] = "auto", progress: bool = False,
     ) -> Iterator[Any]:
         """Like :meth:`concurrent.futures.Executor.map`, submitted as few jobs as the scheduler allows:
         one array job (Slurm) or one cluster (HTCondor) whose tasks each run ``chunksize`` consecutive
@@ -353,15 +353,18 @@ class ClusterExecutor(concurrent.futures.Executor):
         return results()
 
     def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any],
-                    chunksize: int | Literal["auto"] = 1) -> list[ClusterFuture]:
+                    chunksize: int | Literal["auto"] = "auto") -> list[ClusterFuture]:
         """The futures of a :meth:`map`, in order: one per item, submitted as one array job (Slurm) or
         one cluster (HTCondor) of tasks of ``chunksize`` items each. Use it with
         :func:`concurrent.futures.as_completed` to take results as they come.
 
-        ``chunksize="auto"``: calls of a function known to run for seconds or more go one per task
-        (the scheduler balances them); otherwise items are spread over the job slots the cluster
-        reports free (``sinfo``, asked at most once a minute) so that one wave of tasks runs them all,
-        without paying the per-job cost for every tiny call. Raises what :meth:`submit` raises."""
+        ``chunksize="auto"`` (the default): calls of a function known to run for seconds or more
+        (measured on its earlier calls) go one per task, so that the scheduler balances them;
+        otherwise items are spread over the job slots the cluster reports free (Slurm: ``sinfo``,
+        asked at most once a minute; a scheduler that does not say gets one call per task) so that
+        one wave of tasks runs them all, without paying the per-job cost for every tiny call. An int
+        ``chunksize`` (>= 1) puts that many consecutive items in each task. Raises what
+        :meth:`submit` raises (InvalidArgumentError naming a bad ``chunksize``)."""
         return self._map_futures(fn, iterables, chunksize, (), None)
 
     def _map_futures(self, fn: Callable[..., Any], iterables: Sequence[Iterable[Any]],

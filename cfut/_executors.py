@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from . import _progress
 from ._commands import SchedulerCommands
@@ -67,17 +67,17 @@ class ExecutorView:
         return self._executor._submit_one(fn, args, kwargs, self._setup, self._options)
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, progress: bool = False) -> Iterator[Any]:
+            chunksize: int | Literal["auto"] = "auto", progress: bool = False) -> Iterator[Any]:
         """:meth:`ClusterExecutor.map` with the view's options (one array job of them)."""
         if progress:
             _progress.require_tqdm()
         futures = self.map_futures(fn, *iterables, chunksize=chunksize)
         return self._executor._results(futures, timeout, progress)
 
-    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any], chunksize: int = 1) -> list[ClusterFuture]:
+    def map_futures(self, fn: Callable[..., Any], *iterables: Iterable[Any],
+                    chunksize: int | Literal["auto"] = "auto") -> list[ClusterFuture]:
         """:meth:`ClusterExecutor.map_futures` with the view's options."""
-        return self._executor._map_futures(fn, iterables, check_count(chunksize, "chunksize", minimum=1),
-                                           self._setup, self._options)
+        return self._executor._map_futures(fn, iterables, chunksize, self._setup, self._options)
 
     def options(self, **options: Any) -> ExecutorView:
         """A view with more options on top of this one's (the same keywords as the executor's

@@ -29,6 +29,7 @@ from typing import Any
 from . import _wire
 from ._errors import (
     CfutError,
+    DependencyFailed,
     IntegrityError,
     InvalidArgumentError,
     RemoteException,
@@ -160,7 +161,7 @@ class JobDir:
         """The names in the directory (one ``listdir``); OSError when it cannot be read."""
         return frozenset(os.listdir(self.path))
 
-    def read_outcome(self, call_id: str) -> tuple[bool, Any, float]:
+    def read_outcome(self, call_id: str, depth: int = 0) -> tuple[bool, Any, float]:
         """A call's outcome from its result file: ``(True, value, seconds)`` or ``(False, exception to
         raise, seconds)``, ``seconds`` being how long the call ran on the node.
 
@@ -172,7 +173,18 @@ class JobDir:
             record = _wire.decode_result(_wire.read_frame(self._key, _wire.RESULT, path), path)
         except IntegrityError as exc:
             return False, exc, 0.0
-        return (*_outcome(record, path), record.seconds)
+        ok, value = _outcome(record, path)
+        if isinstance(value, DependencyFailed) and depth < 50:
+            # the worker found the dependency failed (its job exited 0, so Slurm started this one):
+            # its error, read from its result file (kept until this call ran), is the cause here too
+            try:
+                dependency_ok, cause, _ = self.read_outcome(value.dependency, depth + 1)
+            except OSError:
+                pass
+            else:
+                if not dependency_ok and isinstance(cause, BaseException):
+                    value.__cause__ = cause
+        return ok, value, record.seconds
 
     def starts(self, task_key: str) -> int:
         """How many times the task's worker started (one line each in ``<task>.started``)."""

@@ -179,7 +179,7 @@ class Normaliser:
         text = re.sub(rf"UserId={re.escape(self.user)}\({self.uid}\)", "UserId=<USER>(<UID>)", text)
         text = re.sub(rf"\bCANCELLED by {self.uid}\b", "CANCELLED by <UID>", text)
         # a dependency names its job after a colon: afterok:J1(unfulfilled)
-        text = re.sub(r"\b((?:after|afterany|afterok|afternotok):)(\d+)",
+        text = re.sub(r"\b((?:after|afterany|afterok|afternotok|aftercorr):)(\d+)",
                       lambda m: m.group(1) + self.ids.get(m.group(2), m.group(2)), text)
         if self.ids:
             # longest first, so that 1000 is not replaced inside 10001

@@ -57,8 +57,11 @@ class Harness:
         raise NotImplementedError
 
     def settle(self, executor: cfut.ClusterExecutor, futures: Sequence[concurrent.futures.Future[Any]],
-               timeout: float = 180.0) -> None:
-        """Let time pass until every future is done (an AssertionError after ``timeout`` cluster seconds)."""
+               timeout: float = 180.0, others_run: bool = False) -> None:
+        """Let time pass until every future is done (an AssertionError after ``timeout`` cluster seconds).
+
+        ``others_run``: other jobs go on running meanwhile (a fake's job processes are then waited
+        for a moment per cluster second, not until they end)."""
         raise NotImplementedError
 
     def start(self, executor: cfut.ClusterExecutor, futures: Sequence[concurrent.futures.Future[Any]]) -> None:
@@ -126,12 +129,13 @@ class FakeHarness(Harness):
         return executor
 
     def settle(self, executor: cfut.ClusterExecutor, futures: Sequence[concurrent.futures.Future[Any]],
-               timeout: float = 180.0) -> None:
+               timeout: float = 180.0, others_run: bool = False) -> None:
         for _ in range(int(timeout)):
             if all(f.done() for f in futures):
                 return
             if self._has_processes():
-                self.fake.join(timeout=60)  # real processes end by themselves: an event, not a sleep
+                # real processes end by themselves: an event, not a sleep
+                self.fake.join(timeout=0.2 if others_run else 60)
             self.fake.advance(1)
             executor.poll_once()
         raise AssertionError(f"futures still pending after {timeout:g} fake seconds: {executor.statistics()}")
@@ -221,7 +225,7 @@ class RealSlurmHarness(Harness):
         return self.executor(workdir=self.workdir("auto"), **options)
 
     def settle(self, executor: cfut.ClusterExecutor, futures: Sequence[concurrent.futures.Future[Any]],
-               timeout: float = 180.0) -> None:
+               timeout: float = 180.0, others_run: bool = False) -> None:
         done, pending = concurrent.futures.wait(futures, timeout=timeout)
         assert not pending, f"futures still pending after {timeout:g} s: {executor.statistics()}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import cloudpickle
 import pytest
@@ -14,8 +15,6 @@ from tests.executor.harness import Harness, wait_until
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-pytestmark = pytest.mark.not_on("slurm-fake",
-                                "FakeSlurm on main does not model --dependency yet (branch fake-fidelity)")
 
 
 def inc(x: int) -> int:
@@ -114,6 +113,29 @@ def test_a_pipeline_of_maps_is_three_submissions(harness: Harness) -> None:
     if harness.scheduler == "slurm" and not harness.real:
         _, second_argv, third_argv = submit_commands(harness, ex)
         assert f"--dependency=aftercorr:{first[0].job_id.split('_')[0]}" in second_argv  # type: ignore[union-attr]
+
+
+def wait_for(flag: str | None) -> int:
+    """1 at once, or once the file ``flag`` exists."""
+    while flag is not None and not os.path.exists(flag):
+        time.sleep(0.05)
+    return 1
+
+
+def test_each_element_of_a_map_over_a_map_starts_when_its_input_is_ready(harness: Harness) -> None:
+    """Element 0 of the second stage runs while element 1 of the first still runs (aftercorr on
+    Slurm; per call on HTCondor): nothing waits for the whole first stage."""
+    flag = harness.tmp_path / "go"
+    ex = harness.executor(processes=True)  # first[1] waits in a process of its own
+    first = ex.map_futures(wait_for, [None, str(flag)])
+    second = ex.map_futures(inc, first)
+    try:
+        harness.settle(ex, [second[0]], others_run=True)
+        assert second[0].result() == 2 and not first[1].done()
+    finally:
+        flag.touch()
+    harness.settle(ex, second)
+    assert [f.result() for f in second] == [2, 2]
 
 
 def test_a_future_of_another_work_directory_is_refused(harness: Harness) -> None:

@@ -136,7 +136,7 @@ def test_a_150_item_map_on_a_real_cluster_with_max_array_size_101(tmp_path: Path
     try:
         ex = harness.executor(cpus_per_task=1, mem="100M")
         assert ex.limits().max_array_size == 101  # type: ignore[attr-defined]
-        assert list(ex.map(shout, range(150), timeout=600)) == [x * 10 for x in range(150)]
+        assert list(ex.map(shout, range(150), timeout=600, chunksize=1)) == [x * 10 for x in range(150)]
         assert ex.statistics().submitted_jobs == 2
     finally:
         harness.close()

@@ -206,15 +206,18 @@ def test_sbatch_rejects_scripts_as_sbatch_does(manual: FakeSlurm, tmp_path: Path
 def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
     with pytest.raises(FakeUnsupported, match="--reservation"):
         run(manual, "sbatch", "--reservation=r1", "--wrap=true")
-    with pytest.raises(FakeUnsupported, match="aftercorr"):
-        run(manual, "sbatch", "--dependency=aftercorr:1", "--wrap=true")
+    plain = run(manual, "sbatch", "--parsable", "--wrap=true").stdout.strip()
+    with pytest.raises(FakeUnsupported, match="aftercorr between arrays"):
+        run(manual, "sbatch", "--array=0-1", f"--dependency=aftercorr:{plain}", "--wrap=true")
+    with pytest.raises(FakeUnsupported, match="afterburstbuffer"):
+        run(manual, "sbatch", f"--dependency=afterburstbuffer:{plain}", "--wrap=true")
     with pytest.raises(FakeUnsupported, match="'-F'"):  # a #SBATCH directive is refused like an option
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -F nodes.txt\ntrue\n")
     with pytest.raises(FakeUnsupported, match="manual clock would wait forever"):
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
-    assert manual.jobs() == []
+    assert [job.job_id for job in manual.jobs()] == [plain], "nothing refused made a job"
 
 
 def test_the_inline_shell_refuses_what_it_does_not_model_where_process_jobs_run_a_real_shell(

@@ -173,8 +173,8 @@ def test_status_parsers_find_cfuts_key_in_the_comment_or_the_name() -> None:
 def test_a_map_longer_than_max_array_size_is_split_at_the_clusters_limit(tmp_path: Path) -> None:
     fake = FakeSlurm(progression="manual", cpus_per_node=64, max_array_size=101)
     ex = executor(fake, tmp_path)
-    futures = ex.map_futures(shout, range(150))
-    more = ex.map_futures(shout, range(150, 160))
+    futures = ex.map_futures(shout, range(150), chunksize=1)
+    more = ex.map_futures(shout, range(150, 160), chunksize=1)
     arrays = [next(a for a in argv if a.startswith("--array=")) for argv in sbatch_calls(fake)]
     assert arrays == ["--array=0-100", "--array=0-48", "--array=0-9"]
     config = [argv for argv in fake.calls if list(argv) == ["scontrol", "show", "config"]]
@@ -188,12 +188,12 @@ def test_a_map_longer_than_max_array_size_is_split_at_the_clusters_limit(tmp_pat
 def test_list_of_a_150_item_map_on_max_array_size_101_has_150_values(tmp_path: Path) -> None:
     fake = FakeSlurm(max_array_size=101, cpus_per_node=64)  # time moves by itself
     with cfut.SlurmExecutor(runner=fake, workdir=tmp_path, poll_interval=0.01) as ex:
-        assert list(ex.map(shout, range(150))) == [x * 10 for x in range(150)]
+        assert list(ex.map(shout, range(150), chunksize=1)) == [x * 10 for x in range(150)]
 
 
 def test_an_explicit_max_array_size_wins_without_asking_the_cluster(fake: FakeSlurm, tmp_path: Path) -> None:
     ex = executor(fake, tmp_path, max_array_size=4)
-    futures = ex.map_futures(shout, range(10))
+    futures = ex.map_futures(shout, range(10), chunksize=1)
     assert [len(f) for f in [futures]] == [10] and len(sbatch_calls(fake)) == 3
     assert not any(argv[0] == "scontrol" for argv in fake.calls)
     settle(ex, fake, futures)
@@ -204,7 +204,7 @@ def test_a_refusal_that_names_maxarraysize_says_the_limit_and_the_setting(tmp_pa
     fake = FakeSlurm(progression="manual", max_array_size=101)
     ex = executor(fake, tmp_path, max_array_size=200)  # wrong: the cluster allows 101
     with pytest.raises(cfut.SubmissionError) as info:
-        ex.map_futures(shout, range(150))
+        ex.map_futures(shout, range(150), chunksize=1)
     message = str(info.value)
     assert "Invalid job array specification" in message, "the scheduler's own words first"
     assert "MaxArraySize is 200" in message and "max_array_size" in message

@@ -289,22 +289,45 @@ class Controller:
         it, or is cancelled under --kill-on-invalid-dep=yes)."""
         sub = task.sub
         for item in sub.dependency:
-            if item.state == "unfulfilled":
+            if item.kind == "aftercorr":
+                if task.index is not None and item.state_for(task.index) == "unfulfilled":
+                    item.task_states[task.index] = self._corresponding(item, task)
+            elif item.state == "unfulfilled":
                 item.state = self._condition(item, task)
-        states = [item.state for item in sub.dependency]
+        states = [item.state_for(task.index) for item in sub.dependency]
         if sub.any_dependency:
             met, never = "fulfilled" in states, all(s == "failed" for s in states)
         else:
             met, never = all(s == "fulfilled" for s in states), "failed" in states
         if met:
-            for item in sub.dependency:
-                item.state = "fulfilled"  # observed: Dependency=(null) once met, even by one of ? (any)
+            for item in sub.dependency:  # observed: Dependency=(null) once met, even by one of ? (any)
+                if item.kind == "aftercorr" and task.index is not None:
+                    item.task_states[task.index] = "fulfilled"
+                elif item.kind != "aftercorr":
+                    item.state = "fulfilled"
             return True
         task.reason = "DependencyNeverSatisfied" if never else "Dependency"
         if never and sub.kill_on_invalid_dep:
-            for each in [x for x in self.array_tasks(sub) if x.pending]:
+            # aftercorr fails task by task (observed: only the tasks whose partner failed, or that
+            # have none, are cancelled); any other condition fails the whole array
+            per_task = any(item.kind == "aftercorr" for item in sub.dependency)
+            for each in [task] if per_task else [x for x in self.array_tasks(sub) if x.pending]:
                 self.finish(each, t, "CANCELLED", 0, 0, "DependencyNeverSatisfied", None)
         return False
+
+    def _corresponding(self, item: Dependency, task: Task) -> str:
+        """aftercorr: task i may start once task i of the named array completed with exit code 0
+        (observed: each as soon as its partner is done); it never can when its partner failed, or
+        when it has none, which Slurm 22.05 says only once the whole named array is done."""
+        assert item.job_id is not None
+        others = self.find([JobRef(item.job_id, None, str(item.job_id))])
+        partner = [o for o in others if o.index == task.index]
+        if partner and partner[0].finished and not partner[0].completing:
+            if partner[0].state == "COMPLETED" and partner[0].exit_code == 0:
+                return "fulfilled"
+        if all(o.finished and not o.completing for o in others):
+            return "failed"
+        return "unfulfilled"
 
     def _condition(self, item: Dependency, task: Task) -> str:
         if item.kind == "singleton":
@@ -358,8 +381,11 @@ class Controller:
             # sent by the periodic time-limit pass once the end is within the warning time plus the
             # pass's own period (sbatch(1): "may be sent up to 60 seconds earlier than specified";
             # observed: USR1@20 of a 1-minute job came 18 s after its start)
+            # The first pass that can see the job comes after its start, never at it.
             period = self.config.time_limit_check
-            task.warn_at = max(t, self._limit_enforced_at(t + sub.time_limit * 60 - sub.signal.seconds - period))
+            first_pass = t if period <= 0 else (math.floor(t / period) + 1) * period
+            task.warn_at = max(first_pass,
+                               self._limit_enforced_at(t + sub.time_limit * 60 - sub.signal.seconds - period))
         if task.outcome is not None or sub.inline is not None:
             end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end

@@ -165,12 +165,23 @@ class Dependency:
     """One condition of a job's dependency and where it stands: ``unfulfilled``, ``fulfilled`` (then
     no longer shown) or ``failed`` (it never can be)."""
 
-    kind: str  # after, afterany, afterok, afternotok, singleton
+    kind: str  # after, afterany, afterok, afternotok, aftercorr, singleton
     job_id: int | None
     state: str = "unfulfilled"
+    #: aftercorr: where each task of the dependent array stands (by its index), since task i waits
+    #: for task i of the array it names alone.
+    task_states: dict[int, str] = field(default_factory=dict)
 
-    def text(self) -> str:
-        """As scontrol's Dependency= and squeue's %E show it: ``afterok:12(unfulfilled)``."""
+    def state_for(self, index: int | None) -> str:
+        if self.kind == "aftercorr" and index is not None:
+            return self.task_states.get(index, "unfulfilled")
+        return self.state
+
+    def text(self, index: int | None = None) -> str:
+        """As scontrol's Dependency= and squeue's %E show it: ``afterok:12(unfulfilled)``, and for
+        aftercorr ``aftercorr:12_*(unfulfilled)`` (observed on Slurm 22.05)."""
+        if self.kind == "aftercorr":
+            return f"aftercorr:{self.job_id}_*({self.state_for(index)})"
         target = "" if self.job_id is None else f":{self.job_id}"
         return f"{self.kind}{target}({self.state})"
 
@@ -274,7 +285,7 @@ class Task:
     @property
     def dependency_text(self) -> str:
         """scontrol's Dependency= (squeue %E): the conditions not yet fulfilled, or (null)."""
-        shown = [d.text() for d in self.sub.dependency if d.state != "fulfilled"]
+        shown = [d.text(self.index) for d in self.sub.dependency if d.state_for(self.index) != "fulfilled"]
         return ("?" if self.sub.any_dependency else ",").join(shown) or "(null)"
 
     @property

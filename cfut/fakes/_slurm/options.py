@@ -107,7 +107,8 @@ SINFO_OPTIONS = _options(
     ("yaml", None, "none"), ("local", None, "none"), ("federation", None, "none"), ("noconvert", None, "none"),
     ("future", "F", "none"),
 )
-SINFO_MODELLED = frozenset({"noheader", "format", "Node", "partition", "summarize", "all", "hide", "exact"})
+SINFO_MODELLED = frozenset({"noheader", "format", "Node", "partition", "summarize", "all", "hide", "exact",
+                            "responding"})
 SACCT_OPTIONS = _options(
     ("noheader", "n", "none"), ("parsable2", "P", "none"), ("parsable", "p", "none"),
     ("allocations", "X", "none"), ("jobs", "j", "required"), ("format", "o", "required"),

@@ -211,6 +211,10 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
     if opts.get("constraint"):
         raise SbatchError(1, messages.INVALID_FEATURE)  # the fake's nodes have no features
     dependency, any_dependency = _dependency(ctl, opts.get("dependency"))
+    for item in dependency:
+        if item.kind == "aftercorr" and (opts.get("array") is None or not any(
+                t.index is not None for t in ctl.tasks_for(item.job_id or 0))):
+            raise FakeUnsupported(f"--dependency={opts.get('dependency')}: aftercorr between arrays only is modelled")
     cpus_per_node = -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
     gpus_per_node, gpu_option, gpus_env = gpus
     memory = mem_mb if mem_mb is not None else (mem_per_cpu or config.def_mem_per_cpu) * cpus_per_node

@@ -1,8 +1,9 @@
 """``sinfo``: the fake cluster's partitions and nodes (CPUs, memory, GPUs, states), as sinfo prints them.
 
 Clients ask sinfo for the default partition (``sinfo -o %P``: marked ``*``), and for what the nodes
-offer (``%c`` CPUs, ``%m`` memory, ``%G`` GRES, ``%C``/``%F`` allocated/idle/other/total). Every
-partition of the fake spans every node. Lines group the nodes of a partition whose printed fields
+offer (``%c`` CPUs, ``%m`` memory, ``%G`` GRES, ``%C``/``%F`` allocated/idle/other/total, ``%h``
+OverSubscribe). Every partition of the fake spans every node; every node responds (``--responding``
+leaves them all). Lines group the nodes of a partition whose printed fields
 are the same (the node count, list and totals adding up), as sinfo does.
 """
 
@@ -29,7 +30,7 @@ HEADERS = {
     "P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "D": "NODES", "t": "STATE", "T": "STATE",
     "N": "NODELIST", "n": "HOSTNAMES", "c": "CPUS", "m": "MEMORY", "G": "GRES", "C": "CPUS(A/I/O/T)",
     "F": "NODES(A/I/O/T)", "z": "S:C:T", "d": "TMP_DISK", "f": "AVAIL_FEATURES", "E": "REASON", "X": "SOCKETS",
-    "Y": "CORES", "Z": "THREADS", "w": "WEIGHT",
+    "Y": "CORES", "Z": "THREADS", "w": "WEIGHT", "h": "OVERSUBSCRIBE",
 }
 #: Fields that add up over the nodes of one line rather than tell lines apart.
 _AGGREGATE = frozenset("DNnCF")
@@ -76,6 +77,9 @@ def _node_value(letter: str, node: FakeNode, partition: str, default: str) -> st
         return "none"
     if letter == "w":
         return "1"
+    if letter == "h":
+        # the partition's OverSubscribe: FORCE:N when N jobs may share a CPU, else Slurm's default NO
+        return f"FORCE:{node.share}" if node.share > 1 else "NO"
     raise AssertionError(letter)
 
 

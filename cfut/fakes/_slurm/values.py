@@ -415,7 +415,7 @@ def parse_gpu_count(text: str, option: str) -> int:
     return int(parts[0])
 
 
-DEPENDENCY_KINDS = ("after", "afterany", "afterok", "afternotok", "singleton")
+DEPENDENCY_KINDS = ("after", "afterany", "afterok", "afternotok", "aftercorr", "singleton")
 
 
 @dataclass(frozen=True)
@@ -430,7 +430,7 @@ class DependencyItem:
 def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
     """--dependency=kind:id[:id...][,kind:id...] (all must hold) or with ``?`` (any may); the items
     and whether any one suffices. Raises ValueError for what slurmctld calls a "Job dependency
-    problem"; FakeUnsupported for aftercorr, afterburstbuffer and expand."""
+    problem"; FakeUnsupported for afterburstbuffer and expand."""
     any_of = "?" in text
     if any_of and "," in text:
         # sbatch(1) says they cannot be mixed; Slurm 22.05 accepts it all the same (observed)
@@ -438,7 +438,7 @@ def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
     items = []
     for part in text.split("?" if any_of else ","):
         kind, _, ids = part.partition(":")
-        if kind in ("aftercorr", "afterburstbuffer", "expand"):
+        if kind in ("afterburstbuffer", "expand"):
             raise FakeUnsupported(f"--dependency={text}: {kind} is not modelled")
         if kind == "singleton":
             if ids:
