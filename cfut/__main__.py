@@ -61,14 +61,24 @@ def demo(items: Sequence[int], force_fake: bool) -> int:
     return 0 if results == [square(n) for n in items] else 1
 
 
+def _existing(workdir: str) -> str:
+    """``workdir`` made absolute; InvalidArgumentError when it is not a directory (never created)."""
+    from ._errors import InvalidArgumentError
+
+    if not os.path.isdir(workdir):
+        raise InvalidArgumentError(f"no work directory at {workdir!r} (missing, or not a directory)")
+    return os.path.abspath(workdir)
+
+
 def jobs(workdir: str) -> int:
-    """Print what the journals of ``workdir`` say; 0, or 1 when a journal cannot be read."""
+    """Print what the journals of ``workdir`` say; 0, or 1 when a journal cannot be read. Raises
+    InvalidArgumentError for a work directory that is missing or open to others."""
     from . import _keys
     from ._jobdir import JobDir
     from ._journal import journals, read
 
     key = _keys.load_key(create=False)
-    jobdir = JobDir(workdir, key)
+    jobdir = JobDir(_existing(workdir), key)
     status = 0
     found = False
     for path in journals(jobdir.path):
@@ -100,14 +110,16 @@ def jobs(workdir: str) -> int:
 
 
 def clean(workdir: str) -> int:
-    """Cancel the jobs of gone processes' journals and remove their files."""
+    """Cancel the jobs of gone processes' journals and remove their files. Raises
+    InvalidArgumentError for a work directory that is missing or open to others."""
     from . import _keys
     from ._executors import CondorExecutor, SlurmExecutor
+    from ._jobdir import JobDir
     from ._journal import journals, read
 
     key = _keys.load_key(create=False)
     schedulers = set()
-    for path in journals(os.path.abspath(workdir)):
+    for path in journals(JobDir(_existing(workdir), key).path):
         try:
             schedulers.add(read(path, key).scheduler)
         except (OSError, CfutError) as exc:
@@ -137,10 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.command == "demo":
         return demo(options.items, options.fake)
-    if options.command == "jobs":
-        return jobs(options.workdir)
-    if options.command == "clean":
-        return clean(options.workdir)
+    if options.command in ("jobs", "clean"):
+        try:
+            return jobs(options.workdir) if options.command == "jobs" else clean(options.workdir)
+        except (CfutError, OSError) as exc:
+            # a work directory that is not there, not ours or not private: one line, not a traceback
+            print(f"python -m cfut {options.command}: {exc}", file=sys.stderr)
+            return 2
     return 2  # pragma: no cover - argparse rejects other commands
 
 

@@ -130,7 +130,7 @@ class DependencyFailed(CfutError):
     so this one was not run; the dependency's error is ``__cause__``. ``dependency`` is its call id."""
 
     def __init__(self, dependency: str, problem: str = "") -> None:
-        super().__init__(f"call {dependency}, whose result this call needs, {problem or 'failed'}")
+        super().__init__(f"call {dependency}, which this call waits for, {problem or 'failed'}")
         self.dependency = dependency
         self.problem = problem
 

@@ -152,26 +152,28 @@ def _call_ids(futures: Sequence[ClusterFuture]) -> tuple[str, ...]:
     return tuple(f.call_id for f in futures if f.call_id is not None)
 
 
-def _corresponding_array(items: Sequence[Item], dependencies: Sequence[ClusterFuture]) -> str | None:
-    """The array job id when item i is exactly the future of the only call of task i of one array
-    (``map`` over a ``map``'s futures, chunksize 1), else None."""
-    array = None
+def _corresponding_array(items: Sequence[Item], dependencies: Sequence[ClusterFuture]) -> tuple[str, int] | None:
+    """``(array job id, chunksize)`` when item i is exactly the future of call i of one array whose
+    tasks run ``chunksize`` consecutive calls each (``map`` over a ``map``'s futures): the new map,
+    chunked alike, then depends task by task (``aftercorr``). Else None."""
+    if not items or len(items) != len(dependencies):
+        return None
+    first = items[0][0][0]._cfut_call if items[0][0] and isinstance(items[0][0][0], ClusterFuture) else None
+    if first is None or first.task.batch.job_id is None:
+        return None
+    batch = first.task.batch
+    chunksize = len(batch.tasks[0].calls)
+    if sum(len(task.calls) for task in batch.tasks) != len(items):
+        return None
     for index, (args, kwargs) in enumerate(items):
         if kwargs or len(args) != 1 or not isinstance(args[0], ClusterFuture):
             return None
         call = args[0]._cfut_call
-        if call is None or call.task.index != index or len(call.task.calls) != 1 or call.task.batch.job_id is None:
+        if (call is None or call.task.batch is not batch or call.task.index != index // chunksize
+                or call.task.calls[index % chunksize] is not call):
             return None
-        if array is None:
-            array = call.task.batch.job_id
-        elif call.task.batch.job_id != array:
-            return None
-    if array is None or len(items) != len(dependencies):
-        return None
-    first = items[0][0][0]._cfut_call
-    if first is None or len(first.task.batch.tasks) != len(items):
-        return None
-    return array
+    assert batch.job_id is not None
+    return batch.job_id, chunksize
 
 
 class Reattached(list[ClusterFuture]):
@@ -223,7 +225,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.debug = bool(debug)
         self.keep_logs = bool(keep_logs)
         self._poll_interval = check_seconds(poll_interval, "poll_interval")
-        self._max_poll_interval = max(self._poll_interval, check_seconds(max_poll_interval, "max_poll_interval"))
+        self._max_poll_interval = check_seconds(max_poll_interval, "max_poll_interval")
+        if self._max_poll_interval < self._poll_interval:
+            raise InvalidArgumentError(f"max_poll_interval={max_poll_interval!r} is less than "
+                                       f"poll_interval={poll_interval!r} (seconds)")
         result_grace = check_seconds(result_grace, "result_grace", allow_zero=True)
         completed_result_grace = check_seconds(completed_result_grace, "completed_result_grace", allow_zero=True)
         retries = check_count(submit_retries, "submit_retries")
@@ -495,9 +500,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         everything = list({id(f): f for p in pending_per_item for f in p}.values())
         if not everything:
             return self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options)
-        array = _corresponding_array(items, everything)
-        if array is not None:
-            futures = self._submit_calls(fn, resolved, setup, chunksize=1, array=True, options=options,
+        corresponding = _corresponding_array(items, everything)
+        if corresponding is not None:
+            array, chunksize = corresponding
+            futures = self._submit_calls(fn, resolved, setup, chunksize=chunksize, array=True, options=options,
                                          dependencies=(array,), dependency_kind="aftercorr",
                                          after=[_call_ids(p) for p in pending_per_item])
         else:
@@ -570,7 +576,9 @@ class ClusterExecutor(concurrent.futures.Executor):
         return options if options is not None else self._job_options
 
     def _auto_chunksize(self, fn: Callable[..., Any], count: int) -> int:
-        return max(1, -(-count // self._auto_tasks({qualified_name(fn)}, count)))
+        if count <= 1:
+            return 1
+        return max(1, -(-count // max(1, self._auto_tasks({qualified_name(fn)}, count))))
 
     def _weak_release(self) -> Callable[[], bool]:
         ref = weakref.ref(self)

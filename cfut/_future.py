@@ -38,9 +38,10 @@ class ClusterFuture(concurrent.futures.Future[Any]):
         An array task has its own file; calls run together by a ``chunksize`` > 1 task share it. The
         file exists once the job starts. The log of a failed job is kept; that of a successful one
         until the executor shuts down (:meth:`~cfut.ClusterExecutor.shutdown`, or the end of its
-        ``with`` block), or for ever with ``keep_logs=True``. ``None`` before the scheduler accepted
-        the submission.
+        ``with`` block), or for ever with ``keep_logs=True``. Asking sends a call still lingering in
+        a coalescing bucket at once; ``None`` when the scheduler did not accept a submission of it.
         """
+        self._leave_bucket()
         return self._cfut_log
 
     def log(self) -> str:
@@ -53,8 +54,10 @@ class ClusterFuture(concurrent.futures.Future[Any]):
                 when the executor shuts down, unless ``keep_logs=True``), or the call was never
                 submitted.
         """
-        path = self._cfut_log
+        path = self.log_path
         if path is None:
+            if not self.done():
+                return ""  # held back here until its dependencies finish (HTCondor)
             raise FileNotFoundError("this call has no log: it was never submitted")
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:

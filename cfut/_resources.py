@@ -212,7 +212,7 @@ def time_seconds(text: str) -> int | None:
 
 
 _GPUS = re.compile(r"(?:[A-Za-z0-9_.-]+:)?[1-9]\d*")
-_GRES = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*(?::\d+)?")
+_GRES = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?(?::\d+[KMGT]?)?")
 
 
 def slurm_gpus(value: object, what: str) -> str:

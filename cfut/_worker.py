@@ -88,7 +88,7 @@ class _Dependencies:
                     cause = loaded
             except Exception:  # noqa: BLE001 - the traceback text stands in for it
                 pass
-            raise DependencyFailed(ref.call_id, f"raised {type(cause).__name__}") from cause
+            raise DependencyFailed(ref.call_id, f"raised {type(cause).__name__}: {cause}") from cause
         self._values[ref.call_id] = _wire.loads(record.data)
         return self._values[ref.call_id]
 

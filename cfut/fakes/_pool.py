@@ -130,6 +130,12 @@ class PooledJob:
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait (really) up to ``timeout`` seconds for the job to end; its status, or None."""
         if self.status is None and self._worker is not None:
+            if self._worker.sock.fileno() < 0:
+                # the pool was closed under it (interpreter exit): its process was killed
+                self.status = self._worker.proc.poll()
+                self.status = -signal.SIGKILL if self.status is None else self.status
+                self._worker = None
+                return self.status
             readable, _, _ = select.select([self._worker.sock], [], [], timeout)
             if readable:
                 self._read()
@@ -281,5 +287,14 @@ def pool() -> WorkerPool:
     with _pool_lock:
         if _pool is None:
             _pool = WorkerPool()
-            atexit.register(_pool.close)
         return _pool
+
+
+def _close_at_exit() -> None:
+    if _pool is not None:
+        _pool.close()
+
+
+# Registered when the fakes are imported, before any executor installs its exit hook (cfut._lifecycle):
+# atexit runs hooks last-in first-out, so executors cancel their jobs before the processes go.
+atexit.register(_close_at_exit)

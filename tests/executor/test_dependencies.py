@@ -115,6 +115,22 @@ def test_a_pipeline_of_maps_is_three_submissions(harness: Harness) -> None:
         assert f"--dependency=aftercorr:{first[0].job_id.split('_')[0]}" in second_argv  # type: ignore[union-attr]
 
 
+def test_a_map_over_a_chunked_map_is_chunked_alike_and_waits_task_by_task(harness: Harness) -> None:
+    """The first map runs 3 calls a task (as chunksize="auto" may choose): the second, over its
+    futures, runs the same calls together, so its task i waits for task i alone (aftercorr)."""
+    ex = harness.executor()
+    first = ex.map_futures(inc, range(8), chunksize=3)
+    second = ex.map_futures(inc, first)
+    empty = ex.map_futures(inc, [])
+    drain(harness, ex, second)
+    assert [f.result() for f in second] == [n + 2 for n in range(8)] and empty == []
+    assert ex.statistics().commands[harness.submit_command] == (2 if harness.scheduler == "slurm" else 9)
+    if harness.scheduler == "slurm" and not harness.real:
+        first_argv, second_argv = submit_commands(harness, ex)
+        assert "--array=0-2" in first_argv and "--array=0-2" in second_argv
+        assert f"--dependency=aftercorr:{first[0].job_id.split('_')[0]}" in second_argv  # type: ignore[union-attr]
+
+
 def wait_for(flag: str | None) -> int:
     """1 at once, or once the file ``flag`` exists."""
     while flag is not None and not os.path.exists(flag):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -268,11 +269,12 @@ def test_a_pipeline_outlives_its_submitter_and_reattach_collects_it(cluster: Clu
         child.stdin.write("collect a\n")
         child.stdin.flush()
         if cluster.fake is not None:
-            for _ in range(600):
-                if child.poll() is not None:
+            # a tenth of a job's virtual second per step, until the child says what it collected:
+            # b and c (a second each after a) cannot end before the child sees a
+            for _ in range(6000):
+                if child.poll() is not None or select.select([child.stdout], [], [], 0.01)[0]:
                     break
-                cluster.fake.advance(1)
-                time.sleep(0.01)
+                cluster.fake.advance(0.1)
         error, collected = read_line(child)
         assert error == "None" and call_ids[0] in collected and call_ids[2] not in collected
     else:

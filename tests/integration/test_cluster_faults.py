@@ -244,12 +244,12 @@ def test_a_job_id_the_controller_forgot_and_reused_is_never_taken_for_ours(workd
                     assert squeue_states([strangers[-1]]).get(strangers[-1]) == "PENDING", \
                         "the stranger's job was left alone"
                     return
-                cancelled = time.time()
                 future.cancel()  # saved after all: nothing was forgotten
-            wait_for_state_save(cancelled)  # or the next kill forgets the cancellation, and the job is back
+            # (the executor has shut down: its scancel is done) a save from now on holds the
+            # cancellation; else the next kill forgets it, and the job is back
+            wait_for_state_save(time.time())
         pytest.skip("slurmctld saved cfut's job before SIGKILL in 3 attempts: no id was reused")
     finally:
-        cancelled = time.time()
         subprocess.run(["scancel", *strangers], capture_output=True)
-        wait_for_state_save(cancelled)  # before anyone kills slurmctld again
+        wait_for_state_save(time.time())  # before anyone kills slurmctld again
         assert not squeue_states(strangers + ours, all_states=False), "no job is left"

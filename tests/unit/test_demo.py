@@ -16,3 +16,16 @@ def test_demo_on_the_embedded_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     out = capsys.readouterr().out
     assert "embedded FakeSlurm (as asked)" in out
     assert "results: [4, 9]" in out
+
+
+@pytest.mark.parametrize("command", ["jobs", "clean"])
+def test_a_work_directory_that_is_missing_or_not_private_is_one_line(command: str, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    for workdir, says in ((shared, "open to other users"), (tmp_path / "missing", "missing")):
+        status = main([command, str(workdir)])
+        err = capsys.readouterr().err
+        assert (status, err.count("\n")) == (2, 1), err
+        assert err.startswith(f"python -m cfut {command}: ") and (says in err or "no journal" in err), err

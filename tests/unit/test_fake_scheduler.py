@@ -361,3 +361,34 @@ def test_refusals_are_recorded(backend: Backend, make: Callable[..., FakeSchedul
         fake.run(bad_option)
     assert [argv for argv, _ in fake.refused] == [("qsub", "job.sh"), tuple(bad_option)]
     assert all(message.startswith("FakeUnsupported: ") for _, message in fake.refused)
+
+
+EXIT_WITH_JOBS_RUNNING = """
+import sys, time, cfut
+from cfut.fakes import FakeSlurm
+
+def slow(seconds):
+    time.sleep(seconds)
+    return seconds
+
+executor = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=sys.argv[1])
+futures = [executor.submit(slow, 30) for _ in range(5)]
+assert futures[0].job_id is not None
+time.sleep(0.5)
+executor.shutdown(wait=False)
+print("left")
+"""
+
+
+def test_a_script_that_exits_while_fake_jobs_run_ends_quietly(tmp_path: Path) -> None:
+    """The executor's exit hook cancels the jobs before the fakes' processes go: no monitor step
+    fails on a closed process, nothing but the one line saying what was cancelled."""
+    import subprocess
+
+    script = tmp_path / "script.py"
+    script.write_text(EXIT_WITH_JOBS_RUNNING)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "work")], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert (done.returncode, done.stdout) == (0, "left\n"), done.stderr
+    assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
+    assert done.stderr.startswith("cancelling ") and done.stderr.count("\n") == 1, done.stderr

@@ -1095,3 +1095,24 @@ def test_a_long_line_that_is_not_plain_falls_back_at_once() -> None:
 
     with pytest.raises(FakeUnsupported, match="unterminated"):  # catastrophic backtracking would hang here
         tokenize("#!/bin/sh\n" + "a" * 100_000 + "'\n")
+
+
+def test_a_dependency_on_one_array_task_waits_for_that_task_alone(manual: FakeSlurm) -> None:
+    """``afterok:A_1`` (what cfut sends for a map over a map split across arrays): the job starts
+    once task 1 completed, while task 2 still runs; ``afterok:A_2`` of a failing task never can."""
+    array = submit(manual, "--array=0-2", wrap="sleep 1000")
+    after_one = submit(manual, f"--dependency=afterok:{array}_1")
+    after_two = submit(manual, f"--dependency=afterok:{array}_2")
+    manual.advance(1)
+    listed = run(manual, "squeue", "--noheader", f"--jobs={after_one},{after_two}", "--format=%i|%T|%r|%E").stdout
+    assert listed.splitlines() == [f"{after_one}|PENDING|Dependency|afterok:{array}_1(unfulfilled)",
+                                   f"{after_two}|PENDING|Dependency|afterok:{array}_2(unfulfilled)"]
+    manual.end_job(f"{array}_1", "COMPLETED", exit_code=0)
+    manual.advance(1)  # task 1 is done, task 2 still runs
+    state = run(manual, "squeue", "--noheader", "--array", f"--jobs={array},{after_one}", "--format=%i|%T").stdout
+    assert f"{array}_2|RUNNING" in state and f"{after_one}|PENDING" not in state
+    manual.end_job(f"{array}_2", "FAILED", exit_code=1)
+    manual.advance(1)
+    reason = run(manual, "squeue", "--noheader", f"--jobs={after_two}", "--format=%r|%E").stdout
+    assert reason == f"DependencyNeverSatisfied|afterok:{array}_2(failed)\n"
+    assert run(manual, "scancel", after_two, after_one, array).returncode == 0

@@ -68,6 +68,8 @@ def test_typed_keywords_render_as_sbatch_options(keyword: str, value: object, re
     ("time", datetime.timedelta(0)),
     ("partition", "two words"), ("partition", ""), ("account", "a\nb"),
     ("gpus", 0), ("gpus", "many"), ("gres", "gpu:2 x"),
+    ("gres", "gpu:a100:x"), ("gres", "gpu:a:b:1"),  # sbatch: Invalid generic resource (gres) specification
+    ("max_poll_interval", 0.1),  # below poll_interval's 0.5 s
     ("nodes", 0), ("ntasks_per_node", "4"),
     ("job_name", "line\nbreak"),
 ])

@@ -335,7 +335,8 @@ class Controller:
                     and (t.pending or t.running or t.completing)]
             return "unfulfilled" if same else "fulfilled"
         assert item.job_id is not None
-        others = self.find([JobRef(item.job_id, None, str(item.job_id))])
+        tasks = None if item.task is None else frozenset({item.task})
+        others = self.find([JobRef(item.job_id, tasks, f"{item.job_id}_{item.task}" if tasks else str(item.job_id))])
         if item.kind == "after":
             done = all(o.start is not None or o.finished for o in others)
             return "fulfilled" if done else "unfulfilled"

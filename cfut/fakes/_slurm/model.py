@@ -168,6 +168,8 @@ class Dependency:
     kind: str  # after, afterany, afterok, afternotok, aftercorr, singleton
     job_id: int | None
     state: str = "unfulfilled"
+    #: ``afterok:12_3``: the condition is on task 3 of array 12 alone.
+    task: int | None = None
     #: aftercorr: where each task of the dependent array stands (by its index), since task i waits
     #: for task i of the array it names alone.
     task_states: dict[int, str] = field(default_factory=dict)
@@ -178,11 +180,14 @@ class Dependency:
         return self.state
 
     def text(self, index: int | None = None) -> str:
-        """As scontrol's Dependency= and squeue's %E show it: ``afterok:12(unfulfilled)``, and for
-        aftercorr ``aftercorr:12_*(unfulfilled)`` (observed on Slurm 22.05)."""
+        """As scontrol's Dependency= and squeue's %E show it: ``afterok:12(unfulfilled)``, on one
+        array task ``afterok:12_3(unfulfilled)``, and for aftercorr ``aftercorr:12_*(unfulfilled)``
+        (observed on Slurm 22.05)."""
         if self.kind == "aftercorr":
             return f"aftercorr:{self.job_id}_*({self.state_for(index)})"
         target = "" if self.job_id is None else f":{self.job_id}"
+        if self.task is not None:
+            target += f"_{self.task}"
         return f"{self.kind}{target}({self.state})"
 
 

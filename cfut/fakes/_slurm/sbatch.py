@@ -290,7 +290,7 @@ def _dependency(ctl: Controller, text: str | None) -> tuple[list[Dependency], bo
                 ctl.tasks_for(item.job_id)
             except KeyError:
                 continue
-        kept.append(Dependency(item.kind, item.job_id))
+        kept.append(Dependency(item.kind, item.job_id, task=item.task))
     return kept, any_of
 
 

@@ -425,6 +425,7 @@ class DependencyItem:
     kind: str
     job_id: int | None
     delay: int = 0  # after:ID+MINUTES
+    task: int | None = None  # afterok:ID_TASK: one task of an array
 
 
 def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
@@ -449,11 +450,12 @@ def parse_dependency(text: str) -> tuple[list[DependencyItem], bool]:
             raise ValueError(text)
         for job in ids.split(":"):
             job_id, plus, minutes = job.partition("+")
-            if "_" in job_id:
-                raise FakeUnsupported(f"--dependency={text}: dependencies on array tasks are not modelled")
+            job_id, underscore, task = job_id.partition("_")
+            if underscore and (not task.isdigit() or kind == "aftercorr"):
+                raise FakeUnsupported(f"--dependency={text}: only single array tasks (ID_N) are modelled")
             if not job_id.isdigit() or (plus and not minutes.isdigit()):
                 raise ValueError(text)
             if plus:
                 raise FakeUnsupported(f"--dependency={text}: a delay (+minutes) is not modelled")
-            items.append(DependencyItem(kind, int(job_id)))
+            items.append(DependencyItem(kind, int(job_id), task=int(task) if underscore else None))
     return items, any_of
