@@ -86,6 +86,9 @@ _PROCESS_POLL = 0.01
 #: pending, running or ending: nothing happens without a new command) before it moves the clock:
 #: a poller that has nothing to learn then polls 50 times a second at most, not as fast as it can.
 _QUIET_WAIT = 0.02
+#: How long (real seconds) :meth:`FakeScheduler.queue` on an immediate clock waits for job processes
+#: that are ending before it answers.
+_INSPECT_GRACE = 0.5
 EXECUTIONS = ("process", "inline", "subprocess")
 
 
@@ -260,6 +263,25 @@ class FakeScheduler:
         changes = self._settled_changes + self._settle(self._horizon())
         self._settled_changes = 0
         self._catch_up(changes)
+
+    def _settle_for_inspection(self) -> None:
+        """Before :meth:`queue` answers on an immediate clock: job processes that are ending (their
+        results written) are waited for, up to :data:`_INSPECT_GRACE` real seconds, then the model
+        is brought up to date as a status command would (which may move the clock to the next
+        event), so that a job whose script has ended is not reported running only because nothing
+        polled since. Call it without the lock."""
+        if self._clock.progression != "immediate":
+            return
+        deadline = time.monotonic() + _INSPECT_GRACE
+        while True:
+            with self._lock:
+                alive = list(self._live_processes())
+            left = deadline - time.monotonic()
+            if not alive or left <= 0:
+                break
+            alive[0].wait(min(left, _PROCESS_POLL))
+        with self._lock:
+            self._status_refresh()
 
     def _catch_up(self, changes: int) -> None:
         """In immediate progression, when nothing was due (``changes == 0``) and no job process is

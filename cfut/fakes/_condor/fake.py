@@ -206,7 +206,9 @@ class FakeCondor(FakeScheduler):
 
     def queue(self) -> list[str]:
         """Ids of the jobs in the queue as condor_q lists them (idle, running, held, and removed ones
-        whose shadow is still stopping them), in (cluster, proc) order."""
+        whose shadow is still stopping them), in (cluster, proc) order. On an immediate clock, jobs
+        whose processes are ending are let end first (at most half a second)."""
+        self._settle_for_inspection()
         with self._lock:
             return [j.job_id for j in self._schedd.sorted_queue()]
 

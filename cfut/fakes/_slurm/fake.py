@@ -270,7 +270,9 @@ class FakeSlurm(FakeScheduler):
     # ------------------------------------------------------------------ inspection
 
     def queue(self) -> list[str]:
-        """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``)."""
+        """Ids of pending and running jobs as ``squeue --array`` lists them (``12``, ``12_3``). On an
+        immediate clock, jobs whose processes are ending are let end first (at most half a second)."""
+        self._settle_for_inspection()
         with self._lock:
             return self._ctl.queue_ids()
 
