@@ -30,14 +30,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--progression", choices=PROGRESSIONS, default="realtime")
     parser.add_argument("--execution", choices=("subprocess", "process", "inline"), default="subprocess")
     parser.add_argument("--min-job-age", type=float, default=300.0, help="Slurm's MinJobAge, in seconds")
+    slurm = parser.add_argument_group("slurm only")
+    slurm.add_argument("--memory-per-node", type=int, default=0, help="RealMemory in MB (0: memory not counted)")
+    slurm.add_argument("--gpus-per-node", type=int, default=0, help="GRES gpu:N of every node")
+    slurm.add_argument("--cpu-share", type=int, default=1, help="jobs that may share a CPU (OverSubscribe=FORCE:N)")
+    slurm.add_argument("--kill-wait", type=float, default=30.0, help="KillWait: seconds from SIGTERM to SIGKILL")
+    slurm.add_argument("--first-job-id", type=int, default=1, help="FirstJobId")
+    slurm.add_argument("--max-array-size", type=int, default=1001, help="MaxArraySize")
+    slurm.add_argument("--no-accounting", action="store_true", help="sacct answers as without slurmdbd")
     options = parser.parse_args(argv)
+    if options.scheduler == "condor":
+        given = [name for name in ("memory_per_node", "gpus_per_node", "cpu_share", "kill_wait", "first_job_id",
+                                   "max_array_size", "no_accounting")
+                 if getattr(options, name) != parser.get_default(name)]
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} is a Slurm option: FakeCondor does not take it")
 
     fake: FakeScheduler
     if options.scheduler == "slurm":
         from ._slurm.fake import FakeSlurm
 
         fake = FakeSlurm(nodes=options.nodes, cpus_per_node=options.cpus_per_node, progression=options.progression,
-                         execution=options.execution, min_job_age=options.min_job_age)
+                         execution=options.execution, min_job_age=options.min_job_age,
+                         memory_per_node=options.memory_per_node, gpus_per_node=options.gpus_per_node,
+                         cpu_share=options.cpu_share, kill_wait=options.kill_wait, first_job_id=options.first_job_id,
+                         max_array_size=options.max_array_size, accounting=not options.no_accounting)
     else:
         from ._condor.fake import FakeCondor
 

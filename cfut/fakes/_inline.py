@@ -19,6 +19,7 @@ to decide when the job ends, and only then runs the script, all at once.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -551,7 +552,15 @@ class _ThreadStream:
         self._target().flush()
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("_job", "_other", "_thread"):  # not set up (a copy): no recursion through _target
+            raise AttributeError(name)
         return getattr(self._target(), name)
+
+
+#: The streams inline jobs installed lately, kept alive after their job: ``print`` in another thread
+#: holds ``sys.stdout`` by a borrowed reference (CPython 3.11), so a stream swapped out and freed
+#: while that thread writes through it would crash the test process.
+_RETIRED_STREAMS: collections.deque[_ThreadStream] = collections.deque(maxlen=256)
 
 
 @contextlib.contextmanager
@@ -571,8 +580,9 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
     saved_streams = sys.stdout, sys.stderr
     saved_exit = os._exit
     os._exit = _raise_exit
-    sys.stdout = _ThreadStream(stdout, saved_streams[0])
-    sys.stderr = _ThreadStream(stderr, saved_streams[1])
+    streams = _ThreadStream(stdout, saved_streams[0]), _ThreadStream(stderr, saved_streams[1])
+    _RETIRED_STREAMS.extend(streams)
+    sys.stdout, sys.stderr = streams
     try:
         yield
     finally:

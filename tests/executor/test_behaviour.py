@@ -87,7 +87,7 @@ def drain(harness: Harness, ex: cfut.ClusterExecutor) -> None:
 def test_submit_and_map(harness: Harness) -> None:
     ex = harness.executor()
     future = ex.submit(square, 12)
-    mapped = ex.map(square, range(6))
+    mapped = ex.map(square, range(6), chunksize=1)
     drain(harness, ex)
     assert future.result() == 144
     assert list(mapped) == [x * x for x in range(6)]

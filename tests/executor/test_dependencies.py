@@ -143,7 +143,7 @@ def test_each_element_of_a_map_over_a_map_starts_when_its_input_is_ready(harness
     Slurm; per call on HTCondor): nothing waits for the whole first stage."""
     flag = harness.tmp_path / "go"
     ex = harness.executor(processes=True)  # first[1] waits in a process of its own
-    first = ex.map_futures(wait_for, [None, str(flag)])
+    first = ex.map_futures(wait_for, [None, str(flag)], chunksize=1)  # a task each, whatever the slots
     second = ex.map_futures(inc, first)
     try:
         harness.settle(ex, [second[0]], others_run=True)

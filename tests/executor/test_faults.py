@@ -20,7 +20,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,17 @@ class Cluster:
     env: dict[str, str]  # for child processes: PATH finds sbatch & co.
     fake: FakeSlurm | None
     workdir: Path
+    children: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Child processes a failed test left: killed, their pipes closed."""
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            for stream in (child.stdin, child.stdout, child.stderr):
+                if stream is not None:
+                    stream.close()
 
     @property
     def real(self) -> bool:
@@ -100,15 +111,21 @@ class Cluster:
             import cfut
             WORKDIR = sys.argv[1]
         """) + textwrap.dedent(body)
-        return subprocess.Popen([sys.executable, "-c", source, str(self.workdir)], env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+        child = subprocess.Popen([sys.executable, "-c", source, str(self.workdir)], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+        self.children.append(child)
+        return child
 
 
 def _fake_cluster(workdir: Path) -> Iterator[Cluster]:
     fake = FakeSlurm(progression="manual")
     with FakeCommandServer(fake) as server:
         env = {**os.environ, "PATH": server.path_with_commands()}
-        yield Cluster("slurm-fake", env, fake, workdir)
+        cluster = Cluster("slurm-fake", env, fake, workdir)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
     fake.close()
 
 
@@ -118,7 +135,11 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     """The fake (its commands on PATH for child processes) and, marked ``slurm``, the real cluster."""
     if request.param == "slurm-real":
         real_slurm.require()
-        yield Cluster("slurm-real", dict(os.environ), None, tmp_path / "work")
+        cluster = Cluster("slurm-real", dict(os.environ), None, tmp_path / "work")
+        try:
+            yield cluster
+        finally:
+            cluster.close()
         return
     yield from _fake_cluster(tmp_path / "work")
 

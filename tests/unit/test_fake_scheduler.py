@@ -392,3 +392,36 @@ def test_a_script_that_exits_while_fake_jobs_run_ends_quietly(tmp_path: Path) ->
     assert (done.returncode, done.stdout) == (0, "left\n"), done.stderr
     assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
     assert done.stderr.startswith("cancelling ") and done.stderr.count("\n") == 1, done.stderr
+
+
+PRINTING_WHILE_INLINE_JOBS_RUN = """
+import sys, tempfile, cfut
+from cfut.fakes import FakeSlurm
+
+def job(i):
+    for k in range(200):
+        print("job", i, k)
+    return i
+
+with cfut.SlurmExecutor(runner=FakeSlurm(execution="inline"), workdir=sys.argv[1]) as executor:
+    futures = [executor.submit(job, i) for i in range(40)]
+    n = 0
+    while not all(f.done() for f in futures):
+        print("main", n)
+        n += 1
+print("results", sum(f.result() for f in futures), file=sys.stderr)
+"""
+
+
+def test_the_test_process_prints_while_inline_jobs_swap_its_streams(tmp_path: Path) -> None:
+    """The main thread prints while inline jobs, in the monitor thread, install and remove their
+    stream routers: it crashed the process (SIGSEGV: print holds sys.stdout borrowed, the swapped-out
+    router was freed under it)."""
+    import subprocess
+
+    script = tmp_path / "script.py"
+    script.write_text(PRINTING_WHILE_INLINE_JOBS_RUN)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "work")], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert (done.returncode, done.stderr) == (0, f"results {sum(range(40))}\n")
+    assert "job " not in done.stdout, "the jobs' prints went to their logs"

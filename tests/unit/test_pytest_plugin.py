@@ -320,3 +320,27 @@ def test_python_m_cfut_fakes_serves_commands_until_interrupted(tmp_path: Path) -
         assert server.wait(timeout=30) == 0
         if server.stdout is not None:
             server.stdout.close()
+
+
+def test_python_m_cfut_fakes_takes_the_clusters_shape(tmp_path: Path) -> None:
+    """GPUs, memory and the first job id from the command line, as the marker takes them."""
+    bin_dir = tmp_path / "bin"
+    server = subprocess.Popen([sys.executable, "-m", "cfut.fakes", "slurm", "--bin-dir", str(bin_dir),
+                               "--gpus-per-node=2", "--memory-per-node=8000", "--first-job-id=500"],
+                              stdout=PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert server.stdout is not None
+        [server.stdout.readline() for _ in range(4)]
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        shell = subprocess.run(["sh", "-c", "sinfo --noheader --format='%G %m' && sbatch --parsable --gpus=1 "
+                                "--wrap 'sleep 60' && scancel 500"],
+                               cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=30)
+        assert shell.stdout.splitlines() == ["gpu:2 8000", "500"], shell.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        if server.stdout is not None:
+            server.stdout.close()
+    refused = subprocess.run([sys.executable, "-m", "cfut.fakes", "condor", "--bin-dir", str(bin_dir),
+                              "--gpus-per-node=2"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "--gpus-per-node is a Slurm option" in refused.stderr
