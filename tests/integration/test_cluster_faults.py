@@ -189,23 +189,30 @@ def sbatch_later(name: str) -> str:
     return out.stdout.strip().split(";")[0]
 
 
-def wait_for_state_save(since: float) -> None:
-    """Until slurmctld wrote its job state (StateSaveLocation's ``job_state``) after ``since`` (a
-    ``time.time()``): a SIGKILL after that forgets nothing done before ``since``.
-
-    Slurm 22.05 saves at once after a submission when its last save is 5 s old, but a cancellation
-    alone is only saved by the next periodic save, minutes later (observed): a trivial job submitted
-    once the last save is 5 s old makes slurmctld save everything now."""
+def job_state_file() -> Path:
+    """Where slurmctld saves its jobs (StateSaveLocation's ``job_state``)."""
     config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
     location = next(line.split("=", 1)[1].strip() for line in config.splitlines()
                     if line.startswith("StateSaveLocation"))
-    state = Path(location) / "job_state"
+    return Path(location) / "job_state"
+
+
+#: Slurm 22.05 saves its job state at once after a submission when its last save is this old
+#: (seconds), else defers it (observed); a cancellation alone is only saved minutes later.
+SAVE_INTERVAL = 5.0
+
+
+def wait_for_state_save(since: float) -> None:
+    """Until slurmctld wrote its job state after ``since`` (a ``time.time()``): a SIGKILL after that
+    forgets nothing done before ``since``. A trivial job submitted once the last save is
+    :data:`SAVE_INTERVAL` old makes slurmctld save everything now."""
+    state = job_state_file()
 
     def saved() -> bool:
         saved_at = state.stat().st_mtime
         if saved_at > since:
             return True
-        if time.time() - max(saved_at, triggered[0]) > 5.5:
+        if time.time() - max(saved_at, triggered[0]) > SAVE_INTERVAL + 0.5:
             subprocess.run(["sbatch", "--job-name=save-trigger", "--output=/dev/null", "--wrap=true"],
                            capture_output=True, check=True)
             triggered[0] = time.time()
@@ -215,29 +222,48 @@ def wait_for_state_save(since: float) -> None:
     wait_for(saved, 30, f"slurmctld saves {state}")
 
 
+def wait_until_the_last_save_is_old(state: Path) -> None:
+    """Until the next submission makes slurmctld save at once (its last save, ``state``, is old enough)."""
+    time.sleep(max(0.0, state.stat().st_mtime + SAVE_INTERVAL + 0.5 - time.time()))
+
+
 def test_a_job_id_the_controller_forgot_and_reused_is_never_taken_for_ours(workdir: Path,
                                                                            controller_back: None) -> None:
     """slurmctld dies (SIGKILL) before it saved a pending job: the job is forgotten and its id goes to
     the next job, somebody else's. The future must still resolve, as JobDied, and the stranger's job
     must be left alone (cfut matches ids and its ``--comment``).
 
-    slurmctld saves its state at once after a change when its last save is 5 s old, else at most
-    every 5 s: a stranger's job submitted just before makes that save, so cfut's job, submitted
-    right after, is in none when slurmctld is killed."""
+    slurmctld saves its state at once after a submission when its last save is 5 s old, else later:
+    once the last save is old, a stranger's job submitted just before makes that save (with every
+    earlier test's jobs as they are), so cfut's job, submitted right after, is in none when
+    slurmctld is killed."""
     strangers: list[str] = []
     ours: list[str] = []
+    attempts: list[str] = []
+    state = job_state_file()
     try:
         for _attempt in range(3):
             with cfut.SlurmExecutor(workdir=workdir, additional_setup_lines=["#SBATCH --begin=now+1hour"],
                                     submit_linger=0, **FAST) as executor:
+                wait_until_the_last_save_is_old(state)
+                began = time.monotonic()
                 strangers.append(sbatch_later("saved"))
                 future = executor.submit(sleep_then, 0, "never")
                 assert future.job_id is not None
                 ours.append(future.job_id)
                 os.kill(int(Path("/run/slurm/slurmctld.pid").read_text()), signal.SIGKILL)
+                save_age = time.time() - state.stat().st_mtime
+                attempts.append(f"saved {strangers[-1]}, ours {ours[-1]}, killed after "
+                                f"{time.monotonic() - began:.2f} s, last save {save_age:.2f} s before")
                 fault("kill-ctld", "cfut", "--now")
                 fault("start-ctld", "cfut")
-                strangers.append(sbatch_later("stranger"))
+                # ids go on from the last save: when it came before "saved" too, the first
+                # stranger takes that id, the next ours
+                while True:
+                    strangers.append(sbatch_later("stranger"))
+                    if int(strangers[-1]) >= int(future.job_id) or len(strangers) > 20:
+                        break
+                attempts[-1] += f", then a stranger got {strangers[-1]}"
                 if strangers[-1] == future.job_id:
                     with pytest.raises(cfut.JobDied):
                         future.result(timeout=180)
@@ -248,7 +274,7 @@ def test_a_job_id_the_controller_forgot_and_reused_is_never_taken_for_ours(workd
             # (the executor has shut down: its scancel is done) a save from now on holds the
             # cancellation; else the next kill forgets it, and the job is back
             wait_for_state_save(time.time())
-        pytest.skip("slurmctld saved cfut's job before SIGKILL in 3 attempts: no id was reused")
+        pytest.skip(f"slurmctld saved cfut's job before SIGKILL in 3 attempts: no id was reused ({attempts})")
     finally:
         subprocess.run(["scancel", *strangers], capture_output=True)
         wait_for_state_save(time.time())  # before anyone kills slurmctld again
