@@ -16,8 +16,8 @@ Every fake runs its jobs in one of three ways, with one meaning on every fake:
     its own, as on a real node (``os._exit``, a segmentation fault or ``KeyboardInterrupt`` in a job
     make an ordinary failed job). Time stays virtual: a job runs for ``job_duration`` (plus its
     script's ``sleep``) on the fake's clock, and its script runs in a warm process when that end
-    comes; the fake waits for it there (up to ``cfut.fakes._pool.PATIENCE`` real seconds, after
-    which a job still running goes on as a live process). Scripts run with the tiny shell of
+    comes; the fake waits for it there (until ``cfut.fakes._pool.PATIENCE`` real seconds pass
+    with no job ending, after which a job still running goes on as a live process). Scripts run with the tiny shell of
     :mod:`._inline`; one that it does not model runs as a real process, as under ``"subprocess"``.
 ``"inline"``
     The same virtual time, with the script run *in the test process* when its end comes (an

@@ -5,8 +5,9 @@ its exit status, the signal that killed it, what it prints, its umask, working d
 environment and ``sys.path`` are its own, as on a real node; a job that calls ``os._exit``, dies of
 a segmentation fault or raises ``KeyboardInterrupt`` is an ordinary failed job, and the test process
 goes on. Time stays virtual: the job runs when its virtual end comes (as ``"inline"`` jobs do), and
-the fake waits (really) for it to finish before it goes on, up to :data:`PATIENCE` real seconds; a
-job still running after that keeps running as a live process (as ``"subprocess"`` jobs do).
+the fake waits (really) for it to finish before it goes on, up to :data:`PATIENCE` real seconds
+without any job ending; a job still running after that keeps running as a live process (as
+``"subprocess"`` jobs do).
 
 Speed: starting a process per job is what costs, so the processes are *warm* and reused
 (:mod:`._jobworker`): started once with cfut imported, each runs one job after another and puts its
@@ -232,7 +233,8 @@ class WorkerPool:
     def run(self, items: Sequence[Job | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
         """Run these jobs (a spec is started here, a job already started is waited for), at most
         :attr:`width` at a time, waiting (really) until every one has ended or ``patience`` seconds
-        have passed; then those not begun yet start without waiting. The jobs, in order."""
+        have passed without one ending; then those not begun yet start without waiting. The jobs,
+        in order."""
         jobs: list[PooledJob | None] = [item if isinstance(item, PooledJob) else None for item in items]
         running: list[PooledJob] = [job for job in jobs if job is not None and job.status is None]
         waiting = deque(i for i, job in enumerate(jobs) if job is None)
@@ -250,6 +252,10 @@ class WorkerPool:
             readable, _, _ = select.select(running, [], [], left)
             for job in readable:
                 job.poll()
+            if any(job.status is not None for job in running):
+                # patience runs out only when nothing ends: a long queue of short jobs that keeps
+                # moving is run width at a time, not all at once in new processes
+                deadline = time.monotonic() + patience
             running = [job for job in running if job.status is None]
         for index in waiting:
             item = items[index]

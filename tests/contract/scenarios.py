@@ -416,8 +416,9 @@ def gpus_and_memory(b: Backend) -> str:
         "gres": b.sbatch("--gres=gpu:1", "--output=gres.out", f"--wrap={show_env}"),
         "gpus": b.sbatch("--gpus=1", "--mem=100M", "--output=gpus.out", f"--wrap={show_env}"),
         "per-node": b.sbatch("--gpus-per-node=1", "--output=per-node.out", f"--wrap={show_env}"),
-        "per-task": b.sbatch("--gpus-per-task=1", "--ntasks=2", "--mem-per-cpu=200M", "--output=per-task.out",
-                             f"--wrap={show_env}"),
+        # --nodes=1: both tasks' GPUs on one node, wherever the other jobs' GPUs happen to be
+        "per-task": b.sbatch("--gpus-per-task=1", "--ntasks=2", "--nodes=1", "--mem-per-cpu=200M",
+                             "--output=per-task.out", f"--wrap={show_env}"),
         "plain": b.sbatch("--mem-per-cpu=300M", "--output=plain.out", f"--wrap={show_env}"),
     }
     b.norm.alias(f"--gres=gpu:{config.gpus + 1}", "--gres=gpu:<GPUs+1>")

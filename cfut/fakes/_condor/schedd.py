@@ -256,7 +256,7 @@ class Schedd:
                 handle.close()
 
     def _run_pooled(self, jobs: list[CondorJob]) -> dict[CondorJob, PooledJob]:
-        """Run these jobs in warm processes, together, waiting for them (up to PATIENCE)."""
+        """Run these jobs in warm processes, together, waiting for them (until PATIENCE passes with none ending)."""
         if not jobs:
             return {}
         specs = []

@@ -416,7 +416,7 @@ class Controller:
 
     def _run_pooled(self, tasks: list[Task]) -> dict[Task, PooledJob]:
         """Run these jobs' scripts in warm processes (or wait for those started with their job),
-        together, waiting for them (up to PATIENCE)."""
+        together, waiting for them (until PATIENCE passes with none ending)."""
         if not tasks:
             return {}
         jobs = pool().run([task.early or self.stepd.pooled(task) for task in tasks])
