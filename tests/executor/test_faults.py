@@ -104,6 +104,14 @@ class Cluster:
         return [line.split("|", 1)[0] for line in out.splitlines()
                 if "|" in line and line.split("|", 1)[1].startswith(str(self.workdir))]
 
+    def drained(self) -> list[str]:
+        """:meth:`queue` once jobs whose results are in have exited (on real Slurm a job stays listed
+        for a moment after its worker wrote the result; up to 30 s under load)."""
+        deadline = time.monotonic() + (0 if self.fake is not None else 30)
+        while (left := self.queue()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        return left
+
     def run_child(self, body: str, **kwargs: Any) -> subprocess.Popen[str]:
         """A child Python process running ``body`` with this cluster's commands on PATH."""
         source = textwrap.dedent("""
@@ -232,7 +240,7 @@ def test_sigkill_then_reattach_collects_every_result(cluster: Cluster) -> None:
     cluster.settle(futures.executor, futures)
     assert [f.result() for f in futures] == [1, 2, 4, 4, 5]
     futures.executor.shutdown()
-    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+    assert cluster.drained() == [] and os.listdir(cluster.workdir) == []
 
 
 def test_reattach_leaves_a_running_process_alone(fake_cluster: Cluster) -> None:
@@ -308,7 +316,7 @@ def test_a_pipeline_outlives_its_submitter_and_reattach_collects_it(cluster: Clu
     values = dict(zip(call_ids, [2, 3, 5]))
     assert [f.result() for f in futures] == [values[f.call_id] for f in futures]
     futures.executor.shutdown()
-    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+    assert cluster.drained() == [] and os.listdir(cluster.workdir) == []
 
 
 def test_a_failing_pipeline_fails_its_dependants_after_reattach(cluster: Cluster) -> None:
@@ -329,7 +337,7 @@ def test_a_failing_pipeline_fails_its_dependants_after_reattach(cluster: Cluster
             dependant.result()
         assert isinstance(info.value.__cause__, ValueError)
     futures.executor.shutdown()
-    assert cluster.queue() == [] and os.listdir(cluster.workdir) == []
+    assert cluster.drained() == [] and os.listdir(cluster.workdir) == []
 
 
 # ---------------------------------------------------------------- submissions that go wrong
