@@ -40,11 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     slurm.add_argument("--no-accounting", action="store_true", help="sacct answers as without slurmdbd")
     options = parser.parse_args(argv)
     if options.scheduler == "condor":
-        given = [name for name in ("memory_per_node", "gpus_per_node", "cpu_share", "kill_wait", "first_job_id",
-                                   "max_array_size", "no_accounting")
-                 if getattr(options, name) != parser.get_default(name)]
+        given = [action.option_strings[0] for action in slurm._group_actions
+                 if getattr(options, action.dest) != action.default]
         if given:
-            parser.error(f"--{given[0].replace('_', '-')} is a Slurm option: FakeCondor does not take it")
+            parser.error(f"{given[0]} is a Slurm option: FakeCondor does not take it")
 
     fake: FakeScheduler
     if options.scheduler == "slurm":

@@ -133,8 +133,8 @@ class PooledJob:
         if self.status is None and self._worker is not None:
             if self._worker.sock.fileno() < 0:
                 # the pool was closed under it (interpreter exit): its process was killed
-                self.status = self._worker.proc.poll()
-                self.status = -signal.SIGKILL if self.status is None else self.status
+                status = self._worker.proc.poll()
+                self.status = -signal.SIGKILL if status is None else status
                 self._worker = None
                 return self.status
             readable, _, _ = select.select([self._worker.sock], [], [], timeout)
