@@ -365,8 +365,9 @@ class ClusterExecutor(concurrent.futures.Executor):
 
         ``chunksize="auto"`` (the default): calls of a function known to run for seconds or more
         (measured on its earlier calls) go one per task, so that the scheduler balances them;
-        otherwise items are spread over the job slots the cluster reports free (Slurm: ``sinfo``,
-        asked at most once a minute; a scheduler that does not say gets one call per task) so that
+        otherwise items are spread over the job slots the cluster reports free (Slurm: ``sinfo``;
+        HTCondor: ``condor_status``; asked at most once a minute; a scheduler that does not answer
+        gets one call per task) so that
         one wave of tasks runs them all, without paying the per-job cost for every tiny call. An int
         ``chunksize`` (>= 1) puts that many consecutive items in each task. Raises what
         :meth:`submit` raises (InvalidArgumentError naming a bad ``chunksize``)."""

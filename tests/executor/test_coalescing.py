@@ -41,7 +41,8 @@ def test_a_loop_of_submits_is_a_handful_of_submissions(harness: Harness) -> None
     assert [f.result() for f in futures] == [n * n for n in range(300)]
     stats = ex.statistics()
     assert stats.calls_done == 300 and stats.commands[harness.submit_command] <= 5, stats
-    assert stats.submitted_tasks <= 300, "spread over the free job slots where the cluster says them"
+    # every backend says its free job slots (sinfo, condor_status): calls of one function share tasks
+    assert stats.submitted_tasks < 300, f"spread over the free job slots the cluster reports: {stats}"
     assert all(f.job_id is not None for f in futures)
 
 

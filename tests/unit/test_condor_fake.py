@@ -183,3 +183,46 @@ def test_no_private_keys_in_the_job_ad(tmp_path: Path) -> None:
     long_form = fake.run(["condor_q", "-long"]).stdout
     assert "_inline" not in long_form and "_hold" not in long_form
     fake.close()
+
+
+# ---------------------------------------------------------------- condor_status
+
+
+def test_condor_status_shows_partitionable_slots_and_a_dynamic_slot_per_running_job(tmp_path: Path) -> None:
+    fake = FakeCondor(progression="manual", nodes=2, cpus_per_node=4)
+    empty = fake.run(["condor_status", "-af", "Name", "State", "Cpus", "TotalSlotCpus"])
+    assert (empty.returncode, empty.stdout, empty.stderr) == (
+        0, "slot1@slot1 Unclaimed 4 4\nslot1@slot2 Unclaimed 4 4\n", "")
+    assert submit(fake, tmp_path, "request_cpus = 3\nqueue 2\n")[0] == 0
+    fake.advance(0)  # both start: one on each node (3 of 4 CPUs each)
+    lines = fake.run(["condor_status", "-af", "Name", "State", "Activity", "Cpus"]).stdout.splitlines()
+    assert lines == ["slot1@slot1 Unclaimed Idle 1", "slot1_1@slot1 Claimed Busy 3",
+                     "slot1@slot2 Unclaimed Idle 1", "slot1_1@slot2 Claimed Busy 3"]
+    free = fake.run(["condor_status", "-constraint", 'State == "Unclaimed"', "-af:t", "Machine", "Cpus"])
+    assert free.stdout == "slot1\t1\nslot2\t1\n"
+    assert fake.run(["condor_status", "-af", "State", "Cpus"]).stdout.split() == [
+        "Unclaimed", "1", "Claimed", "3", "Unclaimed", "1", "Claimed", "3"]
+    fake.advance(10)
+    assert fake.run(["condor_status", "-af", "Cpus"]).stdout == "4\n4\n", "ended jobs give their CPUs back"
+    check_fake(fake)
+
+
+@pytest.mark.parametrize("argv", [
+    ["condor_status"],  # the default table
+    ["condor_status", "-total"],
+    ["condor_status", "-autof", "Cpus"],  # an abbreviation: how condor_status matches it is not modelled
+    ["condor_status", "-af"],  # a missing value: its message is not modelled
+    ["condor_status", "-af:j", "Cpus"],
+    ["condor_status", "-af", "Cpus", "-constraint", "State =="],
+    ["condor_status", "slot1@slot1", "-af", "Cpus"],  # a host name
+])
+def test_condor_status_refuses_what_it_does_not_model(fake: FakeCondor, argv: list[str]) -> None:
+    with pytest.raises(FakeUnsupported, match="condor_status"):
+        fake.run(argv)
+
+
+def test_condor_status_failure_is_the_collectors(fake: FakeCondor) -> None:
+    fake.fail_next("condor_status")
+    result = fake.run(["condor_status", "-af", "Cpus"])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "Error: Couldn't contact the condor_collector on localhost.\n"

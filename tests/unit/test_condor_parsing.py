@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import cfut
 from cfut import Phase
 from cfut._errors import InvalidArgumentError, SchedulerOutputError
 from cfut._runner import CommandResult
@@ -206,3 +207,30 @@ def test_error_classes() -> None:
     assert queries.error_class("REMOVED") is cfut.JobCancelled
     assert queries.error_class("COMPLETED") is cfut.JobDied
     assert HTCondorScheduler.task_id("12", None) == "12.0" and HTCondorScheduler.task_id("12", 3) == "12.3"
+
+
+# ---------------------------------------------------------------- condor_status (free job slots)
+
+
+@pytest.mark.parametrize(("output", "slots"), [
+    ("Unclaimed 3\nClaimed 1\nUnclaimed 4\n", 7),  # partitionable slots' CPUs left, dynamic slots claimed
+    ("Claimed 1\nClaimed 1\nOwner 1\n", 3),  # none free: every slot's CPUs (one wave as they free up)
+    ("Unclaimed 0\nClaimed 4\n", 4),  # a partitionable slot with nothing left
+    ("", None),  # an empty pool, or a collector that lists nothing
+    ("Unclaimed undefined\n", None),  # a slot without Cpus: no answer rather than a wrong one
+    ("Unclaimed\n", None),
+])
+def test_free_slots_from_condor_status(output: str, slots: int | None) -> None:
+    assert queries.parse_slots(output) == slots
+
+
+def test_free_slots_asks_condor_status_and_survives_its_failure(tmp_path: Path) -> None:
+    from cfut.fakes import FakeCondor
+
+    fake = FakeCondor(nodes=3, cpus_per_node=2)
+    with cfut.CondorExecutor(runner=fake, workdir=tmp_path) as executor:
+        scheduler = executor._scheduler
+        assert scheduler.free_slots() == 6
+        assert fake.calls[-1] == ("condor_status", *queries.SLOTS_ARGV[1:])
+        fake.fail_next("condor_status")
+        assert scheduler.free_slots() is None

@@ -14,6 +14,7 @@ Commands issued::
     condor_history ID... -limit N -af:j JobStatus ... RemoveReason
     condor_rm ID...                                             cancel; remove held jobs
     condor_q -constraint 'CfutBatch == "KEY"' -af ClusterId     a lost condor_submit reply
+    condor_status -af State Cpus                                free CPUs (chunksize="auto", coalescing)
 
 Every format handled here is the one described in the HTCondor manual and source, as summarised in
 the project's HTCondor reference (condor_submit output shapes, the ``...``-framed event log, the
@@ -39,7 +40,17 @@ from ..._status import JobStatus, Phase
 from ..base import SubmitRequest
 from ..script import WORKER_MODULE, wrapper_script
 from .eventlog import EventLogReader, status_from_event
-from .queries import error_class, history_argv, lost_submission_argv, parse_af_status, parse_rm, q_argv, rm_argv
+from .queries import (
+    SLOTS_ARGV,
+    error_class,
+    history_argv,
+    lost_submission_argv,
+    parse_af_status,
+    parse_rm,
+    parse_slots,
+    q_argv,
+    rm_argv,
+)
 from .submit import (
     SubmitSpec,
     check_extra_line,
@@ -327,7 +338,12 @@ class HTCondorScheduler:
         return self.jobdir.file(f"{key}.events{LOG_SUFFIX}")
 
     def free_slots(self) -> int | None:
-        return None  # condor_status would say; maps use chunksize=1 on HTCondor unless told otherwise
+        """Free CPUs of the pool, from ``condor_status -af State Cpus`` (the Unclaimed slots' CPUs; all
+        slots' CPUs when none is free); None when the collector does not answer."""
+        result = self.commands.run(list(SLOTS_ARGV))
+        if result.returncode != 0:
+            return None
+        return parse_slots(result.stdout)
 
     def adopt(self, key: str) -> None:
         """Read the event log the executor with this key wrote to, too (its jobs keep writing there)."""

@@ -121,3 +121,22 @@ def parse_rm(result: CommandResult) -> tuple[set[str], set[str]]:
 
 def lost_submission_argv(batch_key: str) -> list[str]:
     return ["condor_q", "-constraint", f'CfutBatch == "{batch_key}"', "-af", "ClusterId"]
+
+
+#: What ``free_slots`` asks the collector: every slot's state and CPUs, one slot a line.
+SLOTS_ARGV = ("condor_status", "-af", "State", "Cpus")
+
+
+def parse_slots(output: str) -> int | None:
+    """``State Cpus`` lines (``condor_status -af State Cpus``) → the CPUs of Unclaimed slots (a
+    partitionable slot shows the CPUs it has left; a claimed dynamic or static slot, its job's), or
+    every slot's CPUs when none is free (one wave as they free up); None when no line reads."""
+    free = total = 0
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            return None
+        total += int(parts[1])
+        if parts[0] == "Unclaimed":
+            free += int(parts[1])
+    return (free or total) or None

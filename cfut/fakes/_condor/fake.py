@@ -1,7 +1,8 @@
 """FakeCondor: an in-process HTCondor (schedd, startd and tools) on the shared fake cluster model.
 
 It is a :class:`cfut._runner.CommandRunner`: ``condor_submit``, ``condor_q``, ``condor_history`` and
-``condor_rm`` are answered in the formats of the reference (``htcondor-cli.md``), and each job writes
+``condor_rm`` are answered in the formats of the reference (``htcondor-cli.md``), ``condor_status -af``
+lists the pool's slots (one partitionable slot per node, see :func:`.tools.condor_status`), and each job writes
 its job event log in HTCondor's text framing. Jobs run on a :class:`~cfut.fakes.FakeCluster` (nodes,
 CPUs, virtual clock), in processes of their own on virtual time (``execution="process"``, the
 default), in this process (``"inline"``) or as real processes in real time (``"subprocess"``): see
@@ -56,8 +57,8 @@ class FakeCondor(FakeScheduler):
     fake scheduler. Raises ``ValueError`` naming a bad value.
     """
 
-    COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
-    STATUS_COMMANDS = frozenset({"condor_q", "condor_history"})
+    COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm", "condor_status")
+    STATUS_COMMANDS = frozenset({"condor_q", "condor_history", "condor_status"})
     SUBMIT_COMMAND = "condor_submit"
 
     def __init__(
@@ -103,7 +104,8 @@ class FakeCondor(FakeScheduler):
             return CommandResult(argv, *tools.condor_rm(schedd, argv))
 
         return {"condor_submit": submit, "condor_q": status(tools.condor_q),
-                "condor_history": status(tools.condor_history), "condor_rm": remove}
+                "condor_history": status(tools.condor_history), "condor_rm": remove,
+                "condor_status": status(tools.condor_status)}
 
     def _settle(self, target: float) -> int:
         return self._schedd.settle(target)

@@ -19,6 +19,9 @@ TRANSIENT_FAILURES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "condor_history": ("", "Error opening history file /var/lib/condor/spool/history: "
                        "Resource temporarily unavailable\n"),
     "condor_rm": ("", "\nERROR: Failed to connect to local queue manager\n"),
+    # printNoCollectorContact (condor_utils/print_wrapped_text.cpp callers), its first line: the
+    # advice that follows it on a real pool is left out
+    "condor_status": ("", "Error: Couldn't contact the condor_collector on localhost.\n"),
 })
 
 # -- condor_submit (reference 1.1, 1.2)

@@ -199,7 +199,11 @@ class Schedd:
             elif job.status == RUNNING and job.process is None and job.ends_at is not None and job.ends_at <= at:
                 self._finish_inline(job, pooled.get(job))
                 changes += 1
-        for job in sorted(self.queue.values(), key=lambda j: j.key):
+        # the queue holds jobs in (cluster, proc) order: they enter it only at submission, clusters
+        # numbered upwards; a full pool starts nothing, so the pass stops there
+        for job in list(self.queue.values()):
+            if not any(node.free > 0 for node in self.cluster.nodes):
+                break
             if job.status == IDLE and job.submitted <= at and self._try_start(job):
                 changes += 1
         return changes

@@ -1,4 +1,4 @@
-"""FakeCondor's tools: ``condor_submit``, ``condor_q``, ``condor_history``, ``condor_rm``.
+"""FakeCondor's tools: ``condor_submit``, ``condor_q``, ``condor_history``, ``condor_rm``, ``condor_status``.
 
 Each takes an argv and the schedd and returns (exit code, stdout, stderr). ``condor_q``,
 ``condor_history`` and ``condor_rm`` read their arguments with one parser (:func:`parse`) driven by
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .. import _host
 from .._errors import FakeUnsupported
 from . import classad, messages
-from .schedd import REMOVED, CondorJob, Schedd
+from .schedd import REMOVED, RUNNING, CondorJob, Schedd
 from .submit import SubmitError, materialize, parse_description
 
 Reply = tuple[int, str, str]
@@ -122,8 +122,17 @@ SUBMIT_OPTIONS = ("-terse", "-verbose", "-v")
 #: ``-af`` qualifiers modelled (``-af:jt``).
 AUTOFORMAT_QUALIFIERS = "jlVr,tng"
 
+# condor_status's: only what the fake models, each by its whole name. Its messages for unknown
+# options and missing values are not in the reference, so the fake refuses those (FakeUnsupported)
+# rather than invent them.
+CONDOR_STATUS = ToolSpec("condor_status", (
+    _o("constraint", -1, 1, modelled=True, dash_value=False),
+    _o("autoformat", -1, -1, modelled=True, colon=True, dash_value=False),
+    _o("af", -1, -1, modelled=True, colon=True, dash_value=False),
+), "")
+
 #: Every tool's option table, for docs/fidelity.md.
-TABLES = {spec.name: spec for spec in (CONDOR_Q, CONDOR_HISTORY, CONDOR_RM)}
+TABLES = {spec.name: spec for spec in (CONDOR_Q, CONDOR_HISTORY, CONDOR_RM, CONDOR_STATUS)}
 
 
 def _prefix_of(arg: str, option: ToolOption) -> str | None:
@@ -240,8 +249,9 @@ def _select(schedd: Schedd, argv: tuple[str, ...], jobs: list[CondorJob], spec: 
     if mode is None:
         raise FakeUnsupported(f"{argv[0]}'s default table output; use -af, -format, -long or -json")
     selected = []
+    wanted = _id_filter(schedd, given.words)
     for job in jobs:
-        if given.words and not any(_id_matches(schedd, job, ident) for ident in given.words):
+        if wanted is not None and not wanted(job):
             continue
         if constraint is not None and not classad.matches(constraint, job.ad):
             continue
@@ -258,6 +268,18 @@ def _select(schedd: Schedd, argv: tuple[str, ...], jobs: list[CondorJob], spec: 
                                   if (t := classad.format_one(f, classad.lookup(ad, a))) is not None)
                           for ad in ads), ""
     return 0, _autoformat(ads, af_attrs, af_opts), ""
+
+
+def _id_filter(schedd: Schedd, words: list[str]) -> Callable[[CondorJob], bool] | None:
+    """Whether a job is one the words name (``C.P``, a cluster ``C``, an owner); None: no words.
+    Ids are looked up in sets, so that asking for 10,000 jobs by id costs one pass over the queue."""
+    if not words:
+        return None
+    procs = {w for w in words if "." in w}
+    clusters = {int(w) for w in words if "." not in w and w.isdigit()}
+    owners = [w for w in words if "." not in w and not w.isdigit()]
+    return lambda job: (job.job_id in procs or job.cluster in clusters
+                        or any(_id_matches(schedd, job, owner) for owner in owners))
 
 
 def _id_matches(schedd: Schedd, job: CondorJob, ident: str) -> bool:
@@ -285,6 +307,63 @@ def _autoformat(ads: list[dict[str, classad.Value]], attrs: list[str], opts: str
             fields = [f + "," for f in fields]
         lines.append(("\n" if "n" in opts else sep).join(fields) + "\n")
     return ("\n" if "g" in opts else "").join(lines)
+
+
+# ---------------------------------------------------------------------- condor_status
+
+
+def condor_status(schedd: Schedd, argv: tuple[str, ...]) -> Reply:
+    """The pool's slot ads, as ``-af`` lines: each node is one partitionable slot (``slot1@NODE``,
+    Unclaimed, its free CPUs as ``Cpus``) followed by one dynamic slot per job running on it
+    (``slot1_N@NODE``, Claimed, the job's CPUs), the way a pool with ``NUM_SLOTS_TYPE_1 = 1`` and
+    ``SLOT_TYPE_1_PARTITIONABLE = True`` shows itself. Only ``-af``/``-autoformat`` and ``-constraint``
+    are modelled; anything else raises :class:`~cfut.fakes.FakeUnsupported`."""
+    try:
+        given = parse(CONDOR_STATUS, argv[1:])
+    except ToolError as exc:
+        raise FakeUnsupported(f"condor_status {' '.join(argv[1:])!r}: only -af/-autoformat ATTR... and "
+                              f"-constraint EXPR, spelled out, are modelled") from exc
+    if given.words:
+        raise FakeUnsupported(f"condor_status with host or slot names ({given.words!r}) is not modelled")
+    attrs: list[str] = []
+    opts = ""
+    constraint = None
+    for option, _, values, qualifiers in given.options:
+        if option.name == "constraint":
+            try:
+                constraint = classad.compile_constraint(values[0])
+            except classad.ConstraintError as exc:
+                raise FakeUnsupported(f"condor_status -constraint {values[0]!r}: the fake cannot parse it, "
+                                      "and condor_status's message for it is not modelled") from exc
+        else:
+            if "j" in qualifiers:
+                raise FakeUnsupported(f"condor_status -af:{qualifiers}: the j qualifier (job ids) is condor_q's")
+            attrs += values
+            opts = qualifiers
+    if not attrs:
+        raise FakeUnsupported("condor_status's default table output; use -af")
+    ads = [ad for ad in slot_ads(schedd) if constraint is None or classad.matches(constraint, ad)]
+    return 0, _autoformat(ads, attrs, opts), ""
+
+
+def slot_ads(schedd: Schedd) -> list[dict[str, classad.Value]]:
+    """The startd ads of the fake pool, in condor_status's order (by machine, then slot name)."""
+    running: dict[str, list[CondorJob]] = {}
+    for job in schedd.queue.values():
+        if job.status == RUNNING and job.nodes:
+            running.setdefault(job.nodes[0], []).append(job)
+    ads: list[dict[str, classad.Value]] = []
+    for node in schedd.cluster.nodes:
+        common: dict[str, classad.Value] = {"Machine": node.name, "TotalSlotCpus": node.cpus,
+                                             "TotalCpus": node.cpus}
+        ads.append({"Name": f"slot1@{node.name}", **common, "SlotType": "Partitionable",
+                    "PartitionableSlot": True, "State": "Unclaimed", "Activity": "Idle",
+                    "Cpus": max(0, node.free)})
+        for number, job in enumerate(running.get(node.name, ()), start=1):
+            ads.append({"Name": f"slot1_{number}@{node.name}", **common, "SlotType": "Dynamic",
+                        "PartitionableSlot": False, "State": "Claimed", "Activity": "Busy", "Cpus": job.cpus,
+                        "TotalSlotCpus": job.cpus})
+    return ads
 
 
 # ---------------------------------------------------------------------- condor_rm

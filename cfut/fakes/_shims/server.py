@@ -38,7 +38,7 @@ from .._slurm.values import expand_filename
 from . import client as command_client
 
 SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
-CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
+CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm", "condor_status")
 
 # srun options the fake accepts: long name -> short name, and whether it takes a value.
 _SRUN_OPTIONS: dict[str, tuple[str | None, bool]] = {
