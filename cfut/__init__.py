@@ -16,11 +16,8 @@ Everything public is importable from here; the modules behind it are private.
 from __future__ import annotations
 
 import importlib as _importlib
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
 from ._errors import (
-    BrokenClusterExecutor,
     CfutError,
     CommandFailedError,
     CommandNotFoundError,
@@ -54,6 +51,7 @@ CFUT_DIR = _default_workdir()
 # The executor's machinery loads on first use: a job's worker (``python -m cfut.remote``) imports
 # this package too, and starting it must cost what reading a payload costs, not the executor's imports.
 _LAZY = {
+    "BrokenClusterExecutor": "._executor",
     "ClusterExecutor": "._executor",
     "Reattached": "._executor",
     "CondorExecutor": "._executors",
@@ -73,9 +71,13 @@ _LAZY = {
     "map": "._compat",
 }
 
+# (typing is not imported for this: a worker would pay for it at every job start)
+_TYPE_CHECKING = False
 if _TYPE_CHECKING:
+    from typing import Any as _Any
+
     from ._compat import map
-    from ._executor import ClusterExecutor, Reattached
+    from ._executor import BrokenClusterExecutor, ClusterExecutor, Reattached
     from ._executors import CondorExecutor, ExecutorView, SlurmExecutor
     from ._future import ClusterFuture
     from ._progress import Progress, progress
@@ -93,7 +95,7 @@ def __getattr__(name: str) -> _Any:
         from importlib import metadata
 
         try:
-            value: _Any = metadata.version("clusterfutures")
+            value: object = metadata.version("clusterfutures")
         except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
             value = "0+unknown"
     elif name in _LAZY:

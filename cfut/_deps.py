@@ -19,10 +19,11 @@ its dependencies have their values, then submits it with the values in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # (a worker imports this module: typing would cost it at each job start)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from ._future import ClusterFuture
 
 

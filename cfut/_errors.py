@@ -4,7 +4,7 @@
 
     CfutError
     ├── ExecutorShutdownError (also RuntimeError)   submit() after shutdown(): closed by you
-    ├── BrokenClusterExecutor (also concurrent.futures.BrokenExecutor)
+    ├── BrokenClusterExecutor (also concurrent.futures.BrokenExecutor; defined in cfut._executor)
     │                                               the monitor could not go on: broken, every
     │                                               outstanding future failed, its jobs cancelled
     ├── InvalidArgumentError (also ValueError)      bad input, rejected before anything is submitted
@@ -38,9 +38,12 @@ does :class:`RemoteException` stand in for it.
 
 from __future__ import annotations
 
-import concurrent.futures
-from collections.abc import Sequence
-from typing import Any
+# A job's worker imports this module: nothing here may cost it more than the classes themselves
+# (no typing or concurrent.futures at run time; BrokenClusterExecutor lives in cfut._executor).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 class CfutError(Exception):
@@ -114,15 +117,6 @@ class SubmissionError(CommandFailedError):
     """
 
     hint: str = ""
-
-
-class BrokenClusterExecutor(CfutError, concurrent.futures.BrokenExecutor):
-    """The executor's monitor could not go on polling (an error that is not the scheduler's, repeated).
-
-    Every future outstanding at that moment fails with this error (the cause chained), the jobs
-    behind them are cancelled, and ``submit``/``map`` raise it from then on, as
-    :class:`concurrent.futures.process.BrokenProcessPool` does.
-    """
 
 
 class DependencyFailed(CfutError):

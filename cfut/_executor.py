@@ -34,7 +34,7 @@ from ._coalesce import Coalescer
 from ._commands import SchedulerCommands
 from ._deps import find_futures, substitute
 from ._errors import (
-    BrokenClusterExecutor,
+    CfutError,
     DependencyFailed,
     ExecutorShutdownError,
     IntegrityError,
@@ -57,6 +57,15 @@ from ._submitter import Item, Pending, Submitter, qualified_name
 from ._wire import DependencyRef
 
 log = logging.getLogger("cfut")
+
+
+class BrokenClusterExecutor(CfutError, concurrent.futures.BrokenExecutor):
+    """The executor's monitor could not go on polling (an error that is not the scheduler's, repeated).
+
+    Every future outstanding at that moment fails with this error (the cause chained), the jobs
+    behind them are cancelled, and ``submit``/``map`` raise it from then on, as
+    :class:`concurrent.futures.process.BrokenProcessPool` does.
+    """
 
 #: Executors with outstanding jobs, kept alive until their futures resolve (see :mod:`cfut._poller`):
 #: ``SlurmExecutor().submit(f)`` without a name for the executor must still resolve its future.

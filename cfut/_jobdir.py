@@ -19,12 +19,8 @@ verified with the user's key before it is unpickled.
 
 from __future__ import annotations
 
-import logging
 import os
-import secrets
 import stat
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 from . import _wire
 from ._errors import (
@@ -37,7 +33,10 @@ from ._errors import (
     SerializationError,
 )
 
-log = logging.getLogger("cfut")
+TYPE_CHECKING = False  # (a worker imports this module: it pays for every import at each job start)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
 DIR_MODE = 0o700
 CFUT_DIR_ENV = "CFUT_DIR"
@@ -54,7 +53,7 @@ LOG_TAIL_LINES = 20
 
 def new_key() -> str:
     """A short random name, unique enough for files in one work directory."""
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()  # what secrets.token_hex(8) does, without importing secrets
 
 
 def task_key(batch_key: str, index: int | None) -> str:
@@ -212,7 +211,9 @@ class JobDir:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                log.warning("cannot remove %s: %s", path, exc)
+                import logging
+
+                logging.getLogger("cfut").warning("cannot remove %s: %s", path, exc)
 
 
 def _outcome(record: _wire.ResultRecord, path: str) -> tuple[bool, Any]:

@@ -4,7 +4,7 @@ Whoever can write into the work directory must not be able to read the key, or t
 payload (code run in the job) or a result (code run in the submitting process). So the key lives in
 a file only its owner can read, under the user's home, which compute nodes share on every cluster
 we know of: ``$CFUT_KEY_FILE`` or ``$XDG_CONFIG_HOME/cfut/hmac.key`` (``~/.config/cfut/hmac.key``),
-created with 32 random bytes (:mod:`secrets`) on first use, mode 0600 in a 0700 directory.
+created with 32 random bytes (``os.urandom``, which :mod:`secrets` uses) on first use, mode 0600 in a 0700 directory.
 
 A job finds the key in ``$CFUT_HMAC_KEY`` (hex) when its submitter put it in the job's environment
 (Slurm: in ``sbatch``'s environment, never its argv, so neither ``ps`` nor ``scontrol show job``
@@ -15,7 +15,6 @@ environment is visible to every user of the pool).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 
 from ._errors import InvalidArgumentError
@@ -68,8 +67,8 @@ def load_key(path: str | None = None, *, create: bool = True) -> bytes:
 def _create(path: str) -> bytes:
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    key = secrets.token_bytes(KEY_BYTES)
-    tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    key = os.urandom(KEY_BYTES)  # secrets.token_bytes, without importing secrets (a worker imports this module)
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)

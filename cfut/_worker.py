@@ -12,23 +12,28 @@ collected (or cancelled) the task: the worker says so and exits 0 without runnin
 
 from __future__ import annotations
 
-import argparse
-import functools
 import os
-import socket
 import sys
 import time
-import traceback
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO
 
 from . import _keys, _wire
 from ._deps import substitute
 from ._errors import CfutError, DependencyFailed, RemoteException
 from ._jobdir import PAYLOAD_SUFFIX, RESULT_SUFFIX, STARTED_SUFFIX
 
+# Every job starts this module: an import costs each job its time (100 one-call jobs on 2 CPUs paid
+# about 2 s for typing, argparse, socket, concurrent.futures and cloudpickle, which a job that
+# raises nothing and returns plain values never uses). Those load where they are needed.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Any, TextIO
+
 
 def _format_exception(exc: BaseException) -> str:
+    import traceback
+
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
@@ -45,7 +50,7 @@ def _run_call(fn: Callable[..., Any], arguments: bytes, dependencies: _Dependenc
             raise
         return _failure(exc)
     try:
-        return _wire.ResultRecord(True, _wire.dumps(value, "result"))
+        return _wire.ResultRecord(True, _wire.dumps(value, "result", plain_first=True))
     except Exception as exc:
         tb = _format_exception(exc)
         return _wire.ResultRecord(False, None, f"the function returned a value that cannot be pickled:\n{tb}",
@@ -56,7 +61,7 @@ def _failure(exc: BaseException) -> _wire.ResultRecord:
     tb = _format_exception(exc)
     type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
     try:
-        return _wire.ResultRecord(False, _wire.dumps(exc, "exception"), tb, type_name)
+        return _wire.ResultRecord(False, _wire.dumps(exc, "exception", plain_first=True), tb, type_name)
     except Exception:
         return _wire.ResultRecord(False, None, tb, type_name)
 
@@ -124,7 +129,7 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
     # One line per start, appended: a requeued task's marker counts how often it started.
     fd = os.open(started, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as handle:
-        handle.write(f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n")
+        handle.write(f"{os.uname().nodename} {os.getpid()} {time.time():.3f}\n")  # (socket.gethostname)
     try:
         key = key if key is not None else _keys.job_key()
         payload = _wire.decode_payload(_wire.read_frame(key, _wire.PAYLOAD, payload_path), payload_path)
@@ -154,23 +159,50 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
     return 0
 
 
-@functools.cache
+_PARSER: list[argparse.ArgumentParser] = []
+
+
 def _parser() -> argparse.ArgumentParser:
     """Built once per process (building one looks up translations on disk: a fake's warm job
     processes run thousands of workers)."""
+    if _PARSER:
+        return _PARSER[0]
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m cfut.remote", description=__doc__)
     parser.add_argument("payload", help="the task's payload file (.in)")
     parser.add_argument("--import-path", action="append", default=[], metavar="DIR",
                         help="prepend DIR to sys.path before unpickling (repeatable)")
+    _PARSER.append(parser)
     return parser
+
+
+def _plain_arguments(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``PAYLOAD [--import-path DIR]...`` as cfut's scripts write it, read without argparse (which
+    costs a job's start more than the rest of this module); None for anything else, which goes to
+    argparse for its help and its messages."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    paths = []
+    rest = list(argv[1:])
+    while rest:
+        if len(rest) < 2 or rest[0] != "--import-path" or rest[1].startswith("-"):
+            return None
+        paths.append(rest[1])
+        del rest[:2]
+    return argv[0], paths
 
 
 def main(argv: Sequence[str] | None = None, *, log: TextIO | None = None) -> int:
     """Parse the worker's command line and run the payload; returns the process's exit code."""
-    options = _parser().parse_args(argv)
-    sys.path[:0] = list(options.import_path)
+    plain = _plain_arguments(sys.argv[1:] if argv is None else argv)
+    if plain is None:
+        options = _parser().parse_args(argv)
+        plain = options.payload, list(options.import_path)
+    payload, import_paths = plain
+    sys.path[:0] = import_paths
     os.umask(0o077)
-    return run_payload(options.payload, log if log is not None else sys.stderr)
+    return run_payload(payload, log if log is not None else sys.stderr)
 
 
 if __name__ == "__main__":
