@@ -2,8 +2,12 @@
 
 The floor is what the scheduler costs without cfut: one ``sbatch --array`` of a script that runs
 Python and writes a result file per task, ``squeue`` polled every 0.1 s, results read from the
-files. Each workload runs ``--repeat`` times, interleaved with its floor, and the medians are
-compared, so that the cluster's mood of the moment affects both sides alike.
+files. cfut is timed the same way, from the first call to every result in hand; its executor's
+shutdown after that (waiting for the jobs to leave Slurm's queue, removing their files) is printed
+beside each row. Each workload runs ``--repeat`` times, interleaved with its floor, and the medians
+are compared, so that the cluster's mood of the moment affects both sides alike. One more row puts
+the ``chunksize="auto"`` map against the physical limit of a chunked map: a floor of one wave of as
+many plain tasks as cfut used. cfut's bytecode is compiled first, as ``pip install`` does.
 
 Goals (issue 12), on this 2-core machine's real Slurm, as ratios to the floor of the same run:
 
@@ -22,6 +26,7 @@ Run ``python bench/bench_executor.py [--repeat N] [--real-only | --fake-only] [-
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -62,6 +67,10 @@ os.rename(sys.argv[1] + ".tmp", sys.argv[1])' {directory}/r.$SLURM_ARRAY_TASK_ID
 """
 
 
+#: How long the floor waits for its results before it says which are missing (seconds).
+FLOOR_PATIENCE = 120.0
+
+
 def floor(n: int, sleep: float = 0.0) -> float:
     """Seconds from ``sbatch --array=0-(n-1)`` to every result file present, squeue every 0.1 s."""
     directory = tempfile.mkdtemp(prefix="floor-", dir=BASE)
@@ -71,11 +80,17 @@ def floor(n: int, sleep: float = 0.0) -> float:
             handle.write(FLOOR_SCRIPT.format(python=sys.executable, sleep=sleep, directory=directory))
         start = time.monotonic()
         job = subprocess.run(["sbatch", "--parsable", f"--array=0-{n - 1}", "--output=/dev/null", script],
-                             capture_output=True, text=True, check=True).stdout.strip()
+                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
         while True:
-            subprocess.run(["squeue", "--noheader", f"--jobs={job}", "--format=%i|%T"], capture_output=True)
-            if sum(name.startswith("r.") and not name.endswith(".tmp") for name in os.listdir(directory)) >= n:
+            queue = subprocess.run(["squeue", "--noheader", f"--jobs={job}", "--format=%i|%T"],
+                                   capture_output=True, text=True, timeout=60).stdout
+            done = {name for name in os.listdir(directory) if name.startswith("r.") and not name.endswith(".tmp")}
+            if len(done) >= n:
                 return time.monotonic() - start
+            if time.monotonic() - start > FLOOR_PATIENCE:
+                missing = sorted(set(range(n)) - {int(name[2:]) for name in done})
+                raise RuntimeError(f"floor: job {job} has no result for tasks {missing} after {FLOOR_PATIENCE} s; "
+                                   f"squeue says {queue.strip()!r}")
             time.sleep(0.1)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -84,14 +99,23 @@ def floor(n: int, sleep: float = 0.0) -> float:
 # ---------------------------------------------------------------- cfut on real Slurm
 
 
+#: Seconds each executor's shutdown(wait=True) took after its results were in (the jobs leaving
+#: Slurm's queue, files removed): printed, not counted in the ratio, since the floor stops at its
+#: results as well.
+SHUTDOWNS: list[float] = []
+
+
 def timed(work: Callable[[cfut.SlurmExecutor], None], **options: object) -> tuple[float, cfut.Statistics]:
+    """Seconds from the first call to every result in hand (what the floor measures); the
+    executor's shutdown after that goes to SHUTDOWNS."""
     directory = tempfile.mkdtemp(prefix="cfut-bench-", dir=BASE)
     try:
         executor = cfut.SlurmExecutor(workdir=directory, poll_interval=0.1, **options)  # type: ignore[arg-type]
         start = time.monotonic()
         with executor:
             work(executor)
-        elapsed = time.monotonic() - start
+            elapsed = time.monotonic() - start
+        SHUTDOWNS.append(time.monotonic() - start - elapsed)
         return elapsed, executor.statistics()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -109,6 +133,13 @@ def submit_loop(n: int) -> Callable[[cfut.SlurmExecutor], None]:
         futures = [executor.submit(trivial, i) for i in range(n)]
         assert [f.result() for f in futures] == [i + 1 for i in range(n)]
     return work
+
+
+def shutdown_note() -> str:
+    """The median shutdown of the runs timed since the last note."""
+    note = f"; then shutdown {median(SHUTDOWNS):.2f} s" if SHUTDOWNS else ""
+    SHUTDOWNS.clear()
+    return note
 
 
 def median(values: list[float]) -> float:
@@ -133,7 +164,16 @@ def real_benchmarks(repeat: int) -> list[tuple[str, float, float, str]]:
             elapsed, stats = run()
             ours.append(elapsed)
             notes = f"sbatch {stats.commands.get('sbatch', 0)}, squeue {stats.commands.get('squeue', 0)}"
-        rows.append((name, median(ours), median(theirs), notes))
+        rows.append((name, median(ours), median(theirs), notes + shutdown_note()))
+    # The physical limit of a chunked map: one wave of as many plain tasks as cfut used.
+    ours, waves, tasks = [], [], 0
+    for _ in range(repeat):
+        elapsed, stats = timed(map_work(trivial, 100, "auto"))
+        ours.append(elapsed)
+        tasks = stats.submitted_tasks
+        waves.append(floor(tasks))
+    rows.append((f"map of 100 trivial calls, auto, vs one wave of {tasks}", median(ours), median(waves),
+                 f"floor: {tasks} tasks" + shutdown_note()))
     coalesced, separate, counts = [], [], ""
     for _ in range(repeat):
         elapsed, stats = timed(submit_loop(300))
@@ -191,6 +231,9 @@ def main() -> int:
     options = parser.parse_args()
     print(f"cfut {cfut.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d')}")
+    # Jobs import cfut from here: give them its bytecode, as ``pip install`` does. Without it (a source
+    # checkout under PYTHONDONTWRITEBYTECODE=1) every job compiles cfut first: about 18 ms of CPU a job.
+    compileall.compile_dir(os.path.dirname(cfut.__file__), quiet=1)
     if not options.fake_only:
         if real_slurm():
             print(f"{'workload':<48} {'cfut':>8} {'floor':>8} {'ratio':>7}  notes")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import os
 import inspect
+import os
 import pkgutil
 import subprocess
 import sys
