@@ -16,8 +16,9 @@ holds one call) when
 A bucket whose calls are all of one function is spread over as many tasks as the cluster has free
 job slots (one wave), or one call a task when the function is known to run for seconds: a loop of
 300 tiny ``submit`` calls costs 16 job starts on a 16-slot cluster, not 300. Calls of different
-functions each get a task of their own: a call that kills its process (``os._exit``, a segfault, the
-memory limit) takes only itself down.
+functions each get a task of their own. Calls that share a task share its process: one that kills
+it (``os._exit``, a segfault, the memory limit) fails the calls after it in that task with
+JobDied too (the calls before it keep their results); ``submit_linger=0`` gives every call a job.
 
 With ``background_polling=False`` (tests that drive time themselves) there is no linger thread:
 buckets go out at ``poll_once()``, a wait, shutdown, or when full, so nothing depends on real time.

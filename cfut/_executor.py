@@ -73,8 +73,10 @@ _BUSY: set[ClusterExecutor] = set()
 
 #: Calls that ran this long (seconds) or more go one per task with chunksize="auto".
 LONG_CALL = 5.0
-#: How long an answer about free job slots is reused (seconds).
+#: How long an answer about free job slots is reused (seconds); no answer (a failed sinfo or
+#: condor_status) is asked again sooner.
 SLOTS_TTL = 60.0
+SLOTS_RETRY = 5.0
 
 SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float], str], Scheduler]
 
@@ -616,7 +618,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         if count <= 1 or any(d is not None and d >= LONG_CALL for d in durations):
             return count
         now = time.monotonic()
-        if self._slots is None or now - self._slots[0] > SLOTS_TTL:
+        if self._slots is None or now - self._slots[0] > (SLOTS_TTL if self._slots[1] else SLOTS_RETRY):
             try:
                 self._slots = (now, self._scheduler.free_slots())
             except (SchedulerError, NotImplementedError) as exc:  # (a fake that does not model sinfo)

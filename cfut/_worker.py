@@ -169,7 +169,10 @@ def _parser() -> argparse.ArgumentParser:
         return _PARSER[0]
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cfut.remote", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m cfut.remote",
+        description="Run the calls of a cfut task's payload file and write each call's result beside it "
+                    "(a job's batch script runs this; see cfut._worker).")
     parser.add_argument("payload", help="the task's payload file (.in)")
     parser.add_argument("--import-path", action="append", default=[], metavar="DIR",
                         help="prepend DIR to sys.path before unpickling (repeatable)")

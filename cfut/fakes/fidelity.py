@@ -47,9 +47,12 @@ def _condor_tool(spec: tools.ToolSpec) -> list[str]:
     refused = [spelled(o) for o in spec.options if not o.modelled]
     if spec is tools.CONDOR_STATUS:
         return [f"#### {spec.name}", "",
-                f"Modelled options: {_code(modelled)}, spelled out; anything else (another option, an "
-                "abbreviation, a missing value, a host name, a constraint the fake cannot parse, the default "
-                "table) is refused with FakeUnsupported, since the tool's messages for them are not modelled.", "",
+                f"Modelled options: {_code(modelled)}, spelled out (one or two dashes); `-af` takes the "
+                "qualifiers listed under Output formats below but `j`. Anything else (another option, an "
+                "abbreviation, a missing value, a host name, a constraint the fake cannot parse, an attribute "
+                "it does not model, an expression, "
+                "the default table) is refused with FakeUnsupported, since the tool's messages for them are not "
+                f"modelled. Slot attributes modelled: {_code(tools.SLOT_ATTRIBUTES)}.", "",
                 "The pool's slot ads: each node is one partitionable slot `slot1@NODE` (`State` `Unclaimed`, "
                 "`Activity` `Idle`, `Cpus` the CPUs it has left, `TotalSlotCpus`, `SlotType` `Partitionable`, "
                 "`PartitionableSlot`), followed by one dynamic slot `slot1_N@NODE` per job running there "

@@ -202,8 +202,20 @@ def test_condor_status_shows_partitionable_slots_and_a_dynamic_slot_per_running_
     assert free.stdout == "slot1\t1\nslot2\t1\n"
     assert fake.run(["condor_status", "-af", "State", "Cpus"]).stdout.split() == [
         "Unclaimed", "1", "Claimed", "3", "Unclaimed", "1", "Claimed", "3"]
+    assert [fake.job(j).ad["RemoteHost"] for j in ("1.0", "1.1")] == ["slot1_1@slot1", "slot1_1@slot2"]
+    fake.advance(0.5)
+    assert submit(fake, tmp_path, "request_cpus = 1\nqueue 1\n")[0] == 0
+    fake.advance(0)
+    assert fake.job("2.0").ad["RemoteHost"] == "slot1_2@slot1"
+    fake.advance(0.5)  # 1.x end, 2.0 (started later) runs on: its slot keeps its name
+    assert fake.run(["condor_status", "-af", "Name", "Cpus"]).stdout.splitlines() == [
+        "slot1@slot1 3", "slot1_2@slot1 1", "slot1@slot2 4"]
     fake.advance(10)
     assert fake.run(["condor_status", "-af", "Cpus"]).stdout == "4\n4\n", "ended jobs give their CPUs back"
+    # =?= is "is identical to": case counts, unlike ==
+    assert fake.run(["condor_status", "-constraint", 'State =?= "unclaimed"', "-af", "Name"]).stdout == ""
+    assert fake.run(["condor_status", "-constraint", 'State == "unclaimed"', "-af", "Name"]).stdout == (
+        "slot1@slot1\nslot1@slot2\n")
     check_fake(fake)
 
 
@@ -215,6 +227,9 @@ def test_condor_status_shows_partitionable_slots_and_a_dynamic_slot_per_running_
     ["condor_status", "-af:j", "Cpus"],
     ["condor_status", "-af", "Cpus", "-constraint", "State =="],
     ["condor_status", "slot1@slot1", "-af", "Cpus"],  # a host name
+    ["condor_status", "-af", "Memory"],  # a real slot attribute the fake does not model
+    ["condor_status", "-af", "Cpus*2"],  # an expression
+    ["condor_status", "-af", "Cpus", "-constraint", "DynamicSlot"],
 ])
 def test_condor_status_refuses_what_it_does_not_model(fake: FakeCondor, argv: list[str]) -> None:
     with pytest.raises(FakeUnsupported, match="condor_status"):

@@ -219,6 +219,7 @@ def test_error_classes() -> None:
     ("", None),  # an empty pool, or a collector that lists nothing
     ("Unclaimed undefined\n", None),  # a slot without Cpus: no answer rather than a wrong one
     ("Unclaimed\n", None),
+    ("Unclaimed undefined\nUnclaimed 4\n\n", 4),  # lines that do not read are left out, not the answer
 ])
 def test_free_slots_from_condor_status(output: str, slots: int | None) -> None:
     assert queries.parse_slots(output) == slots

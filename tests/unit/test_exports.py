@@ -122,3 +122,30 @@ def test_a_worker_starts_lean_and_still_writes_any_result(tmp_path: object, func
     record = read_result(directory, "c")
     value = cloudpickle.loads(record.data) if record.data is not None else None
     assert record.ok and (value == 7 if function is abs else value() == 7)
+
+
+def test_a_worker_with_cloudpickle_loaded_writes_results_as_cloudpickle_does(tmp_path: object) -> None:
+    """Once cloudpickle is loaded (a by-value function, or the job's own register_pickle_by_value),
+    its rules hold for results: an object of a module registered by value is written by value,
+    where plain pickle would write a reference the submitting process cannot resolve."""
+    import pathlib
+    import pickle
+
+    from cfut import _wire
+
+    directory = pathlib.Path(str(tmp_path))
+    (directory / "nodeonly_mod.py").write_text("class Thing:\n    def __init__(self, n):\n        self.n = n\n")
+    sys.path.insert(0, str(directory))
+    try:
+        module = importlib.import_module("nodeonly_mod")
+        cloudpickle.register_pickle_by_value(module)
+        try:
+            value = module.Thing(7)
+            written = _wire.dumps(value, "result", plain_first=True)
+            assert written == cloudpickle.dumps(value, protocol=pickle.DEFAULT_PROTOCOL)
+            assert written != pickle.dumps(value, protocol=pickle.DEFAULT_PROTOCOL), "pickle writes a reference"
+        finally:
+            cloudpickle.unregister_pickle_by_value(module)
+    finally:
+        sys.path.remove(str(directory))
+        sys.modules.pop("nodeonly_mod", None)

@@ -130,12 +130,13 @@ SLOTS_ARGV = ("condor_status", "-af", "State", "Cpus")
 def parse_slots(output: str) -> int | None:
     """``State Cpus`` lines (``condor_status -af State Cpus``) → the CPUs of Unclaimed slots (a
     partitionable slot shows the CPUs it has left; a claimed dynamic or static slot, its job's), or
-    every slot's CPUs when none is free (one wave as they free up); None when no line reads."""
+    every slot's CPUs when none is free (one wave as they free up). A line that does not read (a
+    slot without ``Cpus`` prints ``undefined``) is left out; None when no line reads."""
     free = total = 0
     for line in output.splitlines():
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
-            return None
+            continue
         total += int(parts[1])
         if parts[0] == "Unclaimed":
             free += int(parts[1])

@@ -232,10 +232,10 @@ def _eval(tree: Any, ad: Ad) -> Any:
         value = _eval(tree[1], ad)
         return None if value is None else not value
     left, right = _eval(tree[1], ad), _eval(tree[2], ad)
-    if op == "=?=":
-        return type(left) is type(right) and _same(left, right)
+    if op == "=?=":  # "is identical to": same type and value, strings compared with their case
+        return type(left) is type(right) and left == right
     if op == "=!=":
-        return not (type(left) is type(right) and _same(left, right))
+        return not (type(left) is type(right) and left == right)
     if op in ("&&", "||"):
         if op == "&&":
             return False if left is False or right is False else (None if None in (left, right) else True)
@@ -260,6 +260,15 @@ def _same(left: Any, right: Any) -> bool:
 
 def compile_constraint(text: str) -> Any:
     return _Parser(text).parse()
+
+
+def attributes(tree: Any) -> set[str]:
+    """The attribute names a compiled constraint refers to."""
+    if tree[0] == "attr":
+        return {tree[1]}
+    if tree[0] == "lit":
+        return set()
+    return set().union(*(attributes(part) for part in tree[1:]))
 
 
 def matches(tree: Any, ad: Ad) -> bool:

@@ -59,6 +59,7 @@ class CondorJob:
     hold_at_submit: bool = False  # submit description's ``hold = true``
     leave_at: float | None = None  # removed while running: leaves the queue at the next step
     remove_reason: str = ""
+    slot: int = 0  # its dynamic slot's number on its node (slot1_N), once started
 
     @property
     def job_id(self) -> str:
@@ -89,6 +90,7 @@ class Schedd:
         self.silent_log = False
         self._at: float | None = None  # the time of the event being processed, during settle()
         self._settled_to = -math.inf  # everything due at or before this has been processed
+        self._slot_numbers: dict[str, int] = {}  # the last dynamic slot number given on each node
 
     # ------------------------------------------------------------------ time and the event log
 
@@ -228,7 +230,9 @@ class Schedd:
         self.set_status(job, RUNNING)
         starts = job.ad.get("NumJobStarts", 0)
         job.ad["NumJobStarts"] = (starts if isinstance(starts, int) else 0) + 1
-        job.ad["RemoteHost"] = f"slot1@{nodes[0]}"
+        # the dynamic slot the partitionable slot slot1 carves out for it, numbered per node
+        self._slot_numbers[nodes[0]] = job.slot = self._slot_numbers.get(nodes[0], 0) + 1
+        job.ad["RemoteHost"] = f"slot1_{job.slot}@{nodes[0]}"
         self.event(job, log.EXECUTE, log.execute_body(self.host(nodes[0])))
         for handle in self._open_outputs(job):  # the starter creates stdout/stderr as the job starts
             if handle is not None and not handle.closed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .. import _host
@@ -335,7 +335,9 @@ def condor_status(schedd: Schedd, argv: tuple[str, ...]) -> Reply:
             except classad.ConstraintError as exc:
                 raise FakeUnsupported(f"condor_status -constraint {values[0]!r}: the fake cannot parse it, "
                                       "and condor_status's message for it is not modelled") from exc
+            _slot_attributes(classad.attributes(constraint), f"-constraint {values[0]!r}")
         else:
+            _slot_attributes(values, "-af")
             if "j" in qualifiers:
                 raise FakeUnsupported(f"condor_status -af:{qualifiers}: the j qualifier (job ids) is condor_q's")
             attrs += values
@@ -346,10 +348,24 @@ def condor_status(schedd: Schedd, argv: tuple[str, ...]) -> Reply:
     return 0, _autoformat(ads, attrs, opts), ""
 
 
+#: The slot ad attributes the fake models; a real slot has many more (Memory, Disk, Start, ...),
+#: which the fake refuses rather than print ``undefined`` for.
+SLOT_ATTRIBUTES = ("Name", "Machine", "State", "Activity", "Cpus", "TotalSlotCpus", "TotalCpus", "SlotType",
+                   "PartitionableSlot")
+
+
+def _slot_attributes(names: Iterable[str], where: str) -> None:
+    modelled = {name.lower() for name in SLOT_ATTRIBUTES}
+    for name in names:
+        if name.lower() not in modelled:
+            raise FakeUnsupported(f"condor_status {where}: {name!r} is not a slot attribute the fake models "
+                                  f"({', '.join(SLOT_ATTRIBUTES)}; expressions are not evaluated)")
+
+
 def slot_ads(schedd: Schedd) -> list[dict[str, classad.Value]]:
     """The startd ads of the fake pool, in condor_status's order (by machine, then slot name)."""
     running: dict[str, list[CondorJob]] = {}
-    for job in schedd.queue.values():
+    for job in sorted(schedd.queue.values(), key=lambda j: j.slot):
         if job.status == RUNNING and job.nodes:
             running.setdefault(job.nodes[0], []).append(job)
     ads: list[dict[str, classad.Value]] = []
@@ -358,9 +374,9 @@ def slot_ads(schedd: Schedd) -> list[dict[str, classad.Value]]:
                                              "TotalCpus": node.cpus}
         ads.append({"Name": f"slot1@{node.name}", **common, "SlotType": "Partitionable",
                     "PartitionableSlot": True, "State": "Unclaimed", "Activity": "Idle",
-                    "Cpus": max(0, node.free)})
-        for number, job in enumerate(running.get(node.name, ()), start=1):
-            ads.append({"Name": f"slot1_{number}@{node.name}", **common, "SlotType": "Dynamic",
+                    "Cpus": max(0, min(node.free, node.cpus))})  # (a cpu_share above 1 is Slurm's)
+        for job in running.get(node.name, ()):
+            ads.append({"Name": f"slot1_{job.slot}@{node.name}", **common, "SlotType": "Dynamic",
                         "PartitionableSlot": False, "State": "Claimed", "Activity": "Busy", "Cpus": job.cpus,
                         "TotalSlotCpus": job.cpus})
     return ads
