@@ -18,7 +18,8 @@ job slots (one wave), or one call a task when the function is known to run for s
 300 tiny ``submit`` calls costs 16 job starts on a 16-slot cluster, not 300. Calls of different
 functions each get a task of their own. Calls that share a task share its process: one that kills
 it (``os._exit``, a segfault, the memory limit) fails the calls after it in that task with
-JobDied too (the calls before it keep their results); ``submit_linger=0`` gives every call a job.
+JobDied too, saying they never ran (the calls before it keep their results); ``submit_linger=0``
+gives every call a job.
 
 With ``background_polling=False`` (tests that drive time themselves) there is no linger thread:
 buckets go out at ``poll_once()``, a wait, shutdown, or when full, so nothing depends on real time.

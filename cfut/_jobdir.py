@@ -49,6 +49,8 @@ STARTED_SUFFIX = ".started"
 LOG_SUFFIX = ".log"
 SCRIPT_SUFFIX = ".sh"
 LOG_TAIL_LINES = 20
+#: The worker's line before each call of a task of several calls (then the call's id).
+RUNNING_PREFIX = "cfut worker: running call "
 
 
 def new_key() -> str:
@@ -192,6 +194,11 @@ class JobDir:
                 return handle.read().count(b"\n")
         except OSError:
             return 0
+
+    def begun_calls(self, task_key: str) -> list[str]:
+        """Ids of the calls the task's log says its worker began, in order (tasks of several calls)."""
+        return [line[len(RUNNING_PREFIX):].strip() for line in tail(self.log(task_key), 10_000).splitlines()
+                if line.startswith(RUNNING_PREFIX)]
 
     def claimed_results(self, task_key: str) -> set[str]:
         """Result files the task's log says its worker wrote (``cfut worker: wrote result PATH``)."""

@@ -307,9 +307,19 @@ class Poller:
         error_type = self.scheduler.error_for(status)
         claimed = self.jobdir.claimed_results(task.key)
         starts = self.jobdir.starts(task.key)
+        # The calls of a task run in order in one process: the first without a result was running
+        # when it ended, if the log says it began; the ones after it that never began never ran.
+        begun = set(self.jobdir.begun_calls(task.key)) if len(task.calls) > 1 else set()
+        outstanding = [call for call in task.calls if not call.settled]
+        running = outstanding[0].call_id if outstanding and outstanding[0].call_id in begun else None
         task.keep_log = True
         for call in task.calls:
             reason = status.reason
+            if running is not None and call.call_id == running:
+                reason = "this call was running when the job ended" + (
+                    f" ({status.reason})" if status.reason and status.reason not in ("None", "(null)") else "")
+            elif running is not None and call.call_id not in begun:
+                reason = f"this call never ran: call {running}, before it in the same task, ended the job"
             if self.jobdir.result(call.call_id) in claimed:
                 # never "without a result" next to a log that says it was written
                 reason = (f"its log says it wrote {self.jobdir.result(call.call_id)!r}, which cannot be read "

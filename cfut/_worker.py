@@ -19,7 +19,7 @@ import time
 from . import _keys, _wire
 from ._deps import substitute
 from ._errors import CfutError, DependencyFailed, RemoteException
-from ._jobdir import PAYLOAD_SUFFIX, RESULT_SUFFIX, STARTED_SUFFIX
+from ._jobdir import PAYLOAD_SUFFIX, RESULT_SUFFIX, RUNNING_PREFIX, STARTED_SUFFIX
 
 # Every job starts this module: an import costs each job its time (100 one-call jobs on 2 CPUs paid
 # about 2 s for typing, argparse, socket, concurrent.futures and cloudpickle, which a job that
@@ -144,6 +144,10 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
             print(f"cfut worker: call {call.call_id} already has its result (the task ran before); skipped",
                   file=log)
             continue
+        if len(payload.calls) > 1:
+            # said (and flushed) before the call runs: if it ends the process, the executor can tell
+            # the calls after it that they never ran (cfut._jobdir.JobDir.begun_calls)
+            print(f"{RUNNING_PREFIX}{call.call_id}", file=log, flush=True)
         try:
             fn = functions.get(call.function)
         except Exception as exc:  # the function cannot be rebuilt here (a module missing on the node)

@@ -356,14 +356,30 @@ def dependencies(b: Backend) -> str:
     return "\n".join(out)
 
 
+def _job_time(b: Backend, job_id: str, which: str) -> str | None:
+    """A job's StartTime or EndTime (``which``: "Start" or "End") as Slurm recorded it, from
+    ``scontrol show job`` while it remembers the job, else from ``sacct``; None if neither does."""
+    shown = _field(b.run("scontrol", "-o", "show", "job", job_id).stdout, f"{which}Time").partition("=")[2]
+    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", shown):
+        return shown
+    accounted = b.run("sacct", "-n", "-X", "-P", "-j", job_id, "-o", which).stdout.strip()
+    return accounted if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", accounted) else None
+
+
 def aftercorr(b: Backend) -> str:
     """--dependency=aftercorr (what cfut sends for a map over a map): task i waits for task i of the
     named array alone, and starts while other tasks of it still run; a task whose partner failed, or
     that has none, never can (cancelled under --kill-on-invalid-dep=yes, else left pending)."""
+    # Task 2 of the first array ends only once task 0 of the dependant has run (it writes a flag,
+    # 90 s at most): Slurm 22.05 releases a dependant task only after splitting it off its array,
+    # which it does at a backfill pass (bf_interval, 30 s by default) as well as at once, so how
+    # soon task 0 starts varies; whether it starts before the whole first array has ended does not.
     first = b.sbatch("--array=0-2", "--output=/dev/null",
-                     "--wrap=sleep $((SLURM_ARRAY_TASK_ID * 12 + 1)); test $SLURM_ARRAY_TASK_ID -ne 1")
+                     "--wrap=sleep $((SLURM_ARRAY_TASK_ID * 12 + 1)); if [ $SLURM_ARRAY_TASK_ID -eq 2 ]; then "
+                     "until [ -e aftercorr.flag ] || [ $SECONDS -gt 90 ]; do sleep 0.2; done; fi; "
+                     "test $SLURM_ARRAY_TASK_ID -ne 1")
     killed = b.sbatch("--array=0-3", f"--dependency=aftercorr:{first}", "--kill-on-invalid-dep=yes",
-                      "--output=/dev/null", "--wrap=true")
+                      "--output=/dev/null", "--wrap=touch aftercorr.flag")
     kept = b.sbatch("--array=0-2", f"--dependency=aftercorr:{first}", "--output=/dev/null", "--wrap=true")
     # slurmctld says why they wait at its next scheduling pass (reason None until then)
     b.wait_until(lambda: "None" not in b.run("squeue", "-h", "--array", "-j", f"{killed},{kept}", "-o", "%r").stdout,
@@ -373,12 +389,15 @@ def aftercorr(b: Backend) -> str:
 
     def partner_done() -> bool:
         states = b.states(first, killed)
-        if states.get(f"{killed}_0") in ("RUNNING", "COMPLETING", "COMPLETED"):
-            # not ended yet: running (25 s), or still pending on a loaded cluster; either way task 0
-            # did not wait for the whole first array
-            early[0] = states.get(f"{first}_2") in ("PENDING", "RUNNING")
-            return True
-        return False
+        if states.get(f"{killed}_0") not in ("RUNNING", "COMPLETING", "COMPLETED"):
+            return False
+        if states.get(f"{first}_2") in ("PENDING", "RUNNING"):
+            early[0] = True  # task 2 has not ended: task 0 did not wait for the whole array
+        else:
+            # seen late (a loaded machine polls slowly): Slurm's own times say which came first
+            started, ended = _job_time(b, f"{killed}_0", "Start"), _job_time(b, f"{first}_2", "End")
+            early[0] = started is not None and ended is not None and started <= ended  # (whole seconds)
+        return True
 
     b.wait_until(partner_done, 60, "task 0 started")
     out.append(f"task 0 started before task 2 of the first array ended: {early[0]}")

@@ -181,6 +181,26 @@ def test_os_exit_is_job_died_with_exit_code_and_kept_log(harness: Harness) -> No
     assert futures[1].result() == 36
 
 
+def exit_at(x: int) -> int:
+    if x == 2:
+        os._exit(5)
+    return x
+
+
+def test_a_call_that_ends_its_task_fails_the_calls_after_it_saying_they_never_ran(harness: Harness) -> None:
+    """Calls that share a task share its process: the calls before the one that ends it keep their
+    results, it is "running when the job ended", the ones after it "never ran"."""
+    ex = harness.executor(processes=True, result_grace=1)
+    futures = ex.map_futures(exit_at, range(5), chunksize=5)
+    harness.settle(ex, futures)
+    assert [f.result() for f in futures[:2]] == [0, 1]
+    errors = [f.exception() for f in futures[2:]]
+    assert all(isinstance(e, cfut.JobDied) and e.exit_code == 5 for e in errors), errors
+    assert "this call was running when the job ended" in str(errors[0]), errors[0]
+    for error in errors[1:]:
+        assert "this call never ran" in str(error) and "before it in the same task, ended the job" in str(error)
+
+
 @pytest.mark.parametrize("how, signum", [(kill_self, signal.SIGKILL), (segfault, signal.SIGSEGV)])
 def test_worker_killed_by_signal(harness: Harness, how: object, signum: int) -> None:
     ex = harness.executor(processes=True, result_grace=1)

@@ -286,7 +286,10 @@ class Controller:
     def _dependency_met(self, task: Task, t: float) -> bool:
         """Evaluate the job's dependency (sbatch(1) --dependency); set its reason when it waits.
         A condition that can never hold makes DependencyNeverSatisfied (observed: the job pends with
-        it, or is cancelled under --kill-on-invalid-dep=yes)."""
+        it, or is cancelled under --kill-on-invalid-dep=yes). An aftercorr task is released as soon as
+        its partner has ended; real Slurm 22.05 first splits it off its array at a scheduling pass,
+        which may come up to a backfill interval (30 s) after the submission (observed in its log:
+        "Split out ... for SLURM_DEPEND_AFTER_CORRESPOND use"), so there it may start later."""
         sub = task.sub
         for item in sub.dependency:
             if item.kind == "aftercorr":
