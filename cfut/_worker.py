@@ -12,6 +12,7 @@ collected (or cancelled) the task: the worker says so and exits 0 without runnin
 
 from __future__ import annotations
 
+import functools  # (pickle imports it anyway)
 import os
 import sys
 import time
@@ -163,14 +164,10 @@ def run_payload(payload_path: str, log: TextIO, key: bytes | None = None) -> int
     return 0
 
 
-_PARSER: list[argparse.ArgumentParser] = []
-
-
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
     """Built once per process (building one looks up translations on disk: a fake's warm job
     processes run thousands of workers)."""
-    if _PARSER:
-        return _PARSER[0]
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -180,7 +177,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("payload", help="the task's payload file (.in)")
     parser.add_argument("--import-path", action="append", default=[], metavar="DIR",
                         help="prepend DIR to sys.path before unpickling (repeatable)")
-    _PARSER.append(parser)
     return parser
 
 

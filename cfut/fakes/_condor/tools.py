@@ -277,17 +277,10 @@ def _id_filter(schedd: Schedd, words: list[str]) -> Callable[[CondorJob], bool] 
         return None
     procs = {w for w in words if "." in w}
     clusters = {int(w) for w in words if "." not in w and w.isdigit()}
-    owners = [w for w in words if "." not in w and not w.isdigit()]
+    # an owner name: only ours owns jobs here
+    owner = schedd.cluster.user if schedd.cluster.user in words else None
     return lambda job: (job.job_id in procs or job.cluster in clusters
-                        or any(_id_matches(schedd, job, owner) for owner in owners))
-
-
-def _id_matches(schedd: Schedd, job: CondorJob, ident: str) -> bool:
-    if "." in ident:
-        return ident == job.job_id
-    if ident.isdigit():
-        return int(ident) == job.cluster
-    return ident == schedd.cluster.user and job.ad.get("Owner") == ident  # an owner name
+                        or (owner is not None and job.ad.get("Owner") == owner))
 
 
 def _autoformat(ads: list[dict[str, classad.Value]], attrs: list[str], opts: str) -> str:
