@@ -117,7 +117,8 @@ def _as_python(args: Sequence[str]) -> int:
     """
     from .. import _worker
 
-    sys.stdout = _stream(1, buffered=True)
+    # block-buffered as Python's stdout to a file is, unless the job's environment says otherwise
+    sys.stdout = _stream(1, buffered=not os.environ.get("PYTHONUNBUFFERED"))
     sys.stderr = _stream(2, buffered=False)
     sys.argv = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "remote.py"), *args]
     status: int

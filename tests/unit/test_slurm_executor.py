@@ -251,3 +251,23 @@ def test_missing_binary_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     ex = cfut.SlurmExecutor(workdir=tmp_path / "w", background_polling=False, submit_linger=0)
     with pytest.raises(cfut.CommandNotFoundError, match="'sbatch'"):
         ex.submit(square, 1)
+
+
+def _print_then_exit() -> None:
+    print("printed before os._exit")
+    os._exit(4)
+
+
+@pytest.mark.parametrize("unbuffered", [True, False])
+def test_a_jobs_stdout_is_buffered_as_pythons_unless_pythonunbuffered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      unbuffered: bool) -> None:
+    """As real Python in a real job: stdout to a file is block-buffered, so os._exit loses what is
+    still in the buffer, unless the job's environment has PYTHONUNBUFFERED (sbatch exports ours)."""
+    if unbuffered:
+        monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    else:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    with cfut.SlurmExecutor(runner=FakeSlurm(), workdir=tmp_path / "w") as executor:
+        error = executor.submit(_print_then_exit).exception()
+    assert isinstance(error, cfut.JobDied) and error.exit_code == 4, error
+    assert ("printed before os._exit" in (error.log_tail or "")) is unbuffered, error.log_tail
