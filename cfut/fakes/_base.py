@@ -15,10 +15,12 @@ Every fake runs its jobs in one of three ways, with one meaning on every fake:
     that killed it, its output files, umask, working directory, environment and ``sys.path`` are
     its own, as on a real node (``os._exit``, a segmentation fault or ``KeyboardInterrupt`` in a job
     make an ordinary failed job). Time stays virtual: a job runs for ``job_duration`` (plus its
-    script's ``sleep``) on the fake's clock, and its script runs in a warm process when that end
-    comes; the fake waits for it there (until ``cfut.fakes._pool.PATIENCE`` real seconds pass
-    with no job ending, after which a job still running goes on as a live process). Scripts run with the tiny shell of
-    :mod:`._inline`; one that it does not model runs as a real process, as under ``"subprocess"``.
+    script's ``sleep``) on the fake's clock, and its script runs when that end comes, in a process
+    forked for it from a warm server (each job starts from the server's pristine interpreter, and
+    what it leaves running is killed when it ends); the fake waits for it there (until
+    ``cfut.fakes._pool.PATIENCE`` real seconds pass with no job ending, after which a job still
+    running goes on as a live process). Scripts run with the tiny shell of :mod:`._inline`; one
+    that it does not model runs as a real process, as under ``"subprocess"``.
 ``"inline"``
     The same virtual time, with the script run *in the test process* when its end comes (an
     explicit opt-in for property tests: fastest, no process at all). A job's ``KeyboardInterrupt``,

@@ -1,34 +1,34 @@
-"""A warm job process of the fakes' default execution (``execution="process"``); see :mod:`._pool`.
+"""A warm job server of the fakes' default execution (``execution="process"``); see :mod:`._pool`.
 
-The process is started once (``python -c ...``, cfut imported) and then runs jobs one after the
-other, each as a real node would run it in a process of its own: in the job's working directory,
-with its umask, environment and ``sys.path``, its standard output and error in the job's files,
-Python's signal dispositions, and its own exit status. Between jobs everything a job could change
-in the process state is put back (directory, umask, environment, ``sys.path``, ``sys.argv``,
-standard streams, signal handlers, ``atexit`` handlers); a job that leaves a thread or a child
-process behind *retires* the process: it kills its own process group (the job's leftovers with
-it), as slurmstepd ends what a job left behind. A job that ends the process (``os._exit``, a
-signal, a segmentation fault) ends it for real, and its status is the job's; the pool starts
-another process.
+The server is started once (``python -c ...``, cfut imported) and never runs a job itself: for each
+job it forks a child, which runs the job as a real node would, in a process of its own: in the
+job's working directory, with its umask, environment and ``sys.path``, its standard output and error
+in the job's files, Python's signal dispositions, its own process group and its own exit status.
+Each child starts from the server's pristine state, so nothing a job does (a module global, a
+monkeypatch, an edited module it imported, ``setrlimit``, ``tzset``) reaches the next job. When the
+child ends, what it left running in its process group is killed, as slurmstepd ends a job's
+leftovers; the server adopts and reaps them (a child subreaper).
 
 The protocol (over the socket inherited as the one argument): the test process sends a pickled
-:class:`JobSpec`, length-prefixed; the process answers ``(status, clean)``: ``status`` as
-``Popen.returncode`` has it (``-N``: killed by signal N), ``clean`` whether it can take another job.
-Only the test process that started it talks to it, so pickle is safe here.
+:class:`JobSpec` with the job's environment, length-prefixed; the server answers
+``("started", pid)`` at once (the job's process, also its process group: where the test process
+sends the job's signals), then ``("ended", status)``, ``status`` as ``Popen.returncode`` has it
+(``-N``: killed by signal N). If the test process closes the socket while a job runs, the server
+kills the job and exits. Only the test process that started it talks to it, so pickle is safe here.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
+import contextlib
 import io
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,8 +37,6 @@ from typing import Any, Protocol
 from ._inline import InlineScript, run_inline
 
 _HEADER = struct.Struct("!I")
-# The C module under signal: its getsignal/signal convert no enums (every signal is checked after each job).
-_signal: Any = importlib.import_module("_signal")
 
 
 @dataclass(frozen=True)
@@ -201,89 +199,116 @@ def run_job(spec: JobSpec, env: dict[str, str]) -> int:
 # ---------------------------------------------------------------------- the process
 
 
-class _Baseline:
-    """What the process looked like before its first job, to put back after each."""
+def _become_subreaper() -> None:
+    """Adopt the job's orphans (``PR_SET_CHILD_SUBREAPER``, Linux): what a job leaves running when it
+    ends becomes this process's child, so that it is reaped here, not left a zombie under init.
+    Elsewhere nothing: the orphans are killed all the same (by process group), and init reaps them."""
+    try:
+        import ctypes
 
-    def __init__(self) -> None:
-        self.path = list(sys.path)
-        self.argv = list(sys.argv)
-        self.environ = dict(os.environ)
-        self.umask = os.umask(0o022)
-        os.umask(self.umask)
-        self.signals: dict[int, Any] = {}
-        for signum in signal.valid_signals():
-            if signum in (signal.SIGKILL, signal.SIGSTOP):
-                continue
-            try:
-                self.signals[int(signum)] = _signal.getsignal(signum)
-            except (OSError, ValueError):
-                continue
-        self.streams = sys.stdout, sys.stderr
-
-    def restore(self, devnull: int) -> None:
-        for signum, handler in self.signals.items():
-            if _signal.getsignal(signum) is handler:
-                continue
-            try:
-                _signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-            except (OSError, ValueError, TypeError):
-                continue
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        sys.stdout, sys.stderr = self.streams
-        os.chdir("/")
-        os.umask(self.umask)
-        sys.path[:] = self.path
-        sys.argv[:] = self.argv
-        atexit._clear()
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
 
 
-def _clean() -> bool:
-    """Whether the job left nothing running: no thread but this one, no child process."""
-    if threading.active_count() > 1:
-        return False
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid == 0:
-            return False  # a child still runs
+def _child(spec: JobSpec, env: dict[str, str], fd: int) -> None:  # pragma: no cover - ends with os._exit
+    """The job's process, forked from the pristine server: run the job, end with its status."""
+    status = 1
+    try:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # a process group of its own: a job's signal reaches what it started, and only that
+        os.close(fd)  # the server's socket is not the job's
+        status = run_job(spec, env)
+        _flush(sys.stdout, sys.stderr)
+        if status < 0:  # die of it, as the interpreter does of SIGINT
+            signal.signal(-status, signal.SIG_DFL)
+            os.kill(os.getpid(), -status)
+    except BaseException:  # noqa: BLE001 - a failure of the set-up itself: the job's status 1
+        with contextlib.suppress(Exception):
+            os.write(2, traceback.format_exc().encode())
+        status = 1
+    finally:
+        os._exit(status if status >= 0 else 1)
+
+
+def _ended(pid: int) -> bool:
+    """Whether the job's process has ended, leaving it unreaped (a zombie keeps its process group's
+    id from being reused while its leftovers are killed)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _wait_for(pid: int, sock: socket.socket) -> bool:
+    """Wait for the job's process to end (True), or for the test process to close the socket (False)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (Linux before 5.3): look at it every few milliseconds
+        while not _ended(pid):
+            readable, _, _ = select.select([sock], [], [], 0.005)
+            if readable:
+                return False
+        return True
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd, sock.fileno()], [], [])
+            if sock.fileno() in ready:  # nothing comes while a job runs: the test process has gone
+                return False
+            if _ended(pid):
+                return True
+    finally:
+        os.close(pidfd)
+
+
+def _end_job(pid: int) -> int:
+    """The job's process has ended (or must): kill what it left in its process group, as slurmstepd
+    ends a job's leftovers; reap it and them; its exit status (``-N``: killed by signal N)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    _, wait_status = os.waitpid(pid, 0)
+    with contextlib.suppress(ChildProcessError):
+        while True:  # the leftovers, adopted by this process (see _become_subreaper)
+            os.waitpid(-pid, 0)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:  # any that left the group, once they end
+            pass
+    return os.waitstatus_to_exitcode(wait_status)
 
 
 def main(fd: int) -> None:
     """Serve jobs on the inherited socket ``fd`` until the test process closes it."""
     if os.getpgid(0) != os.getpid():
-        os.setsid()  # a process group of its own: a job's signal reaches what it started, and only that
+        os.setsid()  # a session of its own: no terminal's signals
     devnull = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(devnull, target)
+    os.close(devnull)
     sys.stdout = sys.stderr = _stream(1, buffered=False)
+    import cloudpickle  # noqa: F401 - warm: a job whose function came by value (from __main__) loads it
+
     from .. import _worker  # noqa: F401 - warm: every job runs it
 
-    baseline = _Baseline()
+    _become_subreaper()
     with socket.socket(fileno=fd) as sock, sock.makefile("rwb") as stream:
         while True:
             message = receive(stream)
             if message is None:
                 return
             spec, changed, removed = message  # the environment as a difference from this process's
-            env = dict(baseline.environ)
+            env = dict(os.environ)
             for name in removed:
                 del env[name]
             env.update(changed)
-            try:
-                status = run_job(spec, env)
-            except BaseException:  # noqa: BLE001 - a failure of the set-up itself: the job's status 1
-                with open(2, "w", closefd=False) as err:
-                    err.write(traceback.format_exc())
-                status = 1
-            _flush(sys.stdout, sys.stderr)
-            clean = _clean()
-            baseline.restore(devnull)
-            send(stream, (status, clean))
-            if not clean:
-                os.killpg(0, signal.SIGKILL)  # the job's leftovers, and this process with them
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the job
+                _child(spec, env, fd)
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # as the child does: whichever comes first, the group exists now
+            send(stream, ("started", pid))
+            ended = _wait_for(pid, sock)
+            status = _end_job(pid)
+            if not ended:
+                return
+            send(stream, ("ended", status))
 
 
 if __name__ == "__main__":  # pragma: no cover - started by the pool

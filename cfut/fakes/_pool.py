@@ -9,15 +9,14 @@ the fake waits (really) for it to finish before it goes on, up to :data:`PATIENC
 without any job ending; a job still running after that keeps running as a live process (as
 ``"subprocess"`` jobs do).
 
-Speed: starting a process per job is what costs, so the processes are *warm* and reused
-(:mod:`._jobworker`): started once with cfut imported, each runs one job after another and puts its
-process state back in between; a job that ends its process, or leaves a thread or a child behind,
-retires it, and the pool starts another. Measured on a 2-core machine (``bench/bench_fakes.py``):
-forking a process with cfut imported, per job, costs about 1.5 ms of CPU (0.5 ms in the parent,
-1 ms to tear the child down), which alone would take 15 s for 10,000 jobs; a warm process runs a
-job in a fraction of that. What a warm process cannot put back is the state of modules a job
-changes (a module-level global, a monkeypatch): a later job in the same process sees it, as in any
-long-lived interpreter. ``execution="subprocess"`` starts a fresh process for every job.
+Speed: starting a Python process per job is what costs (tens of milliseconds to import cfut), so
+the pool keeps *warm servers* (:mod:`._jobworker`): each is started once with cfut imported and
+forks a child per job from its pristine state. Each job is a fresh process, as on a real node:
+nothing one job does to its interpreter (a module-level global, a monkeypatch, an edited module,
+``setrlimit``, ``tzset``) reaches another, and what a job leaves running is killed when it ends. A
+fork of the small server and its teardown cost about a millisecond of CPU per job
+(``bench/bench_fakes.py``). ``execution="subprocess"`` runs each job's batch script as a new process
+instead, the closest to a node, and slower.
 
 The pool is shared by every fake of the test process, started on first use and stopped at exit.
 """
@@ -39,7 +38,7 @@ from collections.abc import Sequence
 
 from . import _host
 from ._jobworker import JobSpec, Stream, receive, send
-from ._process import start_python, wait_for
+from ._process import group_members, start_python, wait_for
 
 #: One job for the pool: what to run, and the job's environment.
 Job = tuple[JobSpec, dict[str, str]]
@@ -48,12 +47,43 @@ Job = tuple[JobSpec, dict[str, str]]
 #: the job go on running as a live process.
 PATIENCE = 2.0
 
+#: How long (real seconds) a server may take to report a job it has killed before it is killed too.
+_ANSWER = 10.0
+
 _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
          "from cfut.fakes._jobworker import main; main(int(sys.argv[2]))")
 
 
+class _SocketStream:
+    """Our end of a server's socket as a :class:`Stream`, unbuffered: what ``select`` says is
+    readable is all there is (a buffered reader could hold a second message ``select`` cannot see)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def read(self, size: int, /) -> bytes:
+        chunks: list[bytes] = []
+        while size > 0:
+            chunk = self.sock.recv(size, socket.MSG_WAITALL)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def write(self, data: bytes, /) -> int:
+        self.sock.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class _Worker:
-    """One warm process and our end of its socket."""
+    """One warm job server and our end of its socket."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
@@ -68,61 +98,69 @@ class _Worker:
         finally:
             theirs.close()
         self.sock = ours
-        self.stream: Stream = ours.makefile("rwb")
+        self.stream: Stream = _SocketStream(ours)
         self.pid = self.proc.pid
+        #: The process of the job it runs, once it has said so (also that job's process group).
+        self.job_pid: int | None = None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.stream.close()
         self.sock.close()
 
     def kill(self) -> int:
-        """SIGKILL its process group (the job's leftovers too) and reap it; its exit status."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        """SIGKILL it and the job it runs, with everything in the job's process group; reap it; its
+        exit status."""
+        for group in (self.job_pid, self.pid):
+            if group is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
         status = self.proc.wait()
         self.close()
         return status
 
 
 class PooledJob:
-    """One job running in a warm process: what the fakes hold as a job's process (see
-    :class:`~cfut.fakes._process.JobProcess` for the protocol)."""
+    """One job running in a process forked by a warm server: what the fakes hold as a job's process
+    (see :class:`~cfut.fakes._process.JobProcess` for the protocol)."""
 
     def __init__(self, pool: WorkerPool, worker: _Worker) -> None:
         self._pool = pool
         self._worker: _Worker | None = worker
-        self.pid = worker.pid
+        self._pid: int | None = None
         self.status: int | None = None
-        self._clean = False
+
+    @property
+    def pid(self) -> int:
+        """The job's process (and process group), as the server tells it when it has forked it."""
+        while self._pid is None and self._worker is not None:
+            self._read()
+        return self._pid if self._pid is not None else -1
 
     def fileno(self) -> int:
         assert self._worker is not None
         return self._worker.sock.fileno()
 
     def _read(self) -> None:
-        """The answer is there (or the process is gone): take the status."""
+        """Take the server's next message (waiting for it): the job's process, or its status."""
         worker = self._worker
         assert worker is not None
         try:
             reply = receive(worker.stream)
         except OSError:
             reply = None
-        if reply is None:  # the job ended the process: its exit status is the job's
-            self.status = worker.proc.wait()
-            worker.close()
+        if reply is None:  # the server is gone (killed with the job): the job's status is its
+            self.status = worker.kill()
             self._worker = None
             return
-        self.status, self._clean = reply
-        if not self._clean:  # it retires: the job left a thread or a process behind
-            worker.proc.wait()
-            worker.close()
-            self._worker = None
+        kind, value = reply
+        if kind == "started":
+            self._pid = worker.job_pid = value
             return
-        self._pool.give_back(worker)
+        self.status = value
+        worker.job_pid = None
         self._worker = None
+        self._pool.give_back(worker)
 
     def poll(self) -> int | None:
         """The exit status (negative: killed by that signal), or None while it runs."""
@@ -130,39 +168,61 @@ class PooledJob:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait (really) up to ``timeout`` seconds for the job to end; its status, or None."""
-        if self.status is None and self._worker is not None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status is None and self._worker is not None:
             if self._worker.sock.fileno() < 0:
-                # the pool was closed under it (interpreter exit): its process was killed
+                # the pool was closed under it (interpreter exit): the server killed the job
                 status = self._worker.proc.poll()
                 self.status = -signal.SIGKILL if status is None else status
                 self._worker = None
-                return self.status
-            readable, _, _ = select.select([self._worker.sock], [], [], timeout)
-            if readable:
-                self._read()
+                break
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self._worker.sock], [], [], left)
+            if not readable:
+                break
+            self._read()
         return self.status
 
+    def _group(self) -> int | None:
+        """The job's process group while it runs, else None."""
+        if self.status is not None or self._worker is None:
+            return None
+        pid = self.pid
+        return pid if pid > 0 and self.status is None else None
+
     def signal_group(self, signum: int) -> None:
-        """Send a signal to every process of the job."""
-        if self.status is None and self._worker is not None:
+        """Send a signal to every process of the job (its process group)."""
+        group = self._group()
+        if group is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signum)
+                os.killpg(group, signum)
 
     def signal_shell(self, signum: int) -> None:
-        """Send a signal to the job's first process alone (``scancel --batch``)."""
-        if self.status is None and self._worker is not None:
+        """Send a signal to the job's first process alone (``scancel --batch``: the batch shell)."""
+        group = self._group()
+        if group is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
+                os.kill(group, signum)
 
     def signal_steps(self, signum: int) -> None:
-        """A job in a warm process has no steps: nothing to signal."""
+        """Send a signal to every process of the job but the first (its steps: what sbatch --signal
+        without ``B:`` reaches); where ``/proc`` cannot tell the group's members, nothing."""
+        group = self._group()
+        if group is None:
+            return
+        for pid in group_members(group):
+            if pid != group:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signum)
 
     def kill_leftovers(self) -> None:
-        """A job ends what it started with its process (the process retires if it left anything)."""
+        """Nothing to do: the server kills what a job left in its process group when it ends."""
 
     def kill_and_reap(self) -> int:
-        """End the job now (SIGKILL), whatever it does; its status."""
-        if self.status is None and self._worker is not None:
+        """End the job now (SIGKILL, its whole process group), whatever it does; its status. The
+        server reaps it and stays warm; one that does not answer is killed with it."""
+        self.signal_group(signal.SIGKILL)
+        if self.wait(_ANSWER) is None and self._worker is not None:
             self.status = self._worker.kill()
             self._worker = None
         return self.status if self.status is not None else -signal.SIGKILL
@@ -191,7 +251,7 @@ class WorkerPool:
         """An idle process, else a new one (None with ``only_free`` when the pool is full)."""
         with self._lock:
             while self._idle:
-                worker = self._idle.popleft()
+                worker = self._idle.pop()  # the last given back: sequential jobs share one server
                 if worker.proc.poll() is None:
                     return worker
                 worker.close()

@@ -20,7 +20,8 @@ class JobHandle(Protocol):
     """A running job as the fakes hold it: a :class:`JobProcess` (``execution="subprocess"``) or a job
     in a warm process (:class:`~cfut.fakes._pool.PooledJob`, ``execution="process"``)."""
 
-    pid: int
+    @property
+    def pid(self) -> int: ...
 
     def poll(self) -> int | None: ...
 

@@ -234,9 +234,9 @@ def render() -> str:
         "is recorded in the fake's `refused` list. Both run on one `FakeScheduler` base: one clock and its",
         "progressions (`immediate`, `manual`, `realtime`), one time protocol (`clock()`, `sleep(s)`,",
         "`wait(event, s)`), and three executions: `process` (the default: each job in a process of its own,",
-        "warm and reused, on virtual time; scripts beyond the tiny shell run as real processes; between jobs",
-        "a warm process puts back directory, umask, environment, `sys.path`, streams, signal and `atexit`",
-        "handlers, but not module state, resource limits or the time zone, which the next job sees), `inline`",
+        "forked from a warm server's pristine state, so that nothing one job changes in its interpreter reaches",
+        "another; what a job leaves running is killed when it ends; on virtual time; scripts beyond the tiny",
+        "shell run as real processes), `inline`",
         "(in the test process) and `subprocess` (every script a fresh real process, in real time).",
         "",
     ]

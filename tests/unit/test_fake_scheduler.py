@@ -250,6 +250,86 @@ def test_default_jobs_are_processes_that_end_as_real_jobs(backend: Backend, tmp_
     assert capsys.readouterr() == ("printed by the test while jobs run\n", ""), "nothing of the jobs, all of ours"
 
 
+def leave_traces(module_dir: str) -> tuple[int, int, str, int, int, str, float]:
+    """Change what a long-lived interpreter would carry to the next job, and report what this job
+    found: every job on a real node starts a fresh Python, so each must find the pristine state."""
+    import random
+    import resource
+    import time
+
+    sys.path.insert(0, module_dir)
+    import edited_module  # type: ignore[import-not-found]  # written by the test, edited between jobs
+
+    seen = getattr(sys, "_cfut_jobs_seen", 0)
+    sys._cfut_jobs_seen = seen + 1  # type: ignore[attr-defined]  # a module's global
+    patched = os.getcwd.__name__  # a monkeypatch by a previous job would show here
+    os.getcwd = lambda: "patched"
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    zone = time.tzname[0]
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    return seen, edited_module.VALUE, patched, soft, os.getppid(), zone, random.random()
+
+
+def leave_a_process_behind() -> tuple[int, int]:
+    """Start a process and end without waiting for it: slurmstepd kills it with the job."""
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "300"], start_new_session=False)
+    return sleeper.pid, os.getppid()
+
+
+def parent_pid() -> int:
+    return os.getppid()
+
+
+def test_default_jobs_start_from_a_fresh_interpreter(backend: Backend, tmp_path: Path) -> None:
+    """Jobs that run one after another on the default fake (where one warm server forks them all)
+    find nothing of each other: module globals, an edited module, a monkeypatch, resource limits,
+    the time zone and the random generator's state are each job's own, as on a real node."""
+    import resource
+    import time
+
+    import cfut
+
+    module = tmp_path / "modules" / "edited_module.py"
+    module.parent.mkdir()
+    module.write_text("VALUE = 1\n")
+    fake = backend.make()
+    executor_type = cfut.SlurmExecutor if backend.name == "slurm" else cfut.CondorExecutor
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    found = []
+    with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
+        for value in (1, 2, 3):
+            module.write_text(f"VALUE = {value}\n")
+            os.utime(module, (time.time() + value, time.time() + value))  # a new mtime, whatever the clock
+            found.append(executor.submit(leave_traces, str(module.parent)).result(timeout=60))
+    fake.close()
+    assert [(seen, value, patched, limit) for seen, value, patched, limit, *_ in found] == [
+        (0, 1, "getcwd", soft), (0, 2, "getcwd", soft), (0, 3, "getcwd", soft)]
+    assert {zone for *_, zone, _ in found} == {time.tzname[0]}, "each job's time zone is the test process's"
+    assert len({number for *_, number in found}) == 3, "each job draws its own random numbers"
+    assert len({parent for *_, parent, _, _ in found}) == 1, "one warm server forked them all"
+
+
+def test_what_a_job_leaves_running_is_killed_and_the_server_stays(backend: Backend, tmp_path: Path) -> None:
+    import cfut
+
+    fake = backend.make()
+    executor_type = cfut.SlurmExecutor if backend.name == "slurm" else cfut.CondorExecutor
+    with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
+        first = executor.submit(parent_pid).result(timeout=60)
+        assert isinstance(executor.submit(hard_exit_three).exception(timeout=60), cfut.JobDied)
+        sleeper, second = executor.submit(leave_a_process_behind).result(timeout=60)
+        third = executor.submit(parent_pid).result(timeout=60)
+        assert fake.join(timeout=60)
+    fake.close()
+    with pytest.raises(ProcessLookupError):  # killed and reaped when its job ended
+        os.kill(sleeper, 0)
+    assert first == second == third, "neither a job's os._exit nor its leftovers cost the warm server"
+
+
 def test_an_inline_job_takes_only_its_own_thread_s_prints(backend: Backend, make: Callable[..., FakeScheduler],
                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake = make(progression="manual", execution="inline")
@@ -392,6 +472,47 @@ def test_a_script_that_exits_while_fake_jobs_run_ends_quietly(tmp_path: Path) ->
     assert (done.returncode, done.stdout) == (0, "left\n"), done.stderr
     assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
     assert done.stderr.startswith("cancelling ") and done.stderr.count("\n") == 1, done.stderr
+
+
+DYING_WITH_A_JOB_RUNNING = """
+import os, sys, time, cfut
+from cfut.fakes import FakeSlurm
+
+def stay(path):
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(300)
+
+executor = cfut.SlurmExecutor(runner=FakeSlurm(), workdir=sys.argv[1])
+future = executor.submit(stay, sys.argv[2])
+while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
+    time.sleep(0.05)
+os._exit(0)  # no exit hook runs: the test process is simply gone
+"""
+
+
+def test_a_job_ends_when_its_test_process_dies(tmp_path: Path) -> None:
+    """A test process killed mid-run leaves no job process behind: the warm server sees its socket
+    close and kills the job it runs."""
+    import subprocess
+    import time
+
+    script = tmp_path / "script.py"
+    script.write_text(DYING_WITH_A_JOB_RUNNING)
+    pid_file = tmp_path / "job.pid"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "work"), str(pid_file)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    job = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # waits for an event (the job's end), not for time to pass
+        try:
+            os.kill(job, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.kill(job, 0)
 
 
 PRINTING_WHILE_INLINE_JOBS_RUN = """
