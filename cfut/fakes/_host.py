@@ -7,9 +7,11 @@ of jobs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 
 _lock = threading.Lock()
 _environ_cache: tuple[dict[bytes, bytes], dict[str, str]] | None = None
@@ -31,9 +33,29 @@ def environ() -> dict[str, str]:
         return dict(decoded)
 
 
+_caller = threading.local()
+
+
+@contextlib.contextmanager
+def caller_umask(mask: int | None) -> Iterator[None]:
+    """While a fake answers a command from another process (the commands on ``PATH``), that
+    process's umask (``mask``, None: unknown) is what :func:`umask` gives in this thread: a real
+    ``sbatch`` or ``condor_submit`` passes its own on to the job."""
+    previous = getattr(_caller, "umask", None)
+    _caller.umask = mask
+    try:
+        yield
+    finally:
+        _caller.umask = previous
+
+
 def umask() -> int:
-    """This process's umask, read without changing it where Linux shows it (``/proc/self/status``),
-    since another thread may be creating files meanwhile."""
+    """The umask of the command's caller: this process's, read without changing it where Linux
+    shows it (``/proc/self/status``), since another thread may be creating files meanwhile; or the
+    umask of the process that ran a command on ``PATH`` (see :func:`caller_umask`)."""
+    mask: int | None = getattr(_caller, "umask", None)
+    if mask is not None:
+        return mask
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:

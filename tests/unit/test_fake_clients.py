@@ -168,3 +168,19 @@ def test_gpu_nodes_from_the_marker(fake_slurm: PluginFakeSlurm, tmp_path: Path) 
     assert fake_slurm.join(timeout=30)
     fake_slurm.tick()
     assert (tmp_path / "gpu.out").read_text() == "0,1 2 1024\n"
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_a_command_on_path_passes_its_own_umask_to_the_job(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """Real sbatch passes its caller's umask to the job (observed on Slurm 22.05: under umask 077 the
+    job's log is 0600 and the job's own umask is 0077), not the umask of the process that owns the fake."""
+    previous = os.umask(0o022)  # the process that owns the fake: 022; the shell that runs sbatch: 077
+    try:
+        submitted = shell("umask 077; sbatch --parsable --output=job.log --wrap='umask'", tmp_path)
+    finally:
+        os.umask(previous)
+    assert submitted.returncode == 0, submitted.stderr
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    log = tmp_path / "job.log"
+    assert (oct(log.stat().st_mode & 0o777), log.read_text()) == ("0o600", "0077\n")

@@ -7,7 +7,7 @@ command starts fast and works whatever ``sys.path`` the job has.
 
 The protocol is one JSON object per line over a Unix stream socket:
 
-1. the client sends ``{"argv", "cwd", "env", "stdin": null}``;
+1. the client sends ``{"argv", "cwd", "env", "umask", "stdin": null}``;
 2. the server may answer ``{"need_stdin": true}`` (``sbatch`` without a script file or ``--wrap``),
    and the client then sends ``{"stdin": TEXT}``;
 3. the server answers ``{"returncode", "stdout", "stderr"}``, which the client prints and exits
@@ -78,7 +78,10 @@ def _run_step(name: str, step: dict[str, Any]) -> tuple[int, int]:
 def main(name: str, socket_path: str) -> int:
     """Relay this command's argv, working directory, environment (and stdin when asked) to the fake
     cluster; print its answer and return its exit code."""
-    request = {"argv": [name, *sys.argv[1:]], "cwd": os.getcwd(), "env": dict(os.environ), "stdin": None}
+    mask = os.umask(0o022)  # this process's umask, which the real command would pass on to the job
+    os.umask(mask)
+    request = {"argv": [name, *sys.argv[1:]], "cwd": os.getcwd(), "env": dict(os.environ), "umask": mask,
+               "stdin": None}
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(socket_path)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _host
 from .._base import FakeScheduler
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
@@ -181,7 +182,9 @@ class FakeCommandServer:
             if name == "srun":
                 return {"step": self._srun(argv, env, cwd)}
             stdin = read_stdin() if _reads_stdin(argv, cwd) else None
-            result = self.runner.run(argv, input=stdin, env=env, cwd=cwd)
+            mask = request.get("umask")
+            with _host.caller_umask(mask if isinstance(mask, int) and 0 <= mask <= 0o777 else None):
+                result = self.runner.run(argv, input=stdin, env=env, cwd=cwd)
             return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
         except FakeUnsupported as exc:
             if name == "srun" and self.on_unsupported is not None:
