@@ -246,7 +246,7 @@ class JobOptions:
 
 #: sbatch 22.05's long options (its getopt table), to resolve the abbreviations #SBATCH lines may use.
 SBATCH_LONG_OPTIONS = tuple("""
-account acctg-freq array batch begin bb bbf chdir cluster cluster-constraint clusters comment container
+account acctg-freq array batch begin bb bbf cluster-constraint chdir cluster clusters comment container
 context contiguous constraint core-spec cores-per-socket cpu-freq cpus-per-gpu cpus-per-task deadline
 delay-boot dependency distribution error exclude exclusive export export-file extra-node-info
 get-user-env gid gpu-bind gpu-freq gpus gpus-per-node gpus-per-socket gpus-per-task gres gres-flags help
@@ -255,7 +255,7 @@ mem-bind mem-per-cpu mem-per-gpu mincpus network nice no-kill no-requeue nodefil
 ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket ntasks-per-tres open-mode output
 overcommit oversubscribe parsable partition power prefer priority profile propagate qos quiet reboot
 requeue reservation signal sockets-per-node spread-job switches tasks-per-node test-only thread-spec
-threads-per-core time time-min tmp uid usage use-min-nodes verbose version wait wait-all-nodes wckey wrap
+threads-per-core time time-min tmp uid use-min-nodes usage verbose version wait wait-all-nodes wckey wrap
 """.split())
 #: sbatch's short options (sbatch(1)) and the long option each stands for.
 SBATCH_SHORT_OPTIONS = {

@@ -16,11 +16,14 @@ Arity = Literal["none", "required", "optional"]
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its long name, short letter (if any) and whether it takes a value."""
+    """One option: its long name, short letter (if any), whether it takes a value, and the option it
+    is another name of (``alias_of``: the same entry of the command's getopt table, as squeue's
+    ``--clusters`` is ``--cluster``), which is what a parse reports."""
 
     long: str
     short: str | None = None
     arity: Arity = "required"
+    alias_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,30 @@ class OptionTable:
         self.by_long = {o.long: o for o in self.options}
         self.by_short = {o.short: o for o in self.options if o.short}
 
-    def find_long(self, name: str) -> Option:
-        """Exact name, else the one option it abbreviates; glibc's messages otherwise."""
+    def canonical(self, option: Option) -> Option:
+        """The option ``option`` is another name of (itself if none)."""
+        return self.by_long[option.alias_of] if option.alias_of else option
+
+    def find_long(self, name: str, spelled: str | None = None) -> Option:
+        """Exact name, else the option it abbreviates; glibc's messages otherwise (``spelled``: the
+        word as given, value included, which glibc's messages quote).
+
+        As glibc does, an abbreviation matching several options is ambiguous only if one of them
+        differs from the first match (in the table's order) in its argument or its meaning; the
+        message lists the first and those that differ, in the table's order."""
+        spelled = spelled if spelled is not None else f"--{name}"
         if name in self.by_long:
             return self.by_long[name]
         matches = [o for o in self.options if o.long.startswith(name)]
-        if len(matches) == 1:
-            return matches[0]
         if not matches:
-            raise GetoptError(f"unrecognized option '--{name}'")
-        names = " ".join(f"'--{o.long}'" for o in matches)
-        raise GetoptError(f"option '--{name}' is ambiguous; possibilities: {names}")
+            raise GetoptError(f"unrecognized option '{spelled}'")
+        first = matches[0]
+        key = (first.arity, self.canonical(first).long)
+        differing = [o for o in matches[1:] if (o.arity, self.canonical(o).long) != key]
+        if not differing:
+            return first
+        names = " ".join(f"'--{o.long}'" for o in (first, *differing))
+        raise GetoptError(f"option '{spelled}' is ambiguous; possibilities: {names}")
 
     def parse(self, argv: Sequence[str], *, permute: bool) -> tuple[list[Parsed], list[str]]:
         """Options and positional arguments of ``argv`` (without the program name).
@@ -77,12 +93,7 @@ class OptionTable:
                 break
             if word.startswith("--"):
                 name, eq, value = word[2:].partition("=")
-                try:
-                    option = self.find_long(name)
-                except GetoptError as exc:
-                    if "unrecognized" in exc.message:
-                        raise GetoptError(f"unrecognized option '{word}'") from None
-                    raise
+                option = self.find_long(name, word)
                 if option.arity == "none" and eq:
                     raise GetoptError(f"option '--{option.long}' doesn't allow an argument")
                 if option.arity == "required" and not eq:
@@ -90,7 +101,7 @@ class OptionTable:
                         raise GetoptError(f"option '--{option.long}' requires an argument")
                     value, eq = argv[i], "="
                     i += 1
-                parsed.append(Parsed(option, value if eq else None, word))
+                parsed.append(Parsed(self.canonical(option), value if eq else None, word))
                 continue
             if word.startswith("-") and word != "-":
                 j = 1
@@ -102,15 +113,15 @@ class OptionTable:
                     option = option_or_none
                     rest = word[j + 1:]
                     if option.arity == "none":
-                        parsed.append(Parsed(option, None, f"-{letter}"))
+                        parsed.append(Parsed(self.canonical(option), None, f"-{letter}"))
                         j += 1
                         continue
                     if rest:
-                        parsed.append(Parsed(option, rest, word))
+                        parsed.append(Parsed(self.canonical(option), rest, word))
                     elif option.arity == "optional":
-                        parsed.append(Parsed(option, None, word))
+                        parsed.append(Parsed(self.canonical(option), None, word))
                     elif i < len(argv):
-                        parsed.append(Parsed(option, argv[i], f"-{letter}"))
+                        parsed.append(Parsed(self.canonical(option), argv[i], f"-{letter}"))
                         i += 1
                     else:
                         raise GetoptError(f"option requires an argument -- '{letter}'")

@@ -32,10 +32,14 @@ def _code(items: Iterable[str]) -> str:
 
 def _slurm_command(name: str, table: OptionTable, modelled: frozenset[str]) -> list[str]:
     names = sorted(option.long for option in table.options)
+    meaning = {option.long: table.canonical(option).long for option in table.options}
+    aliases = [f"`--{o.long}` is `--{o.alias_of}`" for o in sorted(table.options, key=lambda o: o.long) if o.alias_of]
     return [f"#### {name}", "",
-            f"Modelled options: {_code('--' + n for n in names if n in modelled)}.", "",
-            f"Known but refused (FakeUnsupported): {_code('--' + n for n in names if n not in modelled)}.", "",
-            "Any other option gets getopt_long's own error, as on a real cluster.", ""]
+            f"Modelled options: {_code('--' + n for n in names if meaning[n] in modelled)}.", "",
+            f"Known but refused (FakeUnsupported): {_code('--' + n for n in names if meaning[n] not in modelled)}.",
+            "", *([f"Other names of the same option: {', '.join(aliases)}.", ""] if aliases else []),
+            "Any other option gets getopt_long's own error (abbreviations and glibc's ambiguity messages "
+            "follow the real table's order), as on a real cluster.", ""]
 
 
 def _condor_tool(spec: tools.ToolSpec) -> list[str]:

@@ -546,6 +546,10 @@ def edge_paths(b: Backend) -> str:
                  ("--name=nobody",), ("--me",), ("--signal=KILL", "--quiet")):
         out.append(b.show("scancel", *args, UNKNOWN))
     out += [b.show("scancel", f"{UNKNOWN}_3"), b.show("scancel", f"{UNKNOWN}_[1-2]"), b.show("scancel", "abc"),
+            b.show("scancel", "0"), b.show("scancel", f"{UNKNOWN}.0"), b.show("scancel", UNKNOWN, f"{UNKNOWN2}.0"),
+            b.show("scancel", f"{UNKNOWN}_1.0"), b.show("scancel", f"{UNKNOWN}.x"), b.show("scancel", "-s", "999999"),
+            b.show("scancel", "-s", "999999", UNKNOWN), b.show("scancel", "-s", "0", UNKNOWN),
+            b.show("squeue", "--noheader", "-j", UNKNOWN), b.show("sacct", "--fi=x"), b.show("squeue", "--si=x"),
             b.show("scancel", array, huge)]
     return "\n".join(out)
 

@@ -145,6 +145,18 @@ def test_sbatch_option_spellings(manual: FakeSlurm) -> None:
     assert (job.time_limit, job.cpus, job.name, job.partition) == (5, 2, "abbreviated", "debug")
 
 
+def test_other_names_of_one_option(manual: FakeSlurm) -> None:
+    """sbatch --cluster is --clusters, squeue -j takes its list from the next word, and an
+    abbreviation of names that are one option is no ambiguity (observed on Slurm 22.05)."""
+    named = manual.run(["sbatch", "--parsable", "--cluster=cluster", "--wrap=true"])
+    assert (named.returncode, named.stdout) == (0, "1;cluster\n")
+    assert manual.run(["squeue", "--noheader", "-j", "1", "--format=%i"]).stdout == "1\n"
+    assert manual.run(["squeue", "--noheader", "--jobs", "--format=%i"]).stdout == "1\n"
+    assert manual.run(["squeue", "--si=x"]).stderr.startswith("squeue: option '--sib' doesn't allow an argument\n")
+    assert manual.run(["sbatch", "--clust=x"]).stderr.startswith(
+        "sbatch: option '--clust=x' is ambiguous; possibilities: '--cluster-constraint' '--cluster' '--clusters'\n")
+
+
 @pytest.mark.parametrize("spec, minutes, shown", [
     ("5", 5, "5:00"), ("0:30", 1, "1:00"), ("0:61", 2, "2:00"), ("1:00:01", 61, "1:01:00"),
     ("2-3", 3060, "2-03:00:00"), ("1-0:5", 1445, "1-00:05:00"), ("1-0:0:1", 1441, "1-00:01:00"),

@@ -93,6 +93,7 @@ UNKNOWN_SIGNAL = "Unknown job signal: {signal}\n"
 SCANCEL_INVALID_JOB = "scancel: error: Invalid job id {job}\n"
 NO_JOB_IDENTIFICATION = "scancel: error: No job identification provided\n"
 KILL_JOB_ERROR = f"scancel: error: Kill job error on job id {{job}}: {INVALID_JOB_ID}\n"
+KILL_STEP_ERROR = f"scancel: error: Kill job error on job step id {{job}}: {INVALID_JOB_ID}\n"
 
 # -- slurmstepd, in the job's error (or output) file when it kills a running job
 STEPD_CANCELLED = "slurmstepd-{node}: error: *** JOB {job} ON {node} CANCELLED AT {when}{why} ***\n"

@@ -29,7 +29,7 @@ _FLAGS = {
     "quiet", "reboot", "requeue", "spread-job", "test-only", "usage", "use-min-nodes", "verbose", "version",
     "wait",
 }
-_OPTIONAL = {"exclusive", "export", "get-user-env", "nice", "no-kill", "propagate"}
+_OPTIONAL = {"exclusive", "get-user-env", "nice", "no-kill", "propagate"}
 _SHORT = {
     "array": "a", "account": "A", "begin": "b", "extra-node-info": "B", "cpus-per-task": "c",
     "constraint": "C", "dependency": "d", "chdir": "D", "error": "e", "nodefile": "F", "gpus": "G",
@@ -47,7 +47,7 @@ def _arity(name: str) -> Arity:
 
 
 SBATCH_OPTIONS = OptionTable(
-    Option(name, _SHORT.get(name), _arity(name))
+    Option(name, _SHORT.get(name), _arity(name), "clusters" if name == "cluster" else None)
     for name in _ALL_LONG
 )
 
@@ -75,78 +75,77 @@ def last_values(parsed: Sequence[Parsed]) -> dict[str, Parsed]:
     return {p.option.long: p for p in parsed}
 
 
-def _options(*specs: tuple[str, str | None, Arity]) -> OptionTable:
-    return OptionTable(Option(long, short, arity) for long, short, arity in specs)
+def _options(*specs: tuple[str, str | None, Arity] | tuple[str, str | None, Arity, str]) -> OptionTable:
+    """A table from (long, short, arity[, the option it is another name of]), in the real table's order."""
+    return OptionTable(Option(*spec) for spec in specs)
 
 
-# The options of the other commands: each real option of Slurm 22.05 (so that abbreviations and
-# unknown names behave as on a real cluster), and the subset modelled; the rest are refused.
+# The options of the other commands: each real option of Slurm 22.05 in its getopt table's order,
+# with the names that are the same entry (so that abbreviations, unknown names and glibc's
+# "ambiguous" lists behave as on a real cluster: read from each command's messages for --L and
+# --L=x, every letter, and its --help), and the subset modelled; the rest are refused.
 SQUEUE_OPTIONS = _options(
-    ("noheader", "h", "none"), ("states", "t", "required"), ("jobs", "j", "required"),
-    ("format", "o", "required"), ("name", "n", "required"), ("user", "u", "required"),
-    ("array", "r", "none"), ("me", None, "none"), ("all", "a", "none"), ("partition", "p", "required"),
-    ("hide", None, "none"),
-    ("Format", "O", "required"), ("long", "l", "none"), ("sort", "S", "required"),
-    ("iterate", "i", "required"), ("clusters", "M", "required"), ("steps", "s", "optional"),
-    ("verbose", "v", "none"), ("nodelist", "w", "required"), ("account", "A", "required"),
-    ("qos", "q", "required"), ("reservation", "R", "required"), ("licenses", "L", "required"),
-    ("priority", "P", "none"), ("start", None, "none"), ("version", "V", "none"), ("help", None, "none"),
-    ("usage", None, "none"), ("array-unique", None, "none"), ("federation", None, "none"),
-    ("local", None, "none"), ("sibling", None, "none"), ("json", None, "none"), ("yaml", None, "none"),
-    ("noconvert", None, "none"), ("only-job-state", None, "none"),
+    ("accounts", "A", "required"), ("all", "a", "none"), ("array", "r", "none"), ("array-unique", None, "none"),
+    ("cluster", "M", "required"), ("clusters", None, "required", "cluster"), ("format", "o", "required"),
+    ("federation", None, "none"), ("help", None, "none"), ("hide", None, "none"), ("iterate", "i", "required"),
+    ("jobs", "j", "optional"), ("json", None, "none"), ("local", None, "none"), ("long", "l", "none"),
+    ("licenses", "L", "required"), ("me", None, "none"), ("name", "n", "required"), ("noconvert", None, "none"),
+    ("node", None, "required", "nodelist"), ("nodes", None, "required", "nodelist"), ("nodelist", "w", "required"),
+    ("noheader", "h", "none"), ("partitions", "p", "required"), ("priority", "P", "none"), ("qos", "q", "required"),
+    ("reservation", "R", "required"), ("sib", None, "none"), ("sibling", None, "none", "sib"),
+    ("sort", "S", "required"), ("start", None, "none"), ("steps", "s", "optional"), ("states", "t", "required"),
+    ("usage", None, "none"), ("user", "u", "required"), ("users", None, "required", "user"),
+    ("verbose", "v", "none"), ("version", "V", "none"), ("yaml", None, "none"), ("Format", "O", "required"),
 )
 SQUEUE_MODELLED = frozenset({"noheader", "states", "jobs", "format", "name", "user", "array", "me", "all",
-                             "partition", "hide"})
+                             "partitions", "hide"})
 SINFO_OPTIONS = _options(
-    ("noheader", "h", "none"), ("format", "o", "required"), ("Format", "O", "required"),
-    ("Node", "N", "none"), ("partition", "p", "required"), ("summarize", "s", "none"), ("all", "a", "none"),
-    ("long", "l", "none"), ("nodes", "n", "required"), ("states", "t", "required"), ("exact", "e", "none"),
-    ("dead", "d", "none"), ("responding", "r", "none"), ("list-reasons", "R", "none"), ("sort", "S", "required"),
-    ("iterate", "i", "required"), ("clusters", "M", "required"), ("verbose", "v", "none"), ("version", "V", "none"),
-    ("help", None, "none"), ("usage", None, "none"), ("hide", None, "none"), ("json", None, "none"),
-    ("yaml", None, "none"), ("local", None, "none"), ("federation", None, "none"), ("noconvert", None, "none"),
-    ("future", "F", "none"),
+    ("all", "a", "none"), ("cluster", "M", "required"), ("clusters", None, "required", "cluster"), ("dead", "d",
+    "none"), ("exact", "e", "none"), ("federation", None, "none"), ("format", "o", "required"), ("help", None,
+    "none"), ("hide", None, "none"), ("iterate", "i", "required"), ("json", None, "none"), ("local", None, "none"),
+    ("long", "l", "none"), ("list-reasons", "R", "none"), ("nodes", "n", "required"), ("noconvert", None, "none"),
+    ("noheader", "h", "none"), ("partition", "p", "required"), ("responding", "r", "none"), ("reservation", "T",
+    "none"), ("summarize", "s", "none"), ("sort", "S", "required"), ("states", "t", "required"), ("usage", None,
+    "none"), ("verbose", "v", "none"), ("version", "V", "none"), ("yaml", None, "none"), ("Format", "O",
+    "required"), ("Node", "N", "none"),
 )
 SINFO_MODELLED = frozenset({"noheader", "format", "Node", "partition", "summarize", "all", "hide", "exact",
                             "responding"})
 SACCT_OPTIONS = _options(
-    ("noheader", "n", "none"), ("parsable2", "P", "none"), ("parsable", "p", "none"),
-    ("allocations", "X", "none"), ("jobs", "j", "required"), ("format", "o", "required"),
-    ("starttime", "S", "required"), ("endtime", "E", "required"), ("user", "u", "required"),
-    ("allusers", "a", "none"), ("state", "s", "required"), ("brief", "b", "none"),
-    ("name", None, "required"), ("delimiter", None, "required"),
-    ("batch-script", "B", "none"), ("long", "l", "none"), ("allclusters", "L", "none"),
-    ("duplicates", "D", "none"), ("clusters", "M", "required"), ("helpformat", "e", "none"),
-    ("truncate", "T", "none"), ("array", None, "none"), ("accounts", "A", "required"),
-    ("nodelist", "N", "required"), ("verbose", "v", "none"), ("units", None, "required"),
-    ("json", None, "none"), ("yaml", None, "none"), ("help", "h", "none"), ("usage", None, "none"),
-    ("version", "V", "none"), ("env-vars", None, "none"), ("qos", "q", "required"),
-    ("partition", "r", "required"), ("timelimit-min", "k", "required"), ("timelimit-max", "K", "required"),
-    ("completion", "c", "none"), ("whole-hetjob", None, "optional"), ("local", None, "none"),
-    ("federation", None, "none"), ("gid", "g", "required"), ("group", None, "required"),
-    ("wckeys", "W", "required"), ("reason", "R", "required"), ("cpus", None, "required"),
-    ("nnodes", "i", "required"), ("constraints", "C", "required"), ("flags", "F", "required"),
-    ("noconvert", None, "none"), ("starttime-only", None, "none"), ("x", "x", "required"),
+    ("allusers", "a", "none"), ("accounts", "A", "required"), ("allocations", "X", "none"), ("allclusters", "L",
+    "none"), ("associations", "x", "required"), ("brief", "b", "none"), ("batch-script", "B", "none"),
+    ("completion", "c", "none"), ("constraints", "C", "required"), ("cluster", None, "required", "clusters"),
+    ("clusters", "M", "required"), ("delimiter", None, "required"), ("duplicates", "D", "none"), ("endtime", "E",
+    "required"), ("env-vars", None, "none"), ("federation", None, "none"), ("file", "f", "required"), ("flags", "F",
+    "required"), ("fields", None, "required"), ("format", "o", "required"), ("gid", "g", "required"), ("helpformat",
+    "e", "none"), ("help", "h", "none"), ("jobs", "j", "required"), ("json", None, "none"), ("local", None, "none"),
+    ("long", "l", "none"), ("name", None, "required"), ("nnodes", "i", "required"), ("ncpus", "I", "required"),
+    ("nodelist", "N", "required"), ("noconvert", None, "none"), ("noheader", "n", "none"), ("parsable", "p",
+    "none"), ("parsable2", "P", "none"), ("partition", "r", "required"), ("qos", "q", "required"), ("reason", "R",
+    "required"), ("state", "s", "required"), ("starttime", "S", "required"), ("timelimit-min", "k", "required"),
+    ("timelimit-max", "K", "required"), ("truncate", "T", "none"), ("units", None, "required"), ("uid", None,
+    "required", "user"), ("use-local-uid", None, "none"), ("usage", None, "none"), ("user", "u", "required"),
+    ("verbose", "v", "none"), ("version", "V", "none"), ("wckeys", "W", "required"), ("whole-hetjob", None,
+    "optional"), ("yaml", None, "none"),
 )
 SACCT_MODELLED = frozenset({"noheader", "parsable2", "parsable", "allocations", "jobs", "format", "starttime",
                             "endtime", "user", "allusers", "state", "brief", "name", "delimiter"})
 SCANCEL_OPTIONS = _options(
-    ("signal", "s", "required"), ("name", "n", "required"), ("user", "u", "required"),
-    ("state", "t", "required"), ("partition", "p", "required"), ("batch", "b", "none"),
-    ("full", "f", "none"), ("quiet", "Q", "none"), ("me", None, "none"), ("hurry", "H", "none"),
-    ("verbose", "v", "none"), ("interactive", "i", "none"), ("clusters", "M", "required"),
-    ("nodelist", "w", "required"), ("account", "A", "required"), ("qos", "q", "required"),
-    ("reservation", "R", "required"), ("sibling", None, "required"), ("wckey", None, "required"),
-    ("ctld", None, "none"), ("version", "V", "none"), ("help", "h", "none"), ("usage", None, "none"),
+    ("account", "A", "required"), ("batch", "b", "none"), ("ctld", None, "none"), ("cluster", None, "required",
+    "clusters"), ("clusters", "M", "required"), ("full", "f", "none"), ("help", "h", "none"), ("hurry", "H",
+    "none"), ("interactive", "i", "none"), ("jobname", None, "required"), ("me", None, "none"), ("name", "n",
+    "required"), ("nodelist", "w", "required"), ("partition", "p", "required"), ("qos", "q", "required"), ("quiet",
+    "Q", "none"), ("reservation", "R", "required"), ("sibling", None, "required"), ("signal", "s", "required"),
+    ("state", "t", "required"), ("usage", None, "none"), ("user", "u", "required"), ("verbose", "v", "none"),
+    ("version", "V", "none"), ("wckey", None, "required"),
 )
 SCANCEL_MODELLED = frozenset({"signal", "name", "user", "state", "partition", "batch", "full", "quiet", "me",
                               "hurry"})
 SCONTROL_OPTIONS = _options(
-    ("oneliner", "o", "none"), ("all", "a", "none"), ("quiet", "Q", "none"),
-    ("details", "d", "none"), ("verbose", "v", "none"), ("clusters", "M", "required"),
-    ("help", "h", "none"), ("usage", None, "none"), ("version", "V", "none"), ("json", None, "none"),
-    ("yaml", None, "none"), ("uid", "u", "required"), ("future", "F", "none"), ("hide", None, "none"),
-    ("local", None, "none"), ("sibling", None, "none"), ("federation", None, "none"),
+    ("all", "a", "none"), ("cluster", "M", "required"), ("clusters", None, "required", "cluster"), ("details", "d",
+    "none"), ("federation", None, "none"), ("future", "F", "none"), ("help", "h", "none"), ("hide", None, "none"),
+    ("local", None, "none"), ("oneliner", "o", "none"), ("quiet", "Q", "none"), ("sibling", None, "none"), ("uid",
+    "u", "required"), ("usage", None, "none"), ("verbose", "v", "none"), ("version", "V", "none"),
 )
 SCONTROL_MODELLED = frozenset({"oneliner", "all", "quiet", "hide"})
 #: The ``scontrol`` commands modelled (``show job [ID]``, ``hold``, ``release``, ``requeue``, and

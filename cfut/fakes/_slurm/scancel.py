@@ -31,18 +31,30 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     opts = {p.option.long: p.value for p in parsed}
     signum = None
     if opts.get("signal") is not None:
-        signum = parse_signal(opts["signal"] or "")
+        text = (opts["signal"] or "").strip()
+        # any positive number is taken as it is (observed: -s 64, -s 4294967297); 0 is unknown
+        signum = int(text) if text.isdigit() and int(text) > 0 else parse_signal(text)
         if signum is None:
             return CommandResult(argv, 1, "", messages.UNKNOWN_SIGNAL.format(signal=opts["signal"]))
     refs = []
+    steps: list[tuple[str, JobRef]] = []  # ID.STEP: a job step, by the text given
     for text in (t for word in positionals for t in split_ids(word)):
+        job_text, dot, step = text.partition(".")
         try:
-            refs.append(parse_job_ref(text))
+            ref = parse_job_ref(job_text)
+            if ref.job_id == 0 or (dot and not step.isdigit()):
+                raise ValueError(text)
         except ValueError:
             return CommandResult(argv, 1, "", messages.SCANCEL_INVALID_JOB.format(job=text))
+        if dot:
+            steps.append((text, ref))
+        else:
+            refs.append(ref)
     filters = any(k in opts for k in ("name", "user", "state", "partition", "me"))
-    if not refs and not filters:
+    if not refs and not steps and not filters:
         return CommandResult(argv, 1, "", messages.NO_JOB_IDENTIFICATION)
+    if steps:
+        return _cancel_steps(ctl, argv, positionals, steps, quiet="quiet" in opts)
     every = ctl.live(refs or None)
     live = list(every)
     if "name" in opts:
@@ -95,6 +107,9 @@ def _signal(ctl: Controller, argv: tuple[str, ...], refs: Sequence[JobRef], live
             errors.append(messages.KILL_JOB_ERROR.format(job=text))
             continue
         for task in tasks:
+            if signum >= signal_module.NSIG:
+                raise FakeUnsupported(f"scancel --signal={signum} (beyond the system's signals) to a live job"
+                                      " is not modelled")
             if task.pending:
                 raise FakeUnsupported(f"scancel --signal for pending job {task.display_id} is not modelled")
             if not (batch or full):
@@ -112,3 +127,23 @@ def _signal(ctl: Controller, argv: tuple[str, ...], refs: Sequence[JobRef], live
                 ctl.finish(task, now, "FAILED", 0, signum, "JobLaunchFailure", ("CANCELLED", 0, signum))
                 ctl.sched_requests.append(now)
     return CommandResult(argv, 1 if errors else 0, "", "".join(errors))
+
+
+def _cancel_steps(ctl: Controller, argv: tuple[str, ...], positionals: Sequence[str],
+                  steps: Sequence[tuple[str, JobRef]], *, quiet: bool) -> CommandResult:
+    """scancel naming a job step (``ID.STEP``): scancel then looks every id up and complains, in
+    order, of each that is not live (observed: "scancel 13 12.0" reports both, rc 1). Cancelling a
+    step of a live job is not modelled."""
+    live = ctl.live(None)
+    for text, ref in steps:
+        if any(matches(t, ref) for t in live):
+            raise FakeUnsupported(f"scancel {text}: cancelling a job step is not modelled")
+    errors = []
+    for text in (t for word in positionals for t in split_ids(word)):
+        job_text, dot, _ = text.partition(".")
+        ref = parse_job_ref(job_text)
+        if any(matches(t, ref) for t in live):
+            raise FakeUnsupported(f"scancel of live job {text} together with a job step is not modelled")
+        template = messages.KILL_STEP_ERROR if dot else messages.KILL_JOB_ERROR
+        errors.append(template.format(job=text))
+    return CommandResult(argv, 1, "", "" if quiet else "".join(errors))

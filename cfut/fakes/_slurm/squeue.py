@@ -22,9 +22,12 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     except GetoptError as exc:
         return CommandResult(argv, 1, "", messages.GETOPT_SQUEUE.format(message=exc.message))
     refuse_unmodelled("squeue", parsed, SQUEUE_MODELLED)
+    opts = {p.option.long: p.value for p in parsed}
+    if "jobs" in opts and opts["jobs"] is None and positionals:
+        # -j/--jobs takes its list from the next word when it is not glued on (observed: squeue -j 5)
+        opts["jobs"] = positionals.pop(0)
     if positionals:
         raise FakeUnsupported(f"squeue arguments {positionals!r} are not modelled")
-    opts = {p.option.long: p.value for p in parsed}
     fmt = parse_squeue_format(opts.get("format") or SQUEUE_DEFAULT_FORMAT)
     states: frozenset[str] | None = DEFAULT_SQUEUE_STATES
     if opts.get("states") is not None:
@@ -56,8 +59,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     users = ctl.user_filter(opts.get("user"), "me" in opts)
     if users is not None and not users:
         visible = []
-    if opts.get("partition") is not None:
-        visible = [t for t in visible if t.sub.partition in (opts["partition"] or "").split(",")]
+    if opts.get("partitions") is not None:
+        visible = [t for t in visible if t.sub.partition in (opts["partitions"] or "").split(",")]
     # array tasks that ended without starting stay in the array's record: one row (observed: a pending
     # array cancelled shows as A_[0-2] CANCELLED, and task by task with --array)
     table = sorted(rows(visible, expand_pending="array" in opts, collapse_unstarted="array" not in opts),
