@@ -103,8 +103,22 @@ def squeue_and_scancel(b: Backend) -> str:
         b.show("scancel", done),
         b.show("scancel", "--signal=USR1", done),
         b.show("scancel", "-s", "KILL", UNKNOWN),
+    ]
+    # EligibleTime is Unknown while a job is held or waits on a dependency, a date once it may run
+    on_hold = b.sbatch("--hold", "--wrap=true")
+    waiting = b.sbatch(f"--dependency=afterok:{on_hold}", "--wrap=true")
+    pending = ("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={on_hold},{waiting},{held}",
+               "--format=JobID,Eligible,State")
+    b.wait_until(lambda: len(b.run(*pending).stdout.splitlines()) == 3, 30, "in accounting")
+    out += [
+        b.show(*pending),
+        "scontrol held: " + b.norm(_fields(b.run("scontrol", "-o", "show", "job", on_hold).stdout,
+                                           "EligibleTime", "AccrueTime")),
+        "scontrol waiting: " + b.norm(_fields(b.run("scontrol", "-o", "show", "job", waiting).stdout,
+                                              "EligibleTime", "AccrueTime")),
         b.show("scancel", held),
         b.show("scancel", held),
+        b.show("scancel", on_hold, waiting),
     ]
     b.wait_until(lambda: b.accounted(done, held), 30, "in accounting")
     out += [

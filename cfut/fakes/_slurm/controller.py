@@ -226,6 +226,8 @@ class Controller:
                     continue
             if task.sub.dependency and not self._dependency_met(task, t):
                 continue  # not eligible: it blocks nobody (reason set by _dependency_met)
+            if task.eligible_at is None:
+                task.eligible_at = t  # observed: a dependant's EligibleTime is the pass that found it met
             if blocked:
                 task.reason = "Priority"
                 continue
@@ -584,6 +586,7 @@ class Controller:
         task.output_path = task.error_path = None
         task.times_out, task.outcome = False, None
         task.eligible, task.woken = t + self.config.cred_expire + 1, False
+        task.eligible_at = None if task.held or task.sub.dependency else task.eligible
         if task not in self._active:
             self._active.append(task)
         if task not in self._known:
@@ -592,13 +595,15 @@ class Controller:
 
     def hold(self, task: Task) -> None:
         """scontrol hold of a pending task: priority 0 until released."""
-        task.held, task.woken = True, False
+        task.held, task.woken, task.eligible_at = True, False, None
         # root's holds are an administrator's (observed: JobHeldAdmin when run as root)
         task.reason = "JobHeldAdmin" if self.cluster.uid == 0 else "JobHeldUser"
 
     def release(self, task: Task) -> None:
         """scontrol release of a held task: eligible again at the next scheduling pass."""
         task.held = False
+        if not task.sub.dependency:  # a dependant's waits for the pass that finds it met
+            task.eligible_at = max(self.clock.now(), task.eligible)
         task.reason = "None"  # until the next scheduling pass says more
         self.sched_requests.append(self.clock.now())
         self.changed(task)
@@ -630,10 +635,12 @@ class Controller:
     def add_submission(self, sub: Submission, eligible: float) -> None:
         reason = ("JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time
                   else "Dependency" if sub.dependency else "Priority")  # observed: Dependency at once
+        known = None if sub.held or sub.dependency else eligible
         if sub.array is None:
-            new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held)]
+            new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held, eligible_at=known)]
         else:
-            new = [Task(sub, i, None, eligible, reason=reason, held=sub.held) for i in sub.array.indices]
+            new = [Task(sub, i, None, eligible, reason=reason, held=sub.held, eligible_at=known)
+                   for i in sub.array.indices]
             sub.unassigned = len(new)
         for task in new:
             task.order = next(self._task_order)

@@ -239,6 +239,10 @@ class Task:
     order: int = 0  # creation order: events due at one time are handled in queue order
     steps: list[StepRecord] = field(default_factory=list)  # srun job steps, in order
     held: bool = False  # sbatch --hold / scontrol hold: never eligible until released (priority 0)
+    # EligibleTime as Slurm shows it: Unknown (None) while held or waiting on a dependency (observed:
+    # sacct's Eligible and scontrol's EligibleTime/AccrueTime), then when it became eligible (its
+    # release, the scheduling pass that found its dependency met), or its begin time
+    eligible_at: float | None = None
     alloc: Allocation | None = None  # what it was given when it last started
     holding: bool = False  # ... and still holds
     restarts: int = 0  # scontrol requeue (Restarts=, SLURM_RESTART_COUNT)

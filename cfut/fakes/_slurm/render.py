@@ -390,7 +390,7 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name == "submit":
         return ctx.date(task.start if step else sub.submit_time)
     if name == "eligible":
-        return ctx.date(task.eligible if not step else task.start)
+        return ctx.date(task.start if step else task.eligible_at)
     if name == "nodelist":
         return nodelist(task) if started else "None assigned"
     if name == "timelimit":
@@ -463,6 +463,7 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     else:
         end_time = "Unknown"
     start_time = ctx.date(task.start if started else (task.end if task.finished else None))
+    eligible = ctx.date(task.eligible_at)
     memory = job_memory(task, ctx)
     out, err = std_paths(task, ctx.user)
     lines = [
@@ -476,8 +477,8 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
         [f"RunTime={hms_duration(elapsed(task, ctx.now))}", f"TimeLimit={hms_limit(task.time_limit)}",
          "TimeMin=N/A"],
         [f"SubmitTime={ctx.date(task.requeued_at if task.requeued_at is not None else sub.submit_time)}",
-         f"EligibleTime={ctx.date(task.eligible)}"],
-        [f"AccrueTime={ctx.date(task.eligible)}"],
+         f"EligibleTime={eligible}"],
+        [f"AccrueTime={eligible}"],
         [f"StartTime={start_time}", f"EndTime={end_time}", "Deadline=N/A"],
         ["SuspendTime=None", "SecsPreSuspend=0",
          f"LastSchedEval={ctx.date(task.last_sched if task.last_sched is not None else sub.submit_time)}",
