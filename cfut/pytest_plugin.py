@@ -111,6 +111,7 @@ SLURM_OPTIONS: Mapping[str, Option] = {
     "first_job_id": Option(1, _int_at_least(1), "the first job id"),
     "gpus_per_node": Option(0, _int_at_least(0), "GRES gpu:N of every node (--gres=gpu:N, --gpus*)"),
     "memory_per_node": Option(0, _int_at_least(0), "RealMemory of every node, MB (0: memory is not counted)"),
+    "extern_step": Option(False, _boolean, "sacct lists each job's .extern step (PrologFlags=Contain)"),
 }
 
 #: The options of ``@pytest.mark.fake_condor(...)``.
@@ -269,7 +270,8 @@ def fake_slurm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     configure it with ``@pytest.mark.fake_slurm(...)`` (see the module docstring)."""
     options = _options_or_fail(request, "fake_slurm", SLURM_OPTIONS)
     fake = PluginFakeSlurm(**{key: options[key] for key in (*_FAKE_KEYS, "min_job_age", "accounting", "kill_wait",
-                                                             "first_job_id", "gpus_per_node", "memory_per_node")})
+                                                             "first_job_id", "gpus_per_node", "memory_per_node",
+                                                             "extern_step")})
     with _activate(request, monkeypatch, fake, marker="fake_slurm", scheduler="Slurm", commands=SLURM_COMMANDS,
                    real_names=REAL_SLURM_COMMANDS, real_prefixes=(), options=options):
         yield fake

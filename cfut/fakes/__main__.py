@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     slurm.add_argument("--first-job-id", type=int, default=1, help="FirstJobId")
     slurm.add_argument("--max-array-size", type=int, default=1001, help="MaxArraySize")
     slurm.add_argument("--no-accounting", action="store_true", help="sacct answers as without slurmdbd")
+    slurm.add_argument("--extern-step", action="store_true",
+                       help="sacct lists each job's .extern step, as with PrologFlags=Contain")
     options = parser.parse_args(argv)
     if options.scheduler == "condor":
         given = [action.option_strings[0] for action in slurm._group_actions
@@ -53,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          execution=options.execution, min_job_age=options.min_job_age,
                          memory_per_node=options.memory_per_node, gpus_per_node=options.gpus_per_node,
                          cpu_share=options.cpu_share, kill_wait=options.kill_wait, first_job_id=options.first_job_id,
-                         max_array_size=options.max_array_size, accounting=not options.no_accounting)
+                         max_array_size=options.max_array_size, accounting=not options.no_accounting,
+                         extern_step=options.extern_step)
     else:
         from ._condor.fake import FakeCondor
 

@@ -459,7 +459,7 @@ def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_
     assert "ran" not in log
     assert "slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
     assert run(manual, "sacct", "-P", "-n", "-j", job_id, "-o", "JobID,State,ExitCode").stdout == (
-        "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n1.extern|COMPLETED|0:0\n")
+        "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n")
 
 
 # ------------------------------------------------------------------ arrays
@@ -568,30 +568,33 @@ def test_squeue_job_selection_and_errors(manual: FakeSlurm) -> None:
 # ------------------------------------------------------------------ sacct
 
 
-def test_sacct_executor_form_and_steps(manual: FakeSlurm) -> None:
-    _, _, cancelled, pending = submit(manual), submit(manual, wrap="exit 3"), submit(manual), submit(manual)
-    manual.delay_start(pending, 1000)
-    manual.advance(0.5)
-    run(manual, "scancel", cancelled)
-    manual.advance(1)
-    executor_form = ("sacct", "--noheader", "--parsable2", "--allocations", "--jobs=1,2,3,4",
-                     "--format=JobID,State,ExitCode")
-    uid = os.getuid()
-    assert run(manual, *executor_form).stdout == (
-        f"1|COMPLETED|0:0\n2|FAILED|3:0\n3|CANCELLED by {uid}|0:0\n4|PENDING|0:0\n")
-    assert run(manual, "sacct", "-n", "-p", "-j", "2,4", "-o", "JobID,State,ExitCode,Timelimit").stdout == (
-        "2|FAILED|3:0|UNLIMITED|\n2.batch|FAILED|3:0||\n2.extern|COMPLETED|0:0||\n"
-        "4|PENDING|0:0|Partition_Limit|\n")
-    assert run(manual, "sacct", "-j", "3", "-o", "JobID,State%12,ExitCode,JobName%-6").stdout == (
-        "JobID               State ExitCode JobNam \n"
-        "------------ ------------ -------- ------ \n"
-        "3            CANCELLED b+      0:0 wrap   \n"
-        "3.batch         CANCELLED     0:15 batch  \n"
-        "3.extern        CANCELLED      0:0 extern \n")
-    default = run(manual, "sacct", "-j", "3", "-X").stdout.splitlines()
-    assert default[0] == "JobID           JobName  Partition    Account  AllocCPUS      State ExitCode "
-    assert default[2].endswith("CANCELLED+      0:0 "), "sacct records the cancel before the SIGTERM status"
-    assert " ExitCode=0:15 " in run(manual, "scontrol", "-o", "show", "job", cancelled).stdout
+def test_sacct_executor_form_and_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PrologFlags=Contain (extern_step=True), sacct lists each job's .extern step too."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", extern_step=True) as manual:
+        _, _, cancelled, pending = submit(manual), submit(manual, wrap="exit 3"), submit(manual), submit(manual)
+        manual.delay_start(pending, 1000)
+        manual.advance(0.5)
+        run(manual, "scancel", cancelled)
+        manual.advance(1)
+        executor_form = ("sacct", "--noheader", "--parsable2", "--allocations", "--jobs=1,2,3,4",
+                         "--format=JobID,State,ExitCode")
+        uid = os.getuid()
+        assert run(manual, *executor_form).stdout == (
+            f"1|COMPLETED|0:0\n2|FAILED|3:0\n3|CANCELLED by {uid}|0:0\n4|PENDING|0:0\n")
+        assert run(manual, "sacct", "-n", "-p", "-j", "2,4", "-o", "JobID,State,ExitCode,Timelimit").stdout == (
+            "2|FAILED|3:0|UNLIMITED|\n2.batch|FAILED|3:0||\n2.extern|COMPLETED|0:0||\n"
+            "4|PENDING|0:0|Partition_Limit|\n")
+        assert run(manual, "sacct", "-j", "3", "-o", "JobID,State%12,ExitCode,JobName%-6").stdout == (
+            "JobID               State ExitCode JobNam \n"
+            "------------ ------------ -------- ------ \n"
+            "3            CANCELLED b+      0:0 wrap   \n"
+            "3.batch         CANCELLED     0:15 batch  \n"
+            "3.extern        CANCELLED      0:0 extern \n")
+        default = run(manual, "sacct", "-j", "3", "-X").stdout.splitlines()
+        assert default[0] == "JobID           JobName  Partition    Account  AllocCPUS      State ExitCode "
+        assert default[2].endswith("CANCELLED+      0:0 "), "sacct records the cancel before the SIGTERM status"
+        assert " ExitCode=0:15 " in run(manual, "scontrol", "-o", "show", "job", cancelled).stdout
 
 
 def test_sacct_fields_and_errors(manual: FakeSlurm, tmp_path: Path) -> None:
@@ -801,8 +804,8 @@ def test_subprocess_exit_codes_and_signals(subprocess_fake: FakeSlurm) -> None:
     assert status(fake, *ids) == {"1": "FAILED|NonZeroExitCode", "2": "FAILED|JobLaunchFailure",
                                   "3": "COMPLETED|None"}
     assert run(fake, "sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", "1,2").stdout == (
-        "1|FAILED|3:0\n1.batch|FAILED|3:0\n1.extern|COMPLETED|0:0\n"
-        "2|FAILED|0:9\n2.batch|CANCELLED|0:9\n2.extern|COMPLETED|0:0\n")
+        "1|FAILED|3:0\n1.batch|FAILED|3:0\n"
+        "2|FAILED|0:9\n2.batch|CANCELLED|0:9\n")
 
 
 def test_subprocess_cancel_terminates_the_job(subprocess_fake: FakeSlurm) -> None:

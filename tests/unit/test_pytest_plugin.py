@@ -226,8 +226,7 @@ def test_fake_commands_on_path(pytester: pytest.Pytester) -> None:
             # as on real Slurm: each srun is a step ID.N, named after its command, with its own state
             steps = sh("sacct --noheader --parsable2 --jobs=1 --format=JobID,JobName,State,ExitCode").stdout
             assert steps.splitlines() == ["1|job.sh|COMPLETED|0:0", "1.batch|batch|COMPLETED|0:0",
-                                          "1.extern|extern|COMPLETED|0:0", "1.0|sh|COMPLETED|0:0",
-                                          "1.1|sh|FAILED|3:0"]
+                                          "1.0|sh|COMPLETED|0:0", "1.1|sh|FAILED|3:0"]
 
         @pytest.mark.fake_slurm(execution="subprocess")
         def test_shell_script_calls_sbatch(fake_slurm):

@@ -45,7 +45,8 @@ class FakeSlurm(FakeScheduler):
     immediate clock jumps when nothing is planned), ``accounting`` (whether slurmdbd answers sacct),
     ``max_array_size`` (MaxArraySize),
     ``cluster_name``, ``partition``, ``node_prefix``, ``first_job_id`` (FirstJobId),
-    ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists ``.extern``),
+    ``start_delay`` (before a new job is eligible), ``extern_step`` (sacct lists an ``.extern`` step,
+    as with ``PrologFlags=Contain``; Slurm's default, and so the fake's, is without),
     ``oversubscribe`` (scontrol's OverSubscribe=), ``partitions`` (more partitions after the default
     ``partition``, each on every node), ``memory_per_node`` (RealMemory, MB; 0 counts none),
     ``gpus_per_node`` (GRES gpu:N), ``cpu_share`` (jobs that may share a CPU: OverSubscribe=FORCE:N),
@@ -79,7 +80,7 @@ class FakeSlurm(FakeScheduler):
         node_prefix: str = "node",
         first_job_id: int = 1,
         start_delay: float = 0.0,
-        extern_step: bool = True,
+        extern_step: bool = False,
         oversubscribe: str = "OK",
         cluster: FakeCluster | None = None,
         partitions: tuple[str, ...] = (),
