@@ -602,6 +602,18 @@ def _job_process_state(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
                               if isinstance(environ, dict) else saved_env)
 
 
+_FAKES = os.path.dirname(os.path.abspath(__file__))
+
+
+def uncaught_traceback(exc: BaseException) -> str:
+    """The traceback the interpreter prints for an uncaught exception, from the worker's frames on:
+    the fakes' frames that stand in for ``python -m`` are left out."""
+    tb = exc.__traceback__
+    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _FAKES:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
 def run_worker_in_process(args: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:
     """Run ``python -m cfut.remote ARGS`` in this process; its exit status as a process would have it.
 
@@ -619,8 +631,8 @@ def run_worker_in_process(args: Sequence[str], *, stdout: TextIO, stderr: TextIO
             return _worker.main(list(args), log=stderr) & 0xFF
         except _ProcessExit as exc:
             return exc.status & 0xFF
-        except KeyboardInterrupt:
-            stderr.write(traceback.format_exc())
+        except KeyboardInterrupt as exc:
+            stderr.write(uncaught_traceback(exc))
             return -signal.SIGINT  # Python 3.8+ dies of SIGINT on an uncaught KeyboardInterrupt
         except SystemExit as exc:  # argparse's usage errors, or sys.exit outside a call
             code = exc.code
@@ -628,6 +640,6 @@ def run_worker_in_process(args: Sequence[str], *, stdout: TextIO, stderr: TextIO
                 return (code or 0) & 0xFF
             stderr.write(f"{code}\n")
             return 1
-        except BaseException:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
-            stderr.write(traceback.format_exc())
+        except BaseException as exc:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
+            stderr.write(uncaught_traceback(exc))
             return 1

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._inline import InlineScript, run_inline
+from ._inline import InlineScript, run_inline, uncaught_traceback
 
 _HEADER = struct.Struct("!I")
 
@@ -129,11 +129,11 @@ def _as_python(args: Sequence[str]) -> int:
         else:
             print(code, file=sys.stderr)
             status = 1
-    except KeyboardInterrupt:
-        traceback.print_exc()
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(uncaught_traceback(exc))
         status = -signal.SIGINT
-    except BaseException:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
+        sys.stderr.write(uncaught_traceback(exc))
         status = 1
     try:
         atexit._run_exitfuncs()

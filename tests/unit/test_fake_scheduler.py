@@ -207,6 +207,10 @@ def test_a_job_that_interrupts_or_exits_ends_as_a_real_job(backend: Backend, mak
     if isinstance(fake, FakeSlurm) and ending.signal:
         job = fake.job(job_id)
         assert (job.state, job.exit_code_text) == ("FAILED", "0:2")  # a batch script killed by a signal
+    if function is interrupt:  # the interpreter's traceback, from the worker on: nothing of the fake
+        log = (tmp_path / "job.err").read_text()
+        assert log.startswith("Traceback (most recent call last):\n") and log.endswith("KeyboardInterrupt\n"), log
+        assert "cfut/fakes" not in log, log
 
 
 # What cfut's executor reports for each on real Slurm 22.05 (checked by hand on the CI cluster, with
