@@ -69,6 +69,6 @@ def umask() -> int:
 
 
 def sys_path() -> tuple[str, ...]:
-    """This process's ``sys.path`` (the empty entry made absolute): a job of the fakes' process
-    execution imports what the test could, its modules by reference included."""
-    return tuple(p if p else os.getcwd() for p in sys.path)
+    """This process's ``sys.path`` (the empty entry made absolute, each directory once): a job of the
+    fakes' process execution imports what the test could, its modules by reference included."""
+    return tuple(dict.fromkeys(p if p else os.getcwd() for p in sys.path))

@@ -288,6 +288,10 @@ def parent_pid() -> int:
     return os.getppid()
 
 
+def import_path() -> list[str]:
+    return list(sys.path)
+
+
 def test_default_jobs_start_from_a_fresh_interpreter(backend: Backend, tmp_path: Path) -> None:
     """Jobs that run one after another on the default fake (where one warm server forks them all)
     find nothing of each other: module globals, an edited module, a monkeypatch, resource limits,
@@ -315,6 +319,22 @@ def test_default_jobs_start_from_a_fresh_interpreter(backend: Backend, tmp_path:
     assert {zone for *_, zone, _ in found} == {time.tzname[0]}, "each job's time zone is the test process's"
     assert len({number for *_, number in found}) == 3, "each job draws its own random numbers"
     assert len({parent for *_, parent, _, _ in found}) == 1, "one warm server forked them all"
+
+
+def test_a_job_s_import_path_names_each_directory_once(backend: Backend, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's directory on its sys.path both as "" and by name is one entry in the job's."""
+    import cfut
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", str(tmp_path), *sys.path])
+    fake = backend.make()
+    executor_type = cfut.SlurmExecutor if backend.name == "slurm" else cfut.CondorExecutor
+    with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
+        path = executor.submit(import_path).result(timeout=60)
+    fake.close()
+    assert str(tmp_path) in path
+    assert len(path) == len(set(path)), path
 
 
 def test_what_a_job_leaves_running_is_killed_and_the_server_stays(backend: Backend, tmp_path: Path) -> None:
