@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 from ._errors import CfutError
+from ._jobdir import default_workdir
 from ._runner import CommandRunner, SubprocessRunner
 
 
@@ -52,10 +54,15 @@ def demo(items: Sequence[int], force_fake: bool) -> int:
         why = "as asked" if force_fake else "no Slurm cluster answered"
         where = f"the embedded FakeSlurm ({why}), jobs as real subprocesses"
     print(f"cfut demo: mapping square over {list(items)} on {where}", flush=True)
+    workdir = default_workdir()
+    existed = os.path.exists(workdir)
     started = time.monotonic()
     with SlurmExecutor(runner=runner, poll_interval=0.2) as executor:
         results = list(executor.map(square, items))
         stats = executor.statistics()
+    if not existed:  # the demo's own work directory, empty once its jobs are collected: not left behind
+        with contextlib.suppress(OSError):
+            os.rmdir(workdir)
     print(f"results: {results}")
     print(f"took {time.monotonic() - started:.1f} s; scheduler commands: {stats.commands}")
     return 0 if results == [square(n) for n in items] else 1

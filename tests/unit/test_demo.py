@@ -16,6 +16,7 @@ def test_demo_on_the_embedded_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     out = capsys.readouterr().out
     assert "embedded FakeSlurm (as asked)" in out
     assert "results: [4, 9]" in out
+    assert not (tmp_path / "work").exists(), "the demo leaves no empty work directory behind"
 
 
 @pytest.mark.parametrize("command", ["jobs", "clean"])
