@@ -45,6 +45,9 @@ log = logging.getLogger("cfut")
 #: Monitoring steps that may fail in a row (with errors that are not the scheduler's) before the
 #: executor is declared broken.
 MAX_CONSECUTIVE_FAILURES = 5
+#: After a scan of the work directory taking S seconds, the results thread scans again no sooner than
+#: SCAN_DUTY * S later: scans take at most 1 / (1 + SCAN_DUTY) of its time, however many files there are.
+SCAN_DUTY = 4.0
 
 
 class Poller:
@@ -497,6 +500,10 @@ class Monitor:
             executor = ref()
             if executor is None or (self.stop.is_set() and not executor._store.has_work()):
                 return
+            began = time.monotonic()
             executor._poller.results_step()
             del executor
+            # a scan lists the whole work directory: with many files and a stream of new ones, the
+            # next waits until SCAN_DUTY times as long has passed (results stay prompt, scans cheap)
+            self.watch.hold_off((time.monotonic() - began) * SCAN_DUTY)
             self.watch.wait(0.5)

@@ -65,6 +65,7 @@ class DirectoryWatch:
         os.set_blocking(self._wake_w, False)
         self._lock = threading.Lock()
         self._last_scan = 0.0
+        self._not_before = 0.0
         self._mtime = self._stat()
         self._fd = -1
         kind = filesystem_type(os.path.realpath(path))
@@ -87,9 +88,19 @@ class DirectoryWatch:
         except (BlockingIOError, OSError):
             pass
 
+    def hold_off(self, seconds: float) -> None:
+        """Report no change for the next ``seconds`` (a change seen meanwhile is reported after them;
+        :meth:`wake` still ends a wait at once)."""
+        self._not_before = time.monotonic() + max(0.0, seconds)
+
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a change; True when the directory should be scanned."""
         deadline = time.monotonic() + timeout
+        held = self._not_before - time.monotonic()
+        if held > 0:
+            ready, _, _ = select.select([self._wake_r], [], [], min(held, timeout))
+            if ready and self._drain(self._wake_r):
+                return False
         while True:
             now = time.monotonic()
             if now - self._last_scan >= RESCAN_INTERVAL:
