@@ -52,6 +52,13 @@ QUICK_REQUEUE = Need(lambda c: c.cred_expire + 1 <= REQUEUE_BUDGET,
                      lambda c: f"a requeued job on cluster {c.name!r} waits AuthInfo=cred_expire "
                                f"({c.cred_expire:g} s) before it may start again, over this scenario's budget "
                                f"of {REQUEUE_BUDGET:g} s")
+#: Shortest MinJobAge under which a scenario's finished jobs are still listed by squeue when it reports
+#: them (aftercorr reports its first array up to a minute after its first task ended; slurmctld purges
+#: every 60 s, so MinJobAge 30 s keeps them through the report, as on the CI cluster; dependencies too).
+LISTING_BUDGET = 30.0
+LISTS_FINISHED = Need(lambda c: c.min_job_age >= LISTING_BUDGET,
+                      lambda c: f"MinJobAge={c.min_job_age:g} s on cluster {c.name!r}: squeue forgets finished "
+                                f"jobs before this scenario reports them (it needs MinJobAge >= {LISTING_BUDGET:g} s)")
 #: What each scenario needs beyond a Slurm 22.05+ cluster that answers.
 NEEDS: dict[str, tuple[Need, ...]] = {}
 
@@ -332,6 +339,7 @@ def _fields(text: str, *names: str) -> str:
     return " ".join(_field(text, name) for name in names)
 
 
+@needs(LISTS_FINISHED)
 def dependencies(b: Backend) -> str:
     """--dependency as the clients send it: afterok/afternotok/afterany/after, ? (any of), singleton,
     unknown ids, --kill-on-invalid-dep, and what squeue (%E) and scontrol (Dependency=) say."""
@@ -380,6 +388,7 @@ def _job_time(b: Backend, job_id: str, which: str) -> str | None:
     return accounted if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", accounted) else None
 
 
+@needs(LISTS_FINISHED)
 def aftercorr(b: Backend) -> str:
     """--dependency=aftercorr (what cfut sends for a map over a map): task i waits for task i of the
     named array alone, and starts while other tasks of it still run; a task whose partner failed, or
