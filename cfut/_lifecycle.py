@@ -56,6 +56,17 @@ def register(executor: ClusterExecutor) -> None:
             pass
 
 
+def _forget_in_child() -> None:
+    """A forked child does not own its parent's executors: its exit (or SIGTERM) must not cancel their
+    jobs (a multiprocessing worker that exits normally ran this hook on the parent's jobs)."""
+    global _lock
+    _lock = threading.Lock()
+    _executors.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def unregister(executor: ClusterExecutor) -> None:
     with _lock:
         _executors.discard(executor)

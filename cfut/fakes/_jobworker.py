@@ -259,19 +259,36 @@ def _wait_for(pid: int, sock: socket.socket) -> bool:
         os.close(pidfd)
 
 
+def _children() -> list[int]:
+    """This process's children (``/proc/self/task/TID/children``; none where Linux does not say)."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children", encoding="ascii") as listing:
+            return [int(word) for word in listing.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def _end_job(pid: int) -> int:
-    """The job's process has ended (or must): kill what it left in its process group, as slurmstepd
-    ends a job's leftovers; reap it and them; its exit status (``-N``: killed by signal N)."""
+    """The job's process has ended (or must): kill everything it left behind, as slurmstepd ends a
+    job's processes (its cgroup): what is left in its process group, and what left the group (a new
+    session, a double fork), which this process adopted as the job's subreaper; reap them all. The
+    job's exit status (``-N``: killed by signal N)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     _, wait_status = os.waitpid(pid, 0)
-    with contextlib.suppress(ChildProcessError):
-        while True:  # the leftovers, adopted by this process (see _become_subreaper)
-            os.waitpid(-pid, 0)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:  # any that left the group, once they end
-            pass
-    return os.waitstatus_to_exitcode(wait_status)
+    while True:  # this process runs one job at a time: every child it has now is that job's
+        children = _children()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        for child in children:  # (what a killed one had started is adopted now: listed next time)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:  # zombies of any that ended by themselves
+                pass
+        if not children:
+            return os.waitstatus_to_exitcode(wait_status)
 
 
 def main(fd: int) -> None:

@@ -361,6 +361,16 @@ def _close_at_exit() -> None:
         _pool.close()
 
 
+def _forget_in_child() -> None:
+    """A forked child of the test process does not own the pool: its exit must not stop the servers
+    (it shares their sockets and would shut them down), and fakes it makes get a pool of their own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 # Registered when the fakes are imported, before any executor installs its exit hook (cfut._lifecycle):
 # atexit runs hooks last-in first-out, so executors cancel their jobs before the processes go.
 atexit.register(_close_at_exit)

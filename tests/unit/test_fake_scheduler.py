@@ -276,12 +276,22 @@ def leave_traces(module_dir: str) -> tuple[int, int, str, int, int, str, float]:
     return seen, edited_module.VALUE, patched, soft, os.getppid(), zone, random.random()
 
 
-def leave_a_process_behind() -> tuple[int, int]:
-    """Start a process and end without waiting for it: slurmstepd kills it with the job."""
+def leave_a_process_behind() -> tuple[list[int], int]:
+    """Start processes and end without waiting for them, one in the job's process group, one in a
+    session of its own, one daemonized by a double fork: slurmstepd kills them all with the job."""
     import subprocess
 
-    sleeper = subprocess.Popen(["sleep", "300"], start_new_session=False)
-    return sleeper.pid, os.getppid()
+    same = subprocess.Popen(["sleep", "300"])
+    session = subprocess.Popen(["sleep", "301"], start_new_session=True)
+    read, write = os.pipe()
+    if os.fork() == 0:  # pragma: no cover - the daemon's parent: it forks and goes
+        os.setsid()
+        daemon = subprocess.Popen(["sleep", "302"])
+        os.write(write, str(daemon.pid).encode())
+        os._exit(0)
+    os.close(write)
+    daemon = int(os.read(read, 20))
+    return [same.pid, session.pid, daemon], os.getppid()
 
 
 def parent_pid() -> int:
@@ -345,12 +355,13 @@ def test_what_a_job_leaves_running_is_killed_and_the_server_stays(backend: Backe
     with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
         first = executor.submit(parent_pid).result(timeout=60)
         assert isinstance(executor.submit(hard_exit_three).exception(timeout=60), cfut.JobDied)
-        sleeper, second = executor.submit(leave_a_process_behind).result(timeout=60)
+        sleepers, second = executor.submit(leave_a_process_behind).result(timeout=60)
         third = executor.submit(parent_pid).result(timeout=60)
         assert fake.join(timeout=60)
     fake.close()
-    with pytest.raises(ProcessLookupError):  # killed and reaped when its job ended
-        os.kill(sleeper, 0)
+    for sleeper in sleepers:
+        with pytest.raises(ProcessLookupError):  # killed and reaped when its job ended
+            os.kill(sleeper, 0)
     assert first == second == third, "neither a job's os._exit nor its leftovers cost the warm server"
 
 
@@ -570,3 +581,29 @@ def test_the_test_process_prints_while_inline_jobs_swap_its_streams(tmp_path: Pa
                           text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert (done.returncode, done.stderr) == (0, f"results {sum(range(40))}\n")
     assert "job " not in done.stdout, "the jobs' prints went to their logs"
+
+
+def test_a_forked_child_of_the_test_process_owns_neither_the_pool_nor_the_executors(tmp_path: Path) -> None:
+    """A child forked from the test process (a multiprocessing worker) that exits normally runs the
+    exit hooks it inherited: they must not stop the warm servers (shared sockets) nor cancel the
+    parent's jobs (on real Slurm, by scancel)."""
+    import cfut
+    from cfut import _lifecycle
+    from cfut.fakes import _pool
+
+    fake = FakeSlurm()
+    with cfut.SlurmExecutor(runner=fake, workdir=tmp_path / "work") as executor:
+        assert executor.submit(parent_pid).result(timeout=60) > 0  # the pool is warm
+        assert _pool._pool is not None and len(_lifecycle._executors) >= 1
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports and exits at once
+            os.write(write, f"{_pool._pool is None} {len(_lifecycle._executors)}".encode())
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        seen = os.read(read, 100).decode()
+        os.close(read)
+        assert (status, seen) == (0, "True 0")
+        assert executor.submit(parent_pid).result(timeout=60) > 0
+    fake.close()
