@@ -573,6 +573,14 @@ class ClusterExecutor(concurrent.futures.Executor):
                     self._store.deferred -= 1
         return bool(ready)
 
+    def _cancel_deferred(self) -> None:
+        """Cancel every call held back for its dependencies (never submitted: nothing to remove)."""
+        with self._store.lock:
+            held, self._deferred = self._deferred, []
+            self._store.deferred -= len(held)
+        for call in held:
+            self._store.cancel_queued(call.future)
+
     def _submit_held(self, held: _Deferred, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         what = f"function {getattr(held.fn, '__qualname__', held.fn)!r}"
         pending = Pending(0, _wire.dumps((args, kwargs), f"arguments of {what}"), held.future,
@@ -636,6 +644,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         """
         with self._store.lock:
             self._shutdown = True
+        if cancel_futures:
+            self._cancel_deferred()
         if self._coalescer is not None:
             if cancel_futures:
                 self._coalescer.cancel_all()
@@ -676,6 +686,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                 return
             self._terminated = True
             self._shutdown = True
+        self._cancel_deferred()
         if self._coalescer is not None:
             self._coalescer.cancel_all()
         with self._store.lock:

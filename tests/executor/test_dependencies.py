@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import cloudpickle
 import pytest
@@ -100,6 +101,36 @@ def test_cancelling_a_future_cancels_its_dependants(harness: Harness) -> None:
     assert b.cancelled()
     assert ex.submit(inc, a).cancelled()
     assert harness.queue() == []
+
+
+def wait_for_flag(path: str) -> int:
+    import time
+
+    open(path + ".started", "w").close()
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    return 1
+
+
+def test_shutdown_cancelling_futures_cancels_the_dependants_of_a_running_call(harness: Harness,
+                                                                            tmp_path: Path) -> None:
+    """shutdown(cancel_futures=True) cancels every call not yet running, those waiting for a running
+    dependency too (HTCondor's are held back in the executor, Slurm's are pending jobs)."""
+    flag = str(tmp_path / "flag")
+    ex = harness.executor(processes=True)
+    a = ex.submit(wait_for_flag, flag)
+    if not harness.real:
+        harness.fake.advance(0.5)  # it starts: a real process now runs
+    wait_until(lambda: os.path.exists(flag + ".started"), 120, "the first call runs")
+    if not harness.real:
+        ex.poll_once()  # the executor sees it run
+    wait_until(a.running, 120, "the executor knows the first call runs")
+    dependants = [ex.submit(inc, a) for _ in range(3)]
+    ex.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in dependants)
+    open(flag, "w").close()
+    harness.settle(ex, [a], others_run=True)
+    assert a.result(timeout=0) == 1
 
 
 def test_a_pipeline_of_maps_is_three_submissions(harness: Harness) -> None:
