@@ -264,11 +264,18 @@ class WorkerPool:
             return worker
 
     def give_back(self, worker: _Worker) -> None:
+        """A server whose job ended: kept idle, or stopped when :attr:`width` are idle already (a burst
+        of jobs that ran at once, beyond their patience, does not keep its servers)."""
         with self._lock:
-            if self._closed:
-                worker.kill()
-            else:
+            keep = not self._closed and len(self._idle) < self.width
+            if keep:
                 self._idle.append(worker)
+            else:
+                self._all = [w for w in self._all if w is not worker]
+        if not keep:
+            worker.close()  # an idle server ends when its socket closes
+            if wait_for(worker.proc, 1.0) is None:
+                worker.kill()
 
     def start(self, job: Job, *, only_free: bool = False) -> PooledJob | None:
         """Run one job (its spec and environment) in a warm process; returns at once. With

@@ -607,3 +607,20 @@ def test_a_forked_child_of_the_test_process_owns_neither_the_pool_nor_the_execut
         assert (status, seen) == (0, "True 0")
         assert executor.submit(parent_pid).result(timeout=60) > 0
     fake.close()
+
+
+def test_the_pool_keeps_no_more_idle_servers_than_its_width() -> None:
+    """After a burst of jobs that ran at once in more servers than the width, the extra servers stop."""
+    from cfut.fakes._pool import WorkerPool
+
+    pool = WorkerPool()
+    try:
+        servers = [pool._take() for _ in range(pool.width + 2)]
+        for server in servers:
+            assert server is not None
+            pool.give_back(server)
+        kept = [s for s in servers if s is not None and s.proc.poll() is None]
+        assert len(kept) == pool.width == len(pool._idle)
+        assert all(s.proc.returncode == 0 for s in servers if s is not None and s not in kept)
+    finally:
+        pool.close()
