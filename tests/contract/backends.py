@@ -164,6 +164,7 @@ class Normaliser:
         name, partition = re.escape(config.name), re.escape(config.partitions[0])
         text = re.sub(rf"(SLURM_CLUSTER_NAME=|--clusters=){name}\b", r"\1<CLUSTER>", text)
         text = re.sub(rf"(?<=\d);{name}$", ";<CLUSTER>", text, flags=re.M)
+        text = re.sub(rf"^(CLUSTER: |Submitted batch job \S+ on cluster ){name}$", r"\1<CLUSTER>", text, flags=re.M)
         text = re.sub(rf"(Partition=|SLURM_JOB_PARTITION=){partition}\b", r"\1<PARTITION>", text)
         default_memory = memory_text(config.def_mem_per_cpu)
         text = re.sub(rf"(MinMemoryCPU=|TRES=cpu=1,mem=){default_memory}\b", r"\1<DefMemPerCPU>", text)

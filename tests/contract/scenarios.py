@@ -106,6 +106,11 @@ def squeue_and_scancel(b: Backend) -> str:
         b.show("squeue", "--noheader", f"--jobs={done}", "--format=%i|%T"),
         b.show("squeue", "--noheader", "--states=all", f"--jobs={done},{held}", "--format=%i|%T|%r"),
         b.show("squeue", "--noheader", "--states=all", f"--jobs={done}", "--format=%i|%T|%r|%l"),
+        # --clusters as clients send it (Parsl's clusters=, snakemake's sacct --clusters all)
+        b.show("squeue", f"--clusters={b.config.name}", f"--jobs={held}", "--format=%i|%T"),
+        b.show("squeue", "--noheader", "-M", "all", f"--jobs={held}", "--format=%i|%T"),
+        b.show("squeue", "-M", "nosuchcluster"),
+        b.show("scancel", "-M", "nosuchcluster", UNKNOWN),
         b.show("scancel", UNKNOWN),
         b.show("scancel", done),
         b.show("scancel", "--signal=USR1", done),
@@ -133,6 +138,8 @@ def squeue_and_scancel(b: Backend) -> str:
         b.show("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={done},{held}",
                "--format=JobID,State,ExitCode"),
         b.show("sacct", "--parsable", f"--jobs={done}", "--format=JobID,JobName,State,ExitCode"),
+        b.show("sacct", "-X", "--parsable2", "--clusters", "all", "--noheader", f"--jobs={done}",
+               "--format=JobIdRaw,State"),
         b.show("sacct", "--parsable2", f"--jobs={done}", "--format=JobID,JobName,State,ExitCode"),
     ]
     return "\n".join(out)

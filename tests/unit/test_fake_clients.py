@@ -16,8 +16,8 @@ What the popular clients send, read from their sources (and modelled by FakeSlur
   test: its command lines are reproduced in ``test_dask_jobqueue_command_lines``.
 * snakemake-executor-plugin-slurm: ``sbatch --parsable --job-name UUID --output LOG --export=ALL
   --comment C -A ACCOUNT -p PART -t MIN --mem N --ntasks=1 --cpus-per-task=N -D DIR --wrap="..."``,
-  ``sacct -X --parsable2 --noheader --format=JobIdRaw,State --starttime T --endtime now --name UUID``
-  (``--clusters all`` is refused as not modelled), ``sinfo -o %P`` for the default partition,
+  ``sacct -X --parsable2 --clusters all --noheader --format=JobIdRaw,State --starttime T --endtime now
+  --name UUID``, ``sinfo -o %P`` for the default partition,
   ``scancel IDS``. Reproduced in ``test_snakemake_and_parsl_command_lines``.
 * Parsl's SlurmProvider: ``sbatch SCRIPT`` (``--exclusive --partition --account --qos --constraint
   --mem=Ng --cpus-per-task``), ``squeue --noheader --format='%i %t' --job 'IDS'``, ``scancel IDS``.
@@ -137,7 +137,8 @@ def test_snakemake_and_parsl_command_lines(fake_slurm: PluginFakeSlurm, tmp_path
     job_id = submitted.stdout.strip().split(";")[0]
     assert fake_slurm.join(timeout=30)
     fake_slurm.tick()
-    status = shell(f"sacct -X --parsable2 --noheader --format=JobIdRaw,State --starttime 2020-01-01T00:00 "
+    status = shell(f"sacct -X --parsable2 --clusters all --noheader --format=JobIdRaw,State "
+                   f"--starttime 2020-01-01T00:00 "
                    f"--endtime now --name {run_uuid}", tmp_path)
     assert status.stdout == f"{job_id}|COMPLETED\n", status.stderr
     assert (tmp_path / "slurm_logs" / f"{job_id}.log").read_text() == "rule a\n"

@@ -98,7 +98,7 @@ SQUEUE_OPTIONS = _options(
     ("verbose", "v", "none"), ("version", "V", "none"), ("yaml", None, "none"), ("Format", "O", "required"),
 )
 SQUEUE_MODELLED = frozenset({"noheader", "states", "jobs", "format", "name", "user", "array", "me", "all",
-                             "partitions", "hide"})
+                             "partitions", "hide", "cluster"})
 SINFO_OPTIONS = _options(
     ("all", "a", "none"), ("cluster", "M", "required"), ("clusters", None, "required", "cluster"), ("dead", "d",
     "none"), ("exact", "e", "none"), ("federation", None, "none"), ("format", "o", "required"), ("help", None,
@@ -129,7 +129,7 @@ SACCT_OPTIONS = _options(
     "optional"), ("yaml", None, "none"),
 )
 SACCT_MODELLED = frozenset({"noheader", "parsable2", "parsable", "allocations", "jobs", "format", "starttime",
-                            "endtime", "user", "allusers", "state", "brief", "name", "delimiter"})
+                            "endtime", "user", "allusers", "state", "brief", "name", "delimiter", "clusters"})
 SCANCEL_OPTIONS = _options(
     ("account", "A", "required"), ("batch", "b", "none"), ("ctld", None, "none"), ("cluster", None, "required",
     "clusters"), ("clusters", "M", "required"), ("full", "f", "none"), ("help", "h", "none"), ("hurry", "H",
@@ -140,7 +140,7 @@ SCANCEL_OPTIONS = _options(
     ("version", "V", "none"), ("wckey", None, "required"),
 )
 SCANCEL_MODELLED = frozenset({"signal", "name", "user", "state", "partition", "batch", "full", "quiet", "me",
-                              "hurry"})
+                              "hurry", "clusters"})
 SCONTROL_OPTIONS = _options(
     ("all", "a", "none"), ("cluster", "M", "required"), ("clusters", None, "required", "cluster"), ("details", "d",
     "none"), ("federation", None, "none"), ("future", "F", "none"), ("help", "h", "none"), ("hide", None, "none"),
@@ -161,6 +161,18 @@ TABLES: dict[str, tuple[OptionTable, frozenset[str]]] = {
     "scontrol": (SCONTROL_OPTIONS, SCONTROL_MODELLED),
     "sinfo": (SINFO_OPTIONS, SINFO_MODELLED),
 }
+
+
+def clusters_named(command: str, value: str, own: str, accounting: bool) -> str | None:
+    """``--clusters``/``-M`` of squeue, sacct and scancel: None when the list names only this cluster
+    (or ``all``), else the first other name. The cluster list comes from slurmdbd: without
+    accounting the fake refuses the option (FakeUnsupported)."""
+    if not accounting:
+        raise FakeUnsupported(f"{command} --clusters without accounting (slurmdbd) is not modelled")
+    for name in value.split(","):
+        if name.lower() not in (own.lower(), "all"):
+            return name
+    return None
 
 
 def refuse_unmodelled(command: str, parsed: Iterable[Parsed], modelled: frozenset[str]) -> None:

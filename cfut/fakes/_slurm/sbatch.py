@@ -53,6 +53,8 @@ def run(ctl: Controller, argv: tuple[str, ...], *, input: str | None, env: Mappi
         stdout = ""  # observed: --quiet silences --parsable too
     elif parsable and cluster is not None:
         stdout = f"{job_id};{cluster}\n"  # --parsable with --clusters
+    elif cluster is not None:
+        stdout = f"Submitted batch job {job_id} on cluster {cluster}\n"  # observed: sbatch --clusters=cfut
     else:
         stdout = f"{job_id}\n" if parsable else messages.SUBMITTED.format(job=job_id)
     if wait:

@@ -11,7 +11,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import Controller, matches
 from .model import Task, parse_states, split_ids
-from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, refuse_unmodelled
+from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, clusters_named, refuse_unmodelled
 from .values import JobRef, parse_job_ref, parse_signal
 
 # Signals whose default action is to do nothing: a shell that receives one goes on.
@@ -29,6 +29,10 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
         return CommandResult(argv, 1, "", messages.GETOPT_SCANCEL.format(message=exc.message))
     refuse_unmodelled("scancel", parsed, SCANCEL_MODELLED)
     opts = {p.option.long: p.value for p in parsed}
+    if opts.get("clusters") is not None:
+        other = clusters_named("scancel", opts["clusters"] or "", ctl.cluster.name, ctl.accounting)
+        if other is not None:
+            return CommandResult(argv, 1, "", messages.UNKNOWN_CLUSTER.format(command="scancel", cluster=other))
     signum = None
     if opts.get("signal") is not None:
         text = (opts["signal"] or "").strip()

@@ -10,7 +10,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import DEFAULT_SQUEUE_STATES, Controller
 from .model import SQUEUE_STATE_ORDER, parse_states, split_ids, state_name
-from .options import SQUEUE_MODELLED, SQUEUE_OPTIONS, refuse_unmodelled
+from .options import SQUEUE_MODELLED, SQUEUE_OPTIONS, clusters_named, refuse_unmodelled
 from .render import SQUEUE_DEFAULT_FORMAT, parse_squeue_format, rows, squeue_lines, squeue_sort_key
 from .values import JobRef, parse_job_ref
 
@@ -28,6 +28,13 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         opts["jobs"] = positionals.pop(0)
     if positionals:
         raise FakeUnsupported(f"squeue arguments {positionals!r} are not modelled")
+    banner = ""
+    if opts.get("cluster") is not None:
+        other = clusters_named("squeue", opts["cluster"] or "", ctl.cluster.name, ctl.accounting)
+        if other is not None:
+            return CommandResult(argv, 1, "", messages.UNKNOWN_CLUSTER.format(command="squeue", cluster=other))
+        # observed: with --clusters, a "CLUSTER: name" line comes before the header (not under -h)
+        banner = "" if "noheader" in opts else f"CLUSTER: {ctl.cluster.name}\n"
     fmt = parse_squeue_format(opts.get("format") or SQUEUE_DEFAULT_FORMAT)
     states: frozenset[str] | None = DEFAULT_SQUEUE_STATES
     if opts.get("states") is not None:
@@ -65,4 +72,4 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     # array cancelled shows as A_[0-2] CANCELLED, and task by task with --array)
     table = sorted(rows(visible, expand_pending="array" in opts, collapse_unstarted="array" not in opts),
                    key=squeue_sort_key)
-    return CommandResult(argv, 0, squeue_lines(fmt, table, ctl.context(), "noheader" not in opts), "")
+    return CommandResult(argv, 0, banner + squeue_lines(fmt, table, ctl.context(), "noheader" not in opts), "")
