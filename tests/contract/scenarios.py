@@ -119,6 +119,9 @@ def squeue_and_scancel(b: Backend) -> str:
     # EligibleTime is Unknown while a job is held or waits on a dependency, a date once it may run
     on_hold = b.sbatch("--hold", "--wrap=true")
     waiting = b.sbatch(f"--dependency=afterok:{on_hold}", "--wrap=true")
+    # ... but a --begin time still to come is the EligibleTime shown, held or waiting
+    held_later = b.sbatch("--hold", "--begin=now+1hour", "--wrap=true")
+    waiting_later = b.sbatch(f"--dependency=afterok:{on_hold}", "--begin=now+1hour", "--wrap=true")
     pending = ("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={on_hold},{waiting},{held}",
                "--format=JobID,Eligible,State")
     b.wait_until(lambda: len(b.run(*pending).stdout.splitlines()) == 3, 30, "in accounting")
@@ -128,9 +131,13 @@ def squeue_and_scancel(b: Backend) -> str:
                                            "EligibleTime", "AccrueTime")),
         "scontrol waiting: " + b.norm(_fields(b.run("scontrol", "-o", "show", "job", waiting).stdout,
                                               "EligibleTime", "AccrueTime")),
+        "scontrol held, later: " + b.norm(_fields(b.run("scontrol", "-o", "show", "job", held_later).stdout,
+                                                  "Reason", "EligibleTime", "AccrueTime")),
+        "scontrol waiting, later: " + b.norm(_fields(b.run("scontrol", "-o", "show", "job", waiting_later).stdout,
+                                                     "Reason", "EligibleTime", "AccrueTime")),
         b.show("scancel", held),
         b.show("scancel", held),
-        b.show("scancel", on_hold, waiting),
+        b.show("scancel", on_hold, waiting, held_later, waiting_later),
     ]
     b.wait_until(lambda: b.accounted(done, held), 30, "in accounting")
     out += [

@@ -595,16 +595,20 @@ class Controller:
 
     def hold(self, task: Task) -> None:
         """scontrol hold of a pending task: priority 0 until released."""
-        task.held, task.woken, task.eligible_at = True, False, None
+        task.held, task.woken = True, False
+        if task.eligible <= self.clock.now():  # a --begin time still to come stays the EligibleTime shown
+            task.eligible_at = None
         # root's holds are an administrator's (observed: JobHeldAdmin when run as root)
         task.reason = "JobHeldAdmin" if self.cluster.uid == 0 else "JobHeldUser"
 
     def release(self, task: Task) -> None:
         """scontrol release of a held task: eligible again at the next scheduling pass."""
         task.held = False
+        now = self.clock.now()
         if not task.sub.dependency:  # a dependant's waits for the pass that finds it met
-            task.eligible_at = max(self.clock.now(), task.eligible)
-        task.reason = "None"  # until the next scheduling pass says more
+            task.eligible_at = max(now, task.eligible)
+        # until the next scheduling pass says more (observed: BeginTime at once for a --begin to come)
+        task.reason = "BeginTime" if task.eligible > now else "None"
         self.sched_requests.append(self.clock.now())
         self.changed(task)
 
@@ -633,9 +637,11 @@ class Controller:
         return job_id, self._seq
 
     def add_submission(self, sub: Submission, eligible: float) -> None:
-        reason = ("JobHeldUser" if sub.held else "BeginTime" if eligible > sub.submit_time
-                  else "Dependency" if sub.dependency else "Priority")  # observed: Dependency at once
-        known = None if sub.held or sub.dependency else eligible
+        # observed: Dependency at once, before BeginTime; a --begin time is the EligibleTime shown even
+        # while the job is held or waits on its dependency
+        reason = ("JobHeldUser" if sub.held else "Dependency" if sub.dependency
+                  else "BeginTime" if eligible > sub.submit_time else "Priority")
+        known = eligible if eligible > sub.submit_time or not (sub.held or sub.dependency) else None
         if sub.array is None:
             new = [Task(sub, None, sub.job_id, eligible, reason=reason, held=sub.held, eligible_at=known)]
         else:
