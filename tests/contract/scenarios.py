@@ -328,7 +328,9 @@ def hold_and_release(b: Backend) -> str:
     out = [
         b.show("squeue", "--noheader", f"--jobs={held},{array}", "--array", "--format=%i|%T|%r"),
         b.show("scontrol", "hold", later),
-        b.show("squeue", "--noheader", f"--jobs={later},{UNKNOWN}", "--format=%i|%T|%r"),
+        # scontrol hold makes JobHeldAdmin as root, JobHeldUser as anyone else (observed)
+        b.show("squeue", "--noheader", f"--jobs={later},{UNKNOWN}", "--format=%i|%T|%r").replace(
+            f"|{'JobHeldAdmin' if b.norm.uid == 0 else 'JobHeldUser'}", "|<held by scontrol hold>"),
         _field(b.run("scontrol", "--oneliner", "show", "job", later).stdout, "Priority"),
         b.show("scontrol", "hold"),
         b.show("scontrol", "release", UNKNOWN),
