@@ -53,3 +53,16 @@ def test_sacct_without_accounting(tmp_path: Path) -> None:
             assert (result.returncode, result.stdout, result.stderr) == (1, "", expected)
     finally:
         backend.close()
+
+
+@pytest.mark.fake
+def test_low_job_ids_skip_with_the_reason(tmp_path: Path) -> None:
+    """A cluster numbering jobs from 1 (new, or restarted without its state) cannot be compared, since
+    its ids look like every other small number in a report: the scenario skips, saying so."""
+    backend = FakeBackend(tmp_path, first_job_id=1)
+    try:
+        with pytest.raises(pytest.skip.Exception, match="job id 1: .*FirstJobId=1000"):
+            SCENARIOS["sbatch_replies"](backend)
+    finally:
+        backend.cleanup_jobs()
+        backend.close()
