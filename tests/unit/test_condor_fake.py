@@ -65,6 +65,17 @@ def test_submit_errors_are_verbatim(fake: FakeCondor, tmp_path: Path) -> None:
         fake.run(["condor_submit", "-"], input="executable = /bin/sh\nperiodic_remove = true\nqueue\n")
 
 
+def test_streamed_output_as_dask_jobqueue_asks_it(fake: FakeCondor, tmp_path: Path) -> None:
+    """dask-jobqueue's HTCondorCluster sends Stream_Output/Stream_Error = True: the job writes its
+    output while it runs, which is what the fake's jobs do on the shared filesystem."""
+    code, out, err = submit(fake, tmp_path, f"Stream_Output = True\nStream_Error = True\noutput = {tmp_path}/o\n"
+                                             f"error = {tmp_path}/e\nqueue\n", "-terse")
+    assert code == 0, err
+    fake.advance(0)
+    fake.advance(5)
+    assert (tmp_path / "o").read_text() == "hello\n"
+
+
 def test_condor_q_and_history_json_differ_on_no_match(fake: FakeCondor) -> None:
     assert fake.run(["condor_q", "99.0", "-json"]).stdout == ""
     assert fake.run(["condor_q", "99.0", "-af:j", "JobStatus"]) .stdout == ""

@@ -45,14 +45,17 @@ UNMODELLED_KEYS = frozenset({
     "max_retries", "retry_until", "success_exit_code", "leave_in_queue", "transfer_input_files",
     "transfer_output_files", "transfer_executable", "transfer_output_remaps", "log_xml", "docker_image",
     "container_image", "max_materialize", "max_idle", "deferral_time", "cron_minute", "allowed_job_duration",
-    "allowed_execute_duration", "input", "stream_output", "stream_error", "job_max_vacate_time", "kill_sig",
+    "allowed_execute_duration", "input", "job_max_vacate_time", "kill_sig",
     "noop_job", "coresize", "nice_user", "next_job_start_delay", "job_lease_duration",
 })
 #: Keys whose meaning the fake models (read by :func:`materialize`); other keys are accepted and
 #: have no effect on the fake's jobs, as most of them have none on a job that runs at once.
 MODELLED_KEYS = ("executable", "arguments", "args", "initialdir", "iwd", "universe", "log", "output", "error",
                  "getenv", "environment", "env", "request_cpus", "request_memory", "request_disk", "request_gpus",
-                 "requirements", "batch_name", "hold", "+Attr", "MY.Attr")
+                 "requirements", "batch_name", "hold", "stream_output", "stream_error", "+Attr", "MY.Attr")
+#: stream_output/stream_error (dask-jobqueue's HTCondorCluster sends them): the fake's jobs write their
+#: output files where they run, on the filesystem they share with the submitter, as streamed output is
+#: written while the job runs; the fake takes the keys whatever their value.
 _UNIVERSES = frozenset({"standard", "vanilla", "scheduler", "local", "grid", "java", "vm", "parallel", "docker",
                         "container"})
 
