@@ -147,6 +147,7 @@ def squeue_and_scancel(b: Backend) -> str:
         b.show("sacct", "--parsable", f"--jobs={done}", "--format=JobID,JobName,State,ExitCode"),
         b.show("sacct", "-X", "--parsable2", "--clusters", "all", "--noheader", f"--jobs={done}",
                "--format=JobIdRaw,State"),
+        b.show("sacct", "-X", "--parsable2", f"--jobs={done}", env={"SACCT_FORMAT": "JobID,State"}),
         b.show("sacct", "--parsable2", f"--jobs={done}", "--format=JobID,JobName,State,ExitCode"),
     ]
     return "\n".join(out)
@@ -558,6 +559,7 @@ def edge_paths(b: Backend) -> str:
     b.wait_until(lambda: "BeginTime" in b.run("squeue", "-h", "-j", array, "-o", "%r").stdout, 30, "evaluated")
     out = [b.show("scancel", f"{array}_2"),
            b.show("squeue", "--noheader", f"--jobs={array}_2", "--format=%i|%T"),
+           b.show("squeue", "--noheader", "--array", f"--jobs={array}", env={"SQUEUE_FORMAT": "%i|%T|%r"}),
            b.show("squeue", "--noheader", "--array", f"--jobs={array}", "--format=%i|%T"),
            b.show("scontrol", "show", "job", f"{array}_2"),
            b.show("scontrol", "--oneliner", "show", "job", f"{array}_2")]

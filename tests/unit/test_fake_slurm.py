@@ -145,6 +145,21 @@ def test_sbatch_option_spellings(manual: FakeSlurm) -> None:
     assert (job.time_limit, job.cpus, job.name, job.partition) == (5, 2, "abbreviated", "debug")
 
 
+def test_input_environment_of_the_status_commands(manual: FakeSlurm) -> None:
+    """SQUEUE_FORMAT and SACCT_FORMAT are the format when the command line gives none (as on Slurm);
+    the variables the fake does not model are refused, never ignored."""
+    job_id = submit(manual, "--hold")
+    assert run(manual, "squeue", "-h", "-j", job_id, env={"SQUEUE_FORMAT": "%i %T"}).stdout == f"{job_id} PENDING\n"
+    assert run(manual, "squeue", "-h", "-j", job_id, "-o", "%i", env={"SQUEUE_FORMAT": "%i %T"}).stdout == \
+        f"{job_id}\n"
+    assert run(manual, "sacct", "-X", "-n", "-P", "-j", job_id, env={"SACCT_FORMAT": "JobID,State"}).stdout == \
+        f"{job_id}|PENDING\n"
+    for command, name, value in (("squeue", "SQUEUE_SORT", "i"), ("sinfo", "SINFO_FORMAT", "%P"),
+                                 ("sacct", "SLURM_TIME_FORMAT", "relative"), ("scancel", "SCANCEL_BATCH", "1")):
+        with pytest.raises(FakeUnsupported, match=name):
+            run(manual, command, *([job_id] if command == "scancel" else []), env={name: value})
+
+
 def test_other_names_of_one_option(manual: FakeSlurm) -> None:
     """sbatch --cluster is --clusters, squeue -j takes its list from the next word, and an
     abbreviation of names that are one option is no ambiguity (observed on Slurm 22.05)."""

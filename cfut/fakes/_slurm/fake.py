@@ -16,17 +16,20 @@ does not model raises :class:`~cfut.fakes.FakeUnsupported` instead of guessing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 from ..._runner import CommandResult
+from .. import _host
 from .._base import FakeScheduler, Handler
 from .._cluster import FakeCluster
 from .._process import JobHandle
 from . import messages, sacct, sbatch, scancel, scontrol, sinfo, squeue
 from .controller import Config, Controller, outcome
 from .model import JobSnapshot, StepRecord
+from .options import TABLES, with_input_environment
 from .stepd import cleanup
 
 COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo")
@@ -127,18 +130,24 @@ class FakeSlurm(FakeScheduler):
                    cwd: str | None) -> CommandResult:
             return sbatch.run(ctl, argv, input=input, env=env, cwd=cwd)
 
-        def status(command: _StatusCommand) -> Handler:
+        def environment(name: str, argv: tuple[str, ...], env: Mapping[str, str] | None) -> tuple[str, ...]:
+            """The command line as the command's input environment variables make it (see
+            :func:`~.options.with_input_environment`): the caller's environment, ``env`` over this
+            process's."""
+            return with_input_environment(name, argv, TABLES[name][0], {**_host.environ(), **(env or {})})
+
+        def status(name: str, command: _StatusCommand) -> Handler:
             def handler(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
                         cwd: str | None) -> CommandResult:
-                return command(ctl, argv, refresh)
+                return _as_given(command(ctl, environment(name, argv, env), refresh), argv)
             return handler
 
         def cancel(argv: tuple[str, ...], *, input: str | None, env: Mapping[str, str] | None,
                    cwd: str | None) -> CommandResult:
-            return scancel.run(ctl, argv)
+            return _as_given(scancel.run(ctl, environment("scancel", argv, env)), argv)
 
-        return {"sbatch": submit, "squeue": status(squeue.run), "sacct": status(sacct.run),
-                "scontrol": status(scontrol.run), "scancel": cancel, "sinfo": status(sinfo.run)}
+        return {"sbatch": submit, "squeue": status("squeue", squeue.run), "sacct": status("sacct", sacct.run),
+                "scontrol": status("scontrol", scontrol.run), "scancel": cancel, "sinfo": status("sinfo", sinfo.run)}
 
     def _settle(self, target: float) -> int:
         return self._ctl.settle(target)
@@ -303,3 +312,8 @@ class FakeSlurm(FakeScheduler):
         return (f"FakeSlurm(progression={self.progression!r}, execution={self.execution!r},"
                 f" nodes={len(self.cluster.nodes)}, cpus_per_node={self.cluster.cpus_per_node},"
                 f" jobs={len(self._ctl.tasks)})")
+
+
+def _as_given(result: CommandResult, argv: tuple[str, ...]) -> CommandResult:
+    """The result under the command line as given (not as its environment completed it)."""
+    return result if result.argv == argv else dataclasses.replace(result, argv=argv)

@@ -9,11 +9,11 @@ names behave as on a real cluster; an option in the table but not in the modelle
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..._resources import SBATCH_LONG_OPTIONS
 from .._errors import FakeUnsupported
-from .._getopt import Arity, Option, OptionTable, Parsed
+from .._getopt import Arity, GetoptError, Option, OptionTable, Parsed
 
 # Options the fake models; the rest of the table is real sbatch options it refuses to guess about.
 SBATCH_MODELLED = frozenset({
@@ -161,6 +161,42 @@ TABLES: dict[str, tuple[OptionTable, frozenset[str]]] = {
     "scontrol": (SCONTROL_OPTIONS, SCONTROL_MODELLED),
     "sinfo": (SINFO_OPTIONS, SINFO_MODELLED),
 }
+
+
+#: The input environment variables of the status and cancel commands: each command's own prefix (the
+#: variables that stand for its options), with the ones the fake models, and the option each gives a
+#: default for (observed: SQUEUE_FORMAT and SACCT_FORMAT are the format when none is given).
+_INPUT_ENVIRONMENT: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "squeue": ("SQUEUE_", {"SQUEUE_FORMAT": ("format", "Format")}),
+    "sacct": ("SACCT_", {"SACCT_FORMAT": ("format",)}),
+    "sinfo": ("SINFO_", {}),
+    "scancel": ("SCANCEL_", {}),
+    "scontrol": ("SCONTROL_", {}),
+}
+
+
+def with_input_environment(command: str, argv: tuple[str, ...], table: OptionTable,
+                           env: Mapping[str, str]) -> tuple[str, ...]:
+    """``argv`` as the command's input environment ``env`` makes it: a modelled variable becomes the
+    option it stands for, unless the command line gives it; any other variable of the command's own
+    (``SQUEUE_SORT``, ``SINFO_FORMAT``, ...), ``SLURM_CLUSTERS`` and a ``SLURM_TIME_FORMAT`` other than
+    ``standard`` change what the real command prints, and are refused (FakeUnsupported)."""
+    prefix, modelled = _INPUT_ENVIRONMENT[command]
+    for name, value in env.items():
+        if (name.startswith(prefix) and name not in modelled) or name == "SLURM_CLUSTERS" or (
+                name == "SLURM_TIME_FORMAT" and value != "standard"):
+            raise FakeUnsupported(f"{command} input environment variable {name} is not modelled by FakeSlurm")
+    extra: list[str] = []
+    for name, options in modelled.items():
+        if name not in env:
+            continue
+        try:
+            parsed, _ = table.parse(argv[1:], permute=True)
+        except GetoptError:
+            return argv  # the command complains of its command line first
+        if not any(p.option.long in options for p in parsed):
+            extra.append(f"--{options[0]}={env[name]}")
+    return (*argv, *extra)
 
 
 def clusters_named(command: str, value: str, own: str, accounting: bool) -> str | None:
