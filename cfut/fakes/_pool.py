@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from . import _host
 from ._jobworker import JobSpec, Stream, receive, send
-from ._process import group_members, start_python, wait_for
+from ._process import start_python, wait_for
 
 #: One job for the pool: what to run, and the job's environment.
 Job = tuple[JobSpec, dict[str, str]]
@@ -203,17 +203,6 @@ class PooledJob:
         if group is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(group, signum)
-
-    def signal_steps(self, signum: int) -> None:
-        """Send a signal to every process of the job but the first (its steps: what sbatch --signal
-        without ``B:`` reaches); where ``/proc`` cannot tell the group's members, nothing."""
-        group = self._group()
-        if group is None:
-            return
-        for pid in group_members(group):
-            if pid != group:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signum)
 
     def kill_leftovers(self) -> None:
         """Nothing to do: the server kills what a job left in its process group when it ends."""

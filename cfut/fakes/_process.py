@@ -31,8 +31,6 @@ class JobHandle(Protocol):
 
     def signal_shell(self, signum: int) -> None: ...
 
-    def signal_steps(self, signum: int) -> None: ...
-
     def kill_leftovers(self) -> None: ...
 
     def kill_and_reap(self) -> int: ...
@@ -73,26 +71,6 @@ def wait_for(proc: subprocess.Popen[bytes], timeout: float | None) -> int | None
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         return None
-
-
-def group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid``, from ``/proc`` (Linux); empty elsewhere."""
-    members = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[2] == str(pgid):
-            members.append(int(entry))
-    return members
 
 
 def interpreter(script: str) -> list[str]:
@@ -165,18 +143,6 @@ class JobProcess:
             os.killpg(self.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass  # already gone (a zombie group leader may refuse: nothing left to signal)
-
-    def signal_steps(self, signum: int) -> None:
-        """Send a signal to every process of the job but the batch shell (its steps: what sbatch
-        --signal without ``B:`` reaches). Where ``/proc`` cannot tell the group's members, nothing."""
-        if self.proc.returncode is not None:
-            return
-        for pid in group_members(self.pid):
-            if pid != self.pid:
-                try:
-                    os.kill(pid, signum)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
     def signal_shell(self, signum: int) -> None:
         """Send a signal to the job's first process alone (``scancel --batch``: the batch shell)."""

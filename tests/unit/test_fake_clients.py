@@ -185,3 +185,50 @@ def test_a_command_on_path_passes_its_own_umask_to_the_job(fake_slurm: PluginFak
     fake_slurm.tick()
     log = tmp_path / "job.log"
     assert (oct(log.stat().st_mode & 0o777), log.read_text()) == ("0o600", "0077\n")
+
+
+HANDLER = """import signal, sys, time
+def got(signum, frame):
+    print("got", signal.Signals(signum).name, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGUSR2, got)
+print("ready", flush=True)
+time.sleep(60)
+print("not signalled", flush=True)
+"""
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_scancel_signal_reaches_srun_steps_only(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """scancel --signal (no --batch, no --full) reaches the tasks of the job's steps (submitit's
+    interrupt), not the batch script's own children, and srun goes on (observed on Slurm 22.05);
+    a step still running when its job is cancelled ends CANCELLED 0:15."""
+    (tmp_path / "h.py").write_text(HANDLER)
+    step = shell(f"sbatch --parsable -o step.out --wrap '{sys.executable} -c pass; srun {sys.executable} h.py; "
+                 "echo srun said $?'", tmp_path).stdout.strip()
+    plain = shell(f"sbatch --parsable -o plain.out --wrap '{sys.executable} h.py & wait'", tmp_path).stdout.strip()
+    for name in ("step.out", "plain.out"):
+        deadline = time.monotonic() + 30
+        while "ready" not in ((tmp_path / name).read_text() if (tmp_path / name).exists() else ""):
+            assert time.monotonic() < deadline, f"{name} never got ready"
+            time.sleep(0.05)  # waits for the job's process to say it is ready: an event
+    assert shell(f"scancel --signal=USR2 {step} {plain}", tmp_path).returncode == 0
+    deadline = time.monotonic() + 30
+    while "srun said" not in (tmp_path / "step.out").read_text():
+        assert time.monotonic() < deadline, (tmp_path / "step.out").read_text()
+        time.sleep(0.05)
+    assert (tmp_path / "step.out").read_text() == "ready\ngot SIGUSR2\nsrun said 0\n"
+    assert (tmp_path / "plain.out").read_text() == "ready\n", "the batch script's own child is no step"
+    assert shell(f"scancel {plain}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    long_step = shell(f"sbatch --parsable -o long.out --wrap 'srun {sys.executable} h.py'", tmp_path).stdout.strip()
+    deadline = time.monotonic() + 30
+    while "ready" not in ((tmp_path / "long.out").read_text() if (tmp_path / "long.out").exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert shell(f"scancel {long_step}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    steps = shell(f"sacct --noheader --parsable2 --jobs={long_step} --format=JobID,State,ExitCode", tmp_path).stdout
+    assert f"{long_step}.0|CANCELLED|0:15" in steps.splitlines(), steps

@@ -81,7 +81,7 @@ def main(name: str, socket_path: str) -> int:
     mask = os.umask(0o022)  # this process's umask, which the real command would pass on to the job
     os.umask(mask)
     request = {"argv": [name, *sys.argv[1:]], "cwd": os.getcwd(), "env": dict(os.environ), "umask": mask,
-               "stdin": None}
+               "pid": os.getpid(), "stdin": None}
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(socket_path)

@@ -180,7 +180,8 @@ class FakeCommandServer:
             if name == "srun" and "step_end" in request:
                 return self._srun_ended(request["step_end"])
             if name == "srun":
-                return {"step": self._srun(argv, env, cwd)}
+                pid = request.get("pid")
+                return {"step": self._srun(argv, env, cwd, pid if isinstance(pid, int) else None)}
             stdin = read_stdin() if _reads_stdin(argv, cwd) else None
             mask = request.get("umask")
             with _host.caller_umask(mask if isinstance(mask, int) and 0 <= mask <= 0o777 else None):
@@ -195,7 +196,8 @@ class FakeCommandServer:
             return {"returncode": 1, "stdout": "",
                     "stderr": f"{name}: error: cfut's fake scheduler failed:\n{traceback.format_exc()}"}
 
-    def _srun(self, argv: tuple[str, ...], env: dict[str, str], cwd: str | None = None) -> dict[str, Any]:
+    def _srun(self, argv: tuple[str, ...], env: dict[str, str], cwd: str | None = None,
+              pid: int | None = None) -> dict[str, Any]:
         options, command = _parse_srun(argv[1:])
         job_id = env.get("SLURM_JOB_ID")
         if not job_id:
@@ -213,7 +215,7 @@ class FakeCommandServer:
         step_name = str(options.get("job-name") or os.path.basename(command[0]))
         with self._step_lock:
             try:  # by the job's own id (an array task's SLURM_JOB_ID), as slurmstepd knows it
-                step_id = (start_step(job_id, step_name) if start_step is not None
+                step_id = (start_step(job_id, step_name, pid=pid) if start_step is not None
                            else sum(1 for s in self.steps if s.job_id == job_id))
             except (KeyError, ValueError) as exc:
                 raise FakeUnsupported(f"srun in job {job_id}, which is not RUNNING ({exc})") from None

@@ -14,6 +14,7 @@ The node side (files, environments, processes) is :class:`~cfut.fakes._slurm.ste
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
 import itertools
 import math
@@ -362,9 +363,10 @@ class Controller:
         assert spec is not None
         if task.proc is not None:
             if spec.batch:
+                task.proc.signal_shell(signal_module.SIGCONT)  # observed: CONT first, then the signal
                 task.proc.signal_shell(spec.signum)
             else:
-                task.proc.signal_steps(spec.signum)
+                self.signal_steps(task, spec.signum)
         elif spec.batch and spec.signum not in (signal_module.SIGCHLD, signal_module.SIGURG,
                                                 signal_module.SIGWINCH, signal_module.SIGCONT):
             self.finish(task, t, "FAILED", 0, spec.signum, "JobLaunchFailure", ("CANCELLED", 0, spec.signum))
@@ -461,10 +463,27 @@ class Controller:
             # Slurm 22.05 reports a batch script killed by a signal as FAILED 0:S, JobLaunchFailure.
             self.finish(task, t, "FAILED", 0, -status, "JobLaunchFailure", ("CANCELLED", 0, -status))
 
+    def signal_steps(self, task: Task, signum: int) -> None:
+        """Send a signal to the tasks of the job's running steps (the children of each srun process),
+        as slurmstepd does for sbatch --signal without B: and scancel --signal without --batch or
+        --full; a job without steps gets nothing (observed: a batch script's own children do not)."""
+        for step in task.steps:
+            if step.end is not None or step.pid is None:
+                continue
+            for pid in _children_of(step.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signum)
+
     def finish(self, task: Task, t: float, state: str, exit_code: int, sig: int, reason: str,
                batch: tuple[str, int, int] | None, *, kill: bool = False) -> None:
         """The job's final state is known. A subprocess job being killed stays COMPLETING (and keeps
-        its CPUs) until its processes are gone; anything else frees its CPUs now."""
+        its CPUs) until its processes are gone; anything else frees its CPUs now. A step still
+        running ends with it, CANCELLED (observed: by SIGTERM, 0:15, when the job is cancelled)."""
+        for step in task.steps:
+            if step.end is None:
+                step.end, step.state, step.exit_code = t, "CANCELLED", 0
+                ended_by_term = kill or state in ("CANCELLED", "TIMEOUT")
+                step.signal = signal_module.SIGTERM if ended_by_term else signal_module.SIGKILL
         task.state, task.exit_code, task.signal, task.reason = state, exit_code, sig, reason
         task.end = t
         heapq.heappush(self._purges, (t + self.config.min_job_age, task.order, task))
@@ -791,3 +810,19 @@ def batch_step(state: str, exit_code: int, sig: int) -> tuple[str, int, int]:
     if state == "FAILED" and sig:
         return ("CANCELLED", 0, sig)
     return (state, exit_code, sig)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The children of process ``pid`` (``/proc/PID/task/TID/children``; none where Linux does not say)."""
+    children: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as listing:
+                children += [int(word) for word in listing.read().split()]
+        except (OSError, ValueError):
+            continue
+    return children

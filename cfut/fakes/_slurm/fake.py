@@ -230,16 +230,18 @@ class FakeSlurm(FakeScheduler):
             for task in self._ctl.live_tasks(job_id):
                 self._ctl.plan_outcome(task, ending)
 
-    def start_step(self, job_id: str | int, name: str) -> int:
+    def start_step(self, job_id: str | int, name: str, *, pid: int | None = None) -> int:
         """A job step (``srun`` in the batch script) starts in a running job; its number (0, 1, ...).
 
-        The fake commands on PATH call this; sacct then lists the step as ``ID.N``. Raises
-        ``KeyError`` for an unknown job, ``ValueError`` if it is not running."""
+        The fake commands on PATH call this, with the srun process's ``pid`` (its children are the
+        step's tasks, which ``scancel --signal`` and ``sbatch --signal`` reach); sacct then lists
+        the step as ``ID.N``. Raises ``KeyError`` for an unknown job, ``ValueError`` if it is not
+        running."""
         with self._lock:
             task = self._ctl.by_own_id(job_id)
             if not task.running:
                 raise ValueError(f"job {job_id} is {task.state}, not RUNNING")
-            step = StepRecord(len(task.steps), name, self.clock())
+            step = StepRecord(len(task.steps), name, self.clock(), pid=pid)
             task.steps.append(step)
             return step.step_id
 

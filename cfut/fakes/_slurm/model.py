@@ -202,6 +202,7 @@ class StepRecord:
     exit_code: int = 0
     signal: int = 0
     end: float | None = None
+    pid: int | None = None  # the srun process: its children are the step's tasks
 
 
 @dataclass(eq=False)

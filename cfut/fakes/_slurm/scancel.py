@@ -117,6 +117,7 @@ def _signal(ctl: Controller, argv: tuple[str, ...], refs: Sequence[JobRef], live
             if task.pending:
                 raise FakeUnsupported(f"scancel --signal for pending job {task.display_id} is not modelled")
             if not (batch or full):
+                ctl.signal_steps(task, signum)  # the job's steps' tasks (srun), if it has any
                 continue
             if signum in _STOPPING_SIGNALS:
                 raise FakeUnsupported(f"scancel --signal={signum} (stopping a job) is not modelled")
