@@ -135,6 +135,12 @@ def _as_python(args: Sequence[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - the interpreter prints any other exception and exits 1
         sys.stderr.write(uncaught_traceback(exc))
         status = 1
+    threading = sys.modules.get("threading")
+    if threading is not None:  # as the interpreter ends: it waits for the job's non-daemon threads first
+        try:
+            threading._shutdown()
+        except BaseException as exc:  # noqa: BLE001 - a thread's own failure was printed by the thread
+            sys.stderr.write(uncaught_traceback(exc))
     try:
         atexit._run_exitfuncs()
     finally:

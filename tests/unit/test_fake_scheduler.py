@@ -624,3 +624,31 @@ def test_the_pool_keeps_no_more_idle_servers_than_its_width() -> None:
         assert all(s.proc.returncode == 0 for s in servers if s is not None and s not in kept)
     finally:
         pool.close()
+
+
+def start_a_thread(path: str) -> str:
+    """Start a non-daemon thread that writes a file after the call returned: the interpreter waits
+    for it before the process ends, so the job runs until it is done."""
+    import threading
+    import time
+
+    def later() -> None:
+        time.sleep(0.2)
+        with open(path, "w") as handle:
+            handle.write("written after the call returned")
+
+    threading.Thread(target=later).start()
+    return "returned"
+
+
+def test_a_job_ends_once_its_non_daemon_threads_have(backend: Backend, tmp_path: Path) -> None:
+    import cfut
+
+    fake = backend.make()
+    executor_type = cfut.SlurmExecutor if backend.name == "slurm" else cfut.CondorExecutor
+    target = tmp_path / "late.txt"
+    with executor_type(runner=fake, workdir=tmp_path / "work") as executor:
+        assert executor.submit(start_a_thread, str(target)).result(timeout=60) == "returned"
+        assert fake.join(timeout=60)
+    fake.close()
+    assert target.read_text() == "written after the call returned"
