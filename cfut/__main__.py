@@ -154,15 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     clean_parser = sub.add_parser("clean", help="cancel and remove the jobs and files of gone processes")
     clean_parser.add_argument("workdir")
     options = parser.parse_args(argv)
-    if options.command == "demo":
-        return demo(options.items, options.fake)
-    if options.command in ("jobs", "clean"):
-        try:
+    try:
+        if options.command == "demo":
+            return demo(options.items, options.fake)
+        if options.command in ("jobs", "clean"):
             return jobs(options.workdir) if options.command == "jobs" else clean(options.workdir)
-        except (CfutError, OSError) as exc:
-            # a work directory that is not there, not ours or not private: one line, not a traceback
-            print(f"python -m cfut {options.command}: {exc}", file=sys.stderr)
-            return 2
+    except (CfutError, OSError) as exc:
+        # a work directory that is not there, not ours or not private: one line, not a traceback
+        print(f"python -m cfut {options.command}: {exc}", file=sys.stderr)
+        return 2
     return 2  # pragma: no cover - argparse rejects other commands
 
 

@@ -30,3 +30,15 @@ def test_a_work_directory_that_is_missing_or_not_private_is_one_line(command: st
         err = capsys.readouterr().err
         assert (status, err.count("\n")) == (2, 1), err
         assert err.startswith(f"python -m cfut {command}: ") and (says in err or "no journal" in err), err
+
+
+def test_demo_with_a_work_directory_open_to_others_says_so_in_one_line(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    shared = tmp_path / "work"
+    shared.mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setenv("CFUT_DIR", str(shared))
+    assert main(["demo", "--fake", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m cfut demo: ") and err.count("\n") == 1 and "Traceback" not in err, err
