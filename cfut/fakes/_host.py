@@ -72,3 +72,20 @@ def sys_path() -> tuple[str, ...]:
     """This process's ``sys.path`` (the empty entry made absolute, each directory once): a job of the
     fakes' process execution imports what the test could, its modules by reference included."""
     return tuple(dict.fromkeys(p if p else os.getcwd() for p in sys.path))
+
+
+def children(pid: int) -> list[int]:
+    """The children of process ``pid`` (``/proc/PID/task/TID/children``, Linux); none where Linux
+    does not say."""
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as listing:
+                found += [int(word) for word in listing.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _host
 from ._inline import InlineScript, run_inline, uncaught_traceback
 
 _HEADER = struct.Struct("!I")
@@ -265,15 +266,6 @@ def _wait_for(pid: int, sock: socket.socket) -> bool:
         os.close(pidfd)
 
 
-def _children() -> list[int]:
-    """This process's children (``/proc/self/task/TID/children``; none where Linux does not say)."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children", encoding="ascii") as listing:
-            return [int(word) for word in listing.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
 def _end_job(pid: int) -> int:
     """The job's process has ended (or must): kill everything it left behind, as slurmstepd ends a
     job's processes (its cgroup): what is left in its process group, and what left the group (a new
@@ -283,7 +275,7 @@ def _end_job(pid: int) -> int:
         os.killpg(pid, signal.SIGKILL)
     _, wait_status = os.waitpid(pid, 0)
     while True:  # this process runs one job at a time: every child it has now is that job's
-        children = _children()
+        children = _host.children(os.getpid())
         for child in children:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(child, signal.SIGKILL)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from .. import _host
 from .._cluster import Allocation, FakeCluster, Request
 from .._pool import PooledJob, pool
 from .model import END_DEFAULTS, Dependency, JobSnapshot, Outcome, Submission, Task
@@ -470,7 +471,7 @@ class Controller:
         for step in task.steps:
             if step.end is not None or step.pid is None:
                 continue
-            for pid in _children_of(step.pid):
+            for pid in _host.children(step.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signum)
 
@@ -810,19 +811,3 @@ def batch_step(state: str, exit_code: int, sig: int) -> tuple[str, int, int]:
     if state == "FAILED" and sig:
         return ("CANCELLED", 0, sig)
     return (state, exit_code, sig)
-
-
-def _children_of(pid: int) -> list[int]:
-    """The children of process ``pid`` (``/proc/PID/task/TID/children``; none where Linux does not say)."""
-    children: list[int] = []
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return children
-    for tid in threads:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as listing:
-                children += [int(word) for word in listing.read().split()]
-        except (OSError, ValueError):
-            continue
-    return children
