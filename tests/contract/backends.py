@@ -24,6 +24,7 @@ import grp
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -260,6 +261,20 @@ class Backend:
     def show(self, *argv: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
         """The command and everything the user sees of it, normalised."""
         result = self.run(*argv, input=input, env=env)
+        return self.describe(result)
+
+    def show_waiting(self, *argv: str, timeout: float) -> str:
+        """:meth:`show` for a command that returns only once jobs have ended (``sbatch --wait``): it
+        runs in a thread while the scheduler moves on; the job id in its reply is registered."""
+        results: list[CommandResult] = []
+        waiting = threading.Thread(target=lambda: results.append(self.run(*argv)), daemon=True)
+        waiting.start()
+        self.wait_until(lambda: not waiting.is_alive(), timeout, f"returned from {' '.join(argv)}")
+        result, = results
+        job_id = result.stdout.split()[-1] if result.stdout.strip() else None
+        if job_id and job_id.isdigit():
+            self.submitted.append(job_id)
+            self.norm.register(job_id)
         return self.describe(result)
 
     def describe(self, result: CommandResult) -> str:

@@ -533,6 +533,38 @@ def signal_and_requeue(b: Backend) -> str:
     return "\n".join(out)
 
 
+@needs(QUICK_REQUEUE)
+def output_modes(b: Backend) -> str:
+    """--open-mode: the forms sbatch takes, an output file that exists already (truncated or appended
+    to) and across a requeue of a --requeue job; SLURM_OPEN_MODE in the job."""
+    show = 'echo "run ${SLURM_RESTART_COUNT-0} mode ${SLURM_OPEN_MODE-<unset>}"'
+    names = ("append", "truncate", "default", "directive")
+    for name in names:
+        (b.directory / f"{name}.out").write_text("from before\n")
+    kept = b.sbatch("--open-mode=append", "--requeue", "--output=append.out", f"--wrap={show}; sleep 300")
+    jobs = [b.sbatch("--open-mode=Truncate", "--output=truncate.out", f"--wrap={show}"),
+            b.sbatch("--output=default.out", f"--wrap={show}"),
+            b.sbatch(script=f"#!/bin/sh\n#SBATCH --open-mode=A\n#SBATCH --output=directive.out\n{show}\n")]
+    out = [b.show("sbatch", f"--open-mode={mode}", "--wrap=true") for mode in ("", "sometimes")]
+    b.wait_until(lambda: b.state(kept) == "RUNNING" and "run 0" in b.read("append.out"), 60, "running")
+    out.append(b.show("scontrol", "requeue", kept))
+    b.wait_until(lambda: "run 1" in b.read("append.out"), b.config.cred_expire + 60, "running again")
+    b.wait_until(lambda: b.ended(*jobs), 60, "finished")
+    record = b.run("scontrol", "-o", "show", "job", kept).stdout
+    out.append("requeued: " + b.norm(_fields(record, "JobState", "Requeue", "Restarts")))
+    out += [f"{name}.out: {b.read(f'{name}.out')}" for name in names]
+    out.append(b.show("scancel", kept))
+    return "\n".join(out)
+
+
+def sbatch_wait(b: Backend) -> str:
+    """sbatch --wait: its reply at submission and its exit code (the job's, the highest of an array's
+    tasks', 1 for a job killed by a signal)."""
+    forms = (("--wait", "--wrap=exit 3"), ("-W", "--parsable", "--wrap=true"),
+             ("--wait", "--array=0-2", "--wrap=exit $((3 - SLURM_ARRAY_TASK_ID))"), ("--wait", "--wrap=kill -9 $$"))
+    return "\n".join(b.show_waiting("sbatch", *args, timeout=60) for args in forms)
+
+
 @needs(CI_SHAPE)
 def sinfo_and_exclusive(b: Backend) -> str:
     """What clients ask sinfo (the default partition, nodes, CPUs, memory, GPUs; no node states, which
@@ -598,5 +630,6 @@ def edge_paths(b: Backend) -> str:
 SCENARIOS: dict[str, Callable[[Backend], str]] = {
     f.__name__: f for f in (squeue_and_scancel, sbatch_replies, exit_codes, arrays, completing_and_environment,
                             hold_and_release, time_limit_and_purge, dependencies, aftercorr, gpus_and_memory,
-                            signal_and_requeue, sinfo_and_exclusive, edge_paths)
+                            signal_and_requeue, output_modes, sbatch_wait,
+                            sinfo_and_exclusive, edge_paths)
 }

@@ -203,6 +203,7 @@ def test_time_limits_round_seconds_up_to_minutes(manual: FakeSlurm, spec: str, m
     (["-N", "abc"], 255, 'sbatch: error: "abc" is not a valid node count\n'),
     (["--mem=abc"], 255, "sbatch: error: Invalid --mem specification\n"),
     (["--open-mode=bad"], 255, "sbatch: error: Invalid --open-mode specification\n"),
+    (["--open-mode="], 255, "sbatch: error: Invalid --open-mode specification\n"),
     (["-N", "2"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
 ])
 def test_sbatch_rejections_quote_slurm(manual: FakeSlurm, argv: list[str], returncode: int, stderr: str) -> None:
@@ -240,8 +241,6 @@ def test_sbatch_refuses_what_it_does_not_model(manual: FakeSlurm) -> None:
         run(manual, "sbatch", f"--dependency=afterburstbuffer:{plain}", "--wrap=true")
     with pytest.raises(FakeUnsupported, match="'-F'"):  # a #SBATCH directive is refused like an option
         run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -F nodes.txt\ntrue\n")
-    with pytest.raises(FakeUnsupported, match="manual clock would wait forever"):
-        run(manual, "sbatch", input="#!/bin/sh\n#SBATCH -W\ntrue\n")
     with pytest.raises(FakeUnsupported, match="SBATCH_TIMELIMIT"):
         run(manual, "sbatch", "--wrap=true", env={"SBATCH_TIMELIMIT": "5"})
     assert [job.job_id for job in manual.jobs()] == [plain], "nothing refused made a job"
@@ -1146,3 +1145,42 @@ def test_a_dependency_on_one_array_task_waits_for_that_task_alone(manual: FakeSl
     reason = run(manual, "squeue", "--noheader", f"--jobs={after_two}", "--format=%r|%E").stdout
     assert reason == f"DependencyNeverSatisfied|afterok:{array}_2(failed)\n"
     assert run(manual, "scancel", after_two, after_one, array).returncode == 0
+
+
+def test_sbatch_wait_exits_as_its_job_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sbatch --wait (-W) prints its reply at submission and exits with the job's exit code, the highest
+    of an array's tasks, 1 for a job killed by a signal (as recorded on Slurm 22.05, contract scenario
+    output_modes_and_wait)."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="immediate") as fake:
+        replies = [run(fake, "sbatch", "--wait", "--wrap=exit 3"),
+                   run(fake, "sbatch", "-W", "--array=0-2", "--wrap=exit $((3-SLURM_ARRAY_TASK_ID))"),
+                   run(fake, "sbatch", "--wait", "--wrap=kill -9 $$"),
+                   run(fake, "sbatch", "--wait", "--quiet", "--wrap=exit 4"),
+                   run(fake, "sbatch", "--parsable", input="#!/bin/sh\n#SBATCH --wait\ntrue\n")]
+        assert [(r.returncode, r.stdout) for r in replies] == [
+            (3, "Submitted batch job 1\n"), (3, "Submitted batch job 2\n"), (1, "Submitted batch job 5\n"),
+            (4, ""), (0, "7\n")]  # (an array of 3 tasks takes 3 job ids, as on Slurm)
+        assert all(job.state in ("COMPLETED", "FAILED") for job in fake.jobs())
+
+
+def test_sbatch_wait_on_a_manual_clock_returns_when_another_thread_moves_the_clock(manual: FakeSlurm) -> None:
+    replies: list[CommandResult] = []
+    waiting = threading.Thread(target=lambda: replies.append(run(manual, "sbatch", "--wait", "--wrap=exit 5")))
+    waiting.start()
+    while not manual.jobs():
+        waiting.join(0.01)
+    manual.advance(manual.job_duration + 1)
+    manual.join()
+    while waiting.is_alive():  # the job's process has ended: the clock's next move settles it
+        manual.advance(0.1)
+        waiting.join(0.01)
+    assert [(r.returncode, r.stdout) for r in replies] == [(5, "Submitted batch job 1\n")]
+
+
+def test_sbatch_wait_on_a_manual_clock_nobody_moves_says_so(manual: FakeSlurm,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FakeSlurm, "MANUAL_WAIT_PATIENCE", 0.0)
+    with pytest.raises(FakeUnsupported, match=r"job 1 has not ended and the manual clock stayed at 0 s .*advance"):
+        run(manual, "sbatch", "--wait", "--wrap=true")
+    assert [job.state for job in manual.jobs()] == ["PENDING"], "the job is left as it was"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
@@ -25,6 +26,7 @@ from ..._runner import CommandResult
 from .. import _host
 from .._base import FakeScheduler, Handler
 from .._cluster import FakeCluster
+from .._errors import FakeUnsupported
 from .._process import JobHandle
 from . import messages, sacct, sbatch, scancel, scontrol, sinfo, squeue
 from .controller import Config, Controller, outcome
@@ -167,14 +169,21 @@ class FakeSlurm(FakeScheduler):
     def _shutdown(self) -> None:
         self._finalizer()
 
+    #: Real seconds ``sbatch --wait`` on a manual clock waits for another thread to move the clock
+    #: before it gives up (FakeUnsupported): nothing else moves a manual clock.
+    MANUAL_WAIT_PATIENCE = 30.0
+
     def run(self, argv: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
             cwd: str | None = None, timeout: float | None = None) -> CommandResult:
-        """See :meth:`FakeScheduler.run`; ``sbatch --wait`` returns once its job has ended (on a
-        virtual clock that moves by itself, at once; never on a manual clock: FakeUnsupported)."""
+        """See :meth:`FakeScheduler.run`; ``sbatch --wait`` returns once its job has ended: on a virtual
+        clock that moves by itself, at once; on a manual clock, once another thread has advanced the clock
+        past the job's end (FakeUnsupported, the job left as it is, when the clock stays still for
+        :attr:`MANUAL_WAIT_PATIENCE` real seconds meanwhile)."""
         result = super().run(argv, input=input, env=env, cwd=cwd, timeout=timeout)
         if not isinstance(result, sbatch.Waiting):
             return result
         event = threading.Event()
+        moved_at, last = time.monotonic(), self.clock()
         while True:
             with self._lock:
                 self._settle(self._horizon())
@@ -183,8 +192,16 @@ class FakeSlurm(FakeScheduler):
                     break
             if self.progression == "immediate":
                 self.wait(event, self._ctl.config.idle_tick)
-            else:
-                event.wait(0.02)
+                continue
+            event.wait(0.02)
+            if self.progression == "manual":
+                if self.clock() != last:
+                    moved_at, last = time.monotonic(), self.clock()
+                elif time.monotonic() - moved_at > self.MANUAL_WAIT_PATIENCE:
+                    raise FakeUnsupported(
+                        f"sbatch --wait: job {result.job_id} has not ended and the manual clock stayed at "
+                        f"{last:g} s for {self.MANUAL_WAIT_PATIENCE:g} s of real time; advance it from another "
+                        'thread (FakeSlurm.advance) or use progression="immediate" or "realtime"')
         codes = [1 if t.signal else t.exit_code for t in tasks]
         return CommandResult(result.argv, max(codes), result.stdout, result.stderr)
 

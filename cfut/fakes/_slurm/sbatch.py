@@ -95,9 +95,6 @@ def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mappin
     script, command, script_args, default_name = _script(cli, positionals, stdin, here)
     directives = _parse(directive_words(script))
     refuse_unmodelled("sbatch", [*directives, *parsed], SBATCH_MODELLED)
-    if any(p.option.long == "wait" for p in [*directives, *parsed]) and ctl.clock.progression == "manual":
-        raise FakeUnsupported("sbatch --wait on a manual clock would wait forever (nothing advances it meanwhile); "
-                              'use progression="immediate" or "realtime"')
     opts = {name: p.value for name, p in last_values([*directives, *parsed]).items()}
     if "clusters" in opts and opts["clusters"] != ctl.cluster.name:
         raise FakeUnsupported(f"sbatch --clusters={opts['clusters']}: only this cluster "
@@ -151,8 +148,10 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
             time_limit = parse_time_limit(opts["time"] or "")
         except ValueError:
             raise SbatchError(255, messages.INVALID_TIME) from None
-    open_mode = opts.get("open-mode") or "truncate"
-    if open_mode not in ("append", "truncate"):
+    # sbatch reads the first letter only: --open-mode=A and =Truncate are taken, an empty value is not
+    mode_text = opts.get("open-mode")
+    open_mode = "truncate" if mode_text is None else {"a": "append", "t": "truncate"}.get(mode_text[:1].lower())
+    if open_mode is None:
         raise SbatchError(255, messages.INVALID_OPEN_MODE)
     cpus_per_task = _positive(opts, "cpus-per-task")
     ntasks = _positive(opts, "ntasks")
