@@ -6,6 +6,7 @@ that the two see the same nodes, the same user and the same virtual time.
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import os
 import pwd
@@ -52,30 +53,44 @@ class FakeNode:
             return True
         if self.exclusive or (request.exclusive and self.jobs):
             return False
-        memory_free = not self.memory or request.memory <= self.memory - self.mem_used
+        memory_free = not self.memory or request.memory_on(self) <= self.memory - self.mem_used
         return request.cpus * (1 if not request.exclusive else self.share) <= self.free and memory_free \
             and request.gpus <= self.gpus - len(self.gpus_used)
 
 
 @dataclass(frozen=True)
 class Request:
-    """What a job asks of each of its nodes: CPUs, memory (MB), GPUs, the whole node."""
+    """What a job asks of each of its nodes: CPUs, memory (MB; ``mem_per_cpu`` MB for each CPU it is
+    given when not 0; ``whole_memory``: all the node has, Slurm's --mem=0), GPUs, the whole node."""
 
     cpus: int
     memory: int = 0
     gpus: int = 0
     exclusive: bool = False
+    whole_memory: bool = False
+    mem_per_cpu: int = 0
+
+    def memory_on(self, node: FakeNode, cpus: int | None = None) -> int:
+        """The memory this request takes on ``node`` when given ``cpus`` CPUs there (default its own)."""
+        if self.whole_memory:
+            return node.memory
+        return self.mem_per_cpu * (self.cpus if cpus is None else cpus) if self.mem_per_cpu else self.memory
 
 
 @dataclass(frozen=True)
 class Allocation:
-    """What a job was given: its nodes, the CPUs and memory (MB) on each, the GPU indices on each."""
+    """What a job was given: its nodes, the CPUs, memory (MB) and GPU indices on each (in the order
+    of ``nodes``)."""
 
     nodes: tuple[str, ...]
-    cpus: int
-    memory: int
+    cpus: tuple[int, ...]
+    memory: tuple[int, ...]
     gpus: tuple[tuple[int, ...], ...] = ()
     exclusive: bool = False
+
+    @property
+    def total_cpus(self) -> int:
+        return sum(self.cpus)
 
 
 def _user_name(uid: int) -> str:
@@ -166,23 +181,59 @@ class FakeCluster:
         chosen = [n for n in self.nodes if n.fits(request, now=True)][:node_count]
         if len(chosen) < node_count:
             return None
-        gpus = []
-        cpus = chosen[0].cpus if request.exclusive else request.cpus
-        for node in chosen:
+        return self._take(request, [(node, node.cpus if request.exclusive else request.cpus) for node in chosen])
+
+    def spread_job(self, request: Request, tasks: int, cpus_per_task: int) -> Allocation | None:
+        """Take ``tasks`` tasks of ``cpus_per_task`` CPUs where no node alone can hold them (sbatch
+        --ntasks without --nodes): as many whole tasks as fit now on each node in node order, each node
+        with the request's GPUs and memory. Nothing if they do not all fit now."""
+        taken: list[tuple[FakeNode, int]] = []
+        left = tasks
+        for node in self.nodes:
+            if left == 0:
+                break
+            room = min(node.cpus, node.free) // cpus_per_task
+            if node.memory and request.mem_per_cpu:
+                room = min(room, (node.memory - node.mem_used) // (request.mem_per_cpu * cpus_per_task))
+            count = min(left, room)
+            cpus = count * cpus_per_task
+            if count and node.fits(dataclasses.replace(request, cpus=cpus, memory=request.memory_on(node, cpus)),
+                                   now=True):
+                taken.append((node, node.cpus if request.exclusive else cpus))
+                left -= count
+        if left:
+            return None
+        return self._take(request, taken)
+
+    def can_ever_spread(self, request: Request, tasks: int, cpus_per_task: int, exclude: tuple[str, ...]) -> bool:
+        """Whether an empty cluster could hold :meth:`spread_job`'s tasks (all nodes but ``exclude``)."""
+        room = sum(node.cpus // cpus_per_task for node in self.nodes
+                   if node.name not in exclude and node.gpus >= request.gpus)
+        return room >= tasks
+
+    def _take(self, request: Request, chosen: list[tuple[FakeNode, int]]) -> Allocation:
+        gpus, memory = [], []
+        for node, cpus in chosen:
             node.used += cpus * (node.share if request.exclusive else 1)
-            node.mem_used += request.memory
+            mem = request.memory_on(node, cpus)
+            node.mem_used += mem
+            memory.append(mem)
             node.jobs += 1
             node.exclusive = request.exclusive
-            taken = tuple(i for i in range(node.gpus) if i not in node.gpus_used)[:request.gpus]
+            # a whole node (--exclusive) comes with all its GPUs once it asks for any (observed)
+            want = node.gpus if request.exclusive and request.gpus else request.gpus
+            taken = tuple(i for i in range(node.gpus) if i not in node.gpus_used)[:want]
             node.gpus_used.update(taken)
             gpus.append(taken)
-        return Allocation(tuple(n.name for n in chosen), cpus, request.memory, tuple(gpus), request.exclusive)
+        return Allocation(tuple(n.name for n, _ in chosen), tuple(c for _, c in chosen), tuple(memory), tuple(gpus),
+                          request.exclusive)
 
     def release_job(self, allocation: Allocation) -> None:
-        for name, gpus in zip(allocation.nodes, allocation.gpus or ((),) * len(allocation.nodes)):
+        for name, cpus, memory, gpus in zip(allocation.nodes, allocation.cpus, allocation.memory,
+                                            allocation.gpus or ((),) * len(allocation.nodes)):
             node = self.node(name)
-            node.used = max(0, node.used - allocation.cpus * (node.share if allocation.exclusive else 1))
-            node.mem_used = max(0, node.mem_used - allocation.memory)
+            node.used = max(0, node.used - cpus * (node.share if allocation.exclusive else 1))
+            node.mem_used = max(0, node.mem_used - memory)
             node.jobs = max(0, node.jobs - 1)
             node.gpus_used.difference_update(gpus)
             if allocation.exclusive:

@@ -15,14 +15,14 @@ from ._cluster import FakeCluster
 from ._condor import classad, eventlog, schedd, submit, tools
 from ._condor import messages as condor_messages
 from ._getopt import OptionTable
-from ._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, srun_options
+from ._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, STEP_VARIABLES, srun_options
 from ._slurm import messages as slurm_messages
 from ._slurm import options as slurm_options
 from ._slurm.fake import COMMANDS as SLURM_MODEL_COMMANDS
 from ._slurm.model import END_DEFAULTS, STATE_CODES, Submission, Task
 from ._slurm.render import SACCT_ALL_FIELDS, SACCT_FIELDS, SQUEUE_HEADERS
 from ._slurm.sinfo import HEADERS as SINFO_HEADERS
-from ._slurm.stepd import Stepd
+from ._slurm.stepd import UNSET_BATCH_VARIABLES, Stepd
 from ._slurm.values import DEPENDENCY_KINDS, parse_array
 
 
@@ -148,13 +148,23 @@ def _slurm() -> list[str]:
         f"A batch script sees what sbatch exported (`--export`) plus {_code(_slurm_environment())}.",
         "With GPUs: `CUDA_VISIBLE_DEVICES`, `SLURM_JOB_GPUS`, `SLURM_GPUS_ON_NODE`, and `SLURM_GPUS`,",
         "`SLURM_GPUS_PER_NODE`, `SLURM_GPUS_PER_TASK` for `--gpus`, `--gpus-per-node`, `--gpus-per-task`;",
-        "`SLURM_MEM_PER_NODE` for `--mem` (else `SLURM_MEM_PER_CPU`, `--mem-per-cpu` or DefMemPerCPU);",
+        "`SLURM_MEM_PER_NODE` for `--mem` (else `SLURM_MEM_PER_CPU`, `--mem-per-cpu` or DefMemPerCPU; neither",
+        "for `--mem=0`); per-node counts in Slurm's form (`2,1`, `2(x2)`) for tasks spread over nodes;",
         "`SLURM_RESTART_COUNT` after `scontrol requeue`; `SLURM_OPEN_MODE` with `--open-mode`. `SLURM_UMASK`",
         "sets the job's umask (else sbatch's own) and is never in the job's environment; the job's files are",
         "created 0666 less that umask. `SBATCH_*` input variables are refused. `SQUEUE_FORMAT` and",
         "`SACCT_FORMAT` are the format when the command line gives none; the other `SQUEUE_*`, `SACCT_*`,",
         "`SINFO_*`, `SCANCEL_*` and `SCONTROL_*` variables, `SLURM_CLUSTERS` and a `SLURM_TIME_FORMAT` other",
         "than `standard` are refused.",
+        "",
+        "Not set, where slurmd sets them: "
+        + "; ".join(f"`{name}` ({why})" for name, why in UNSET_BATCH_VARIABLES.items())
+        + ". `SLURM_TASK_PID` is `0` (slurmd gives the batch shell's pid).",
+        "",
+        f"A command run by the fake `srun` on `PATH` (in a job) sees the job's environment plus "
+        f"{_code(STEP_VARIABLES)}",
+        "(one node, `--ntasks` tasks), and `SLURM_CPUS_PER_TASK`, `SLURM_JOB_NAME` for its `--cpus-per-task`,",
+        "`--job-name`.",
         "",
         "### Dependencies, signals, requeue, resources",
         "",

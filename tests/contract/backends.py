@@ -188,7 +188,8 @@ class Normaliser:
         default_memory = memory_text(config.def_mem_per_cpu)
         text = re.sub(rf"(MinMemoryCPU=|TRES=cpu=1,mem=){default_memory}\b", r"\1<DefMemPerCPU>", text)
         text = re.sub(rf"\bSLURM_MEM_PER_CPU={config.def_mem_per_cpu}\b", "SLURM_MEM_PER_CPU=<DefMemPerCPU>", text)
-        text = re.sub(r"OverSubscribe=\S+", "OverSubscribe=<OverSubscribe>", text)
+        # (what the partition gives a job; a job's own --exclusive NO, USER, MCS are no site difference)
+        text = re.sub(r"OverSubscribe=(?!(NO|USER|MCS)\b)\S+", "OverSubscribe=<OverSubscribe>", text)
         # every node, and any list of them, is <NODE>: jobs land on whichever node is free
         for node in self.nodes:
             text = text.replace(f"slurmstepd-{node}:", "slurmstepd-<NODE>:")

@@ -565,6 +565,40 @@ def sbatch_wait(b: Backend) -> str:
     return "\n".join(b.show_waiting("sbatch", *args, timeout=60) for args in forms)
 
 
+_LAYOUT_ENV = ("SLURM_NNODES", "SLURM_JOB_NODELIST", "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE",
+               "SLURM_TASKS_PER_NODE", "SLURM_NTASKS", "SLURM_MEM_PER_NODE", "SLURM_MEM_PER_CPU", "SLURM_GPUS_ON_NODE",
+               "CUDA_VISIBLE_DEVICES")
+
+
+@needs(CI_SHAPE)
+def task_layout_and_sharing(b: Backend) -> str:
+    """Where slurmctld puts a job's tasks and what it gives it, one job at a time on the idle CI
+    cluster: --ntasks more than a node holds (spread over nodes; NumNodes estimated while pending),
+    --exclusive with a GPU (all the node's), --exclusive=user|mcs (OverSubscribe= while pending),
+    --mem=0 (all of a node's memory), --gres=none and gpu:0, and what sbatch refuses of these."""
+    show_env = "; ".join(f'echo "{n}=${{{n}-<unset>}}"' for n in _LAYOUT_ENV)
+    out = [b.show("sbatch", "--exclusive=bogus", "--wrap=true"), b.show("sbatch", "--gres=none,gpu:1", "--wrap=true")]
+    held = {name: b.sbatch("--hold", *args, "--wrap=true") for name, args in (
+        ("spread", ("--ntasks=3",)), ("too-many", ("--ntasks=5",)), ("wide", ("--ntasks=3", "--cpus-per-task=2")),
+        ("exclusive", ("--exclusive",)), ("user", ("--exclusive=USER",)), ("mcs", ("--exclusive=mcs",)),
+        ("whole-memory", ("--mem=0",)), ("no-gres", ("--gres=none",)), ("zero-gpus", ("--gres=gpu:0",)))}
+    for name, job in held.items():
+        record = b.run("scontrol", "-o", "show", "job", job).stdout
+        out.append(f"held {name}: " + b.norm(_fields(record, "NumNodes", "NumCPUs", "NumTasks", "TRES",
+                                                     "MinMemoryNode", "MinMemoryCPU", "OverSubscribe"))
+                   + " squeue: " + b.run("squeue", "-h", "-j", job, "-o", "%D|%C|%m|%b").stdout.strip())
+    b.run("scancel", *held.values())
+    for name, args in (("spread", ("--ntasks=3",)), ("exclusive-gpu", ("--gres=gpu:1", "--exclusive")),
+                       ("user", ("--exclusive=user",)), ("whole-memory", ("--mem=0",)), ("no-gres", ("--gres=none",)),
+                       ("tasks-per-node", ("--ntasks=2", "--ntasks-per-node=1"))):
+        job = b.sbatch(*args, f"--output={name}.out", f"--wrap={show_env}")
+        b.wait_until(lambda job=job: b.ended(job), 60, f"{name} finished")
+        record = b.run("scontrol", "-o", "show", "job", job).stdout
+        out += [f"{name}: " + b.norm(_fields(record, "JobState", "NumNodes", "NumCPUs", "NumTasks", "TRES",
+                                              "OverSubscribe")), b.read(f"{name}.out")]
+    return "\n".join(out)
+
+
 @needs(CI_SHAPE)
 def sinfo_and_exclusive(b: Backend) -> str:
     """What clients ask sinfo (the default partition, nodes, CPUs, memory, GPUs; no node states, which
@@ -631,5 +665,5 @@ SCENARIOS: dict[str, Callable[[Backend], str]] = {
     f.__name__: f for f in (squeue_and_scancel, sbatch_replies, exit_codes, arrays, completing_and_environment,
                             hold_and_release, time_limit_and_purge, dependencies, aftercorr, gpus_and_memory,
                             signal_and_requeue, output_modes, sbatch_wait,
-                            sinfo_and_exclusive, edge_paths)
+                            task_layout_and_sharing, sinfo_and_exclusive, edge_paths)
 }

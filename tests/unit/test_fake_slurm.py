@@ -1184,3 +1184,85 @@ def test_sbatch_wait_on_a_manual_clock_nobody_moves_says_so(manual: FakeSlurm,
     with pytest.raises(FakeUnsupported, match=r"job 1 has not ended and the manual clock stayed at 0 s .*advance"):
         run(manual, "sbatch", "--wait", "--wrap=true")
     assert [job.state for job in manual.jobs()] == ["PENDING"], "the job is left as it was"
+
+
+def test_compress_counts_writes_runs_as_slurm_does() -> None:
+    from cfut.fakes._slurm.values import compress_counts
+
+    assert [compress_counts(c) for c in ((1,), (2, 1), (2, 2), (4, 4, 1), (1, 2, 2, 1))] == [
+        "1", "2,1", "2(x2)", "4(x2),1", "1,2(x2),1"]
+
+
+def _job_fields(fake: FakeSlurm, job: str, *names: str) -> str:
+    record = run(fake, "scontrol", "-o", "show", "job", job).stdout.split()
+    return " ".join(w for w in record if w.split("=", 1)[0] in names)
+
+
+LAYOUT = "echo $SLURM_NNODES $SLURM_JOB_CPUS_PER_NODE $SLURM_TASKS_PER_NODE ${SLURM_MEM_PER_NODE-u} " \
+         "${SLURM_MEM_PER_CPU-u} ${CUDA_VISIBLE_DEVICES-u}"
+UNTIL_GO = f"{LAYOUT}; until [ -e go ]; do sleep 0.01; done"  # runs until the test creates ./go
+
+
+def test_tasks_no_node_holds_are_spread_over_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--ntasks without --nodes, more than a node holds: whole tasks on each node (2+1 over 2-CPU
+    nodes), NumNodes estimated while pending with TRES node=1; more than all nodes hold pends
+    (PartitionConfig), as recorded in the contract scenario task_layout_and_sharing."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution="subprocess", nodes=2, cpus_per_node=2,
+                   memory_per_node=4000) as fake:
+        spread = submit(fake, "--ntasks=3", "-o", "spread.out", wrap=UNTIL_GO)
+        held = submit(fake, "--hold", "--ntasks=3", "--cpus-per-task=2")
+        never = submit(fake, "--ntasks=5")
+        per_node = submit(fake, "--ntasks=2", "--ntasks-per-node=1", "-o", "per-node.out", wrap=LAYOUT)
+        assert _job_fields(fake, held, "NumNodes", "NumCPUs", "TRES") == \
+            "NumNodes=3 NumCPUs=6 TRES=cpu=6,mem=6G,node=1,billing=6"
+        fake.advance(0)
+        assert _job_fields(fake, spread, "NodeList", "NumNodes", "NumCPUs", "TRES") == \
+            "NodeList=node[1-2] NumNodes=2 NumCPUs=3 TRES=cpu=3,mem=3G,node=2,billing=3"
+        assert [fake.cluster.node(n).used for n in ("node1", "node2")] == [2, 1]
+        (tmp_path / "go").touch()
+        for _ in range(2):  # the spread job, then the one waiting for its CPUs
+            fake.join()
+            fake.advance(1)
+        assert status(fake, never) == {never: "PENDING|PartitionConfig"}
+        assert (tmp_path / "spread.out").read_text() == "2 2,1 2,1 u 1024 u\n"
+        assert (tmp_path / "per-node.out").read_text() == "2 1(x2) 1(x2) u 1024 u\n"
+        assert [n.used for n in fake.cluster.nodes] == [0, 0], "every CPU given back"
+
+
+def test_whole_nodes_memory_and_gres_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--exclusive with a GPU gets all of the node's GPUs and CPUs (and memory per CPU for each);
+    --exclusive=user and =mcs take CPUs as asked and show USER/MCS while pending (NO for the whole
+    node); --mem=0 takes all of a node's memory and sets neither memory variable; --gres=none and
+    gpu:0 ask for nothing (observed on Slurm 22.05, task_layout_and_sharing)."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution="subprocess", nodes=1, cpus_per_node=2, memory_per_node=4000,
+                   gpus_per_node=2) as fake:
+        held = {value: submit(fake, "--hold", f"--exclusive={value}") for value in ("", "USER", "mcs")}
+        assert [_job_fields(fake, job, "OverSubscribe") for job in held.values()] == [
+            "OverSubscribe=NO", "OverSubscribe=USER", "OverSubscribe=MCS"]
+        run(fake, "scancel", *held.values())
+        result = run(fake, "sbatch", "--exclusive=bogus", "--wrap=true")
+        assert (result.returncode, result.stderr) == (255, "sbatch: error: Invalid --exclusive specification\n")
+        outputs = {}
+        for name, args in (("gpu", ("--gres=gpu:1", "--exclusive")), ("user", ("--exclusive=user",)),
+                           ("memory", ("--mem=0",)), ("none", ("--gres=none",)), ("zero", ("--gres=gpu:0",))):
+            (tmp_path / "go").unlink(missing_ok=True)
+            job = submit(fake, *args, "-o", f"{name}.out", wrap=UNTIL_GO)
+            fake.advance(0)
+            outputs[name] = _job_fields(fake, job, "NumCPUs", "TRES", "MinMemoryNode")
+            if name == "memory":
+                assert fake.cluster.nodes[0].mem_used == 4000, "all of the node's memory"
+            (tmp_path / "go").touch()
+            fake.join()
+            fake.advance(1)
+            outputs[name] += " | " + (tmp_path / f"{name}.out").read_text().strip()
+        assert outputs == {
+            "gpu": "NumCPUs=2 TRES=cpu=2,mem=2G,node=1,billing=2 | 1 2 2 u 1024 0,1",
+            "user": "NumCPUs=1 TRES=cpu=1,mem=1G,node=1,billing=1 | 1 1 1 u 1024 u",
+            "memory": "NumCPUs=1 TRES=cpu=1,mem=4000M,node=1,billing=1 MinMemoryNode=0 | 1 1 1 u u u",
+            "none": "NumCPUs=1 TRES=cpu=1,mem=1G,node=1,billing=1 | 1 1 1 u 1024 u",
+            "zero": "NumCPUs=1 TRES=cpu=1,mem=1G,node=1,billing=1 | 1 1 1 u 1024 u",
+        }
+        node = fake.cluster.nodes[0]
+        assert (node.used, node.mem_used, node.gpus_used) == (0, 0, set())

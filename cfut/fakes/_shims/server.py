@@ -39,6 +39,10 @@ from .._slurm.values import expand_filename
 from . import client as command_client
 
 SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun")
+#: What srun adds to the job's environment for the step's command: the step id (twice), its tasks
+#: and nodes (one), its node list, tasks per node, the task count (twice) and the node's index.
+STEP_VARIABLES = ("SLURM_STEP_ID", "SLURM_STEPID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_NUM_NODES",
+                  "SLURM_STEP_NODELIST", "SLURM_STEP_TASKS_PER_NODE", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_NODEID")
 CONDOR_COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm", "condor_status")
 
 # srun options the fake accepts: long name -> short name, and whether it takes a value.
@@ -221,13 +225,8 @@ class FakeCommandServer:
                 raise FakeUnsupported(f"srun in job {job_id}, which is not RUNNING ({exc})") from None
             self.steps.append(JobStep(job_id, step_id, tuple(command), ntasks))
         node = env.get("SLURMD_NODENAME", "node1")
-        step_env = {
-            **env,
-            "SLURM_STEP_ID": str(step_id), "SLURM_STEPID": str(step_id),
-            "SLURM_STEP_NUM_TASKS": str(ntasks), "SLURM_STEP_NUM_NODES": "1",
-            "SLURM_STEP_NODELIST": node, "SLURM_STEP_TASKS_PER_NODE": str(ntasks),
-            "SLURM_NTASKS": str(ntasks), "SLURM_NPROCS": str(ntasks), "SLURM_NODEID": "0",
-        }
+        values = (step_id, step_id, ntasks, 1, node, ntasks, ntasks, ntasks, 0)
+        step_env = {**env, **{name: str(value) for name, value in zip(STEP_VARIABLES, values, strict=True)}}
         if options.get("cpus-per-task"):
             step_env["SLURM_CPUS_PER_TASK"] = str(options["cpus-per-task"])
         if options.get("job-name"):

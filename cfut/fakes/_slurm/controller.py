@@ -234,11 +234,10 @@ class Controller:
                 task.reason = "Priority"
                 continue
             request = self.request(task.sub)
-            nodes = [n for n in self.cluster.nodes if n.name not in task.sub.exclude]
-            if sum(n.fits(request, now=False) for n in nodes) < task.sub.node_count:
+            if not self._can_ever_run(task.sub, request):
                 task.reason = "PartitionConfig"  # it can never run here, and blocks nobody
                 continue
-            alloc = self._allocate(request, task.sub.node_count, task.sub.exclude)
+            alloc = self._allocate(task.sub, request)
             if alloc is None:
                 task.reason = "Resources"
                 blocked = True
@@ -267,22 +266,28 @@ class Controller:
             task.job_id = task.sub.job_id
 
     def request(self, sub: Submission) -> Request:
-        """What the job asks of each of its nodes."""
-        cpus = sub.cpus_per_node
+        """What the job asks of each of its nodes (of each task for CPUs when the scheduler spreads
+        its tasks): memory per node for --mem, else per CPU."""
+        cpus = (sub.cpus_per_task or 1) if sub.spread else sub.cpus_per_node
         if sub.mem_mb is not None:
-            memory = sub.mem_mb
-        else:
-            memory = (sub.mem_per_cpu or self.config.def_mem_per_cpu) * cpus
-        return Request(cpus, memory, sub.gpus_per_node, sub.exclusive)
+            return Request(cpus, sub.mem_mb, sub.gpus_per_node, sub.exclusive, whole_memory=sub.mem_mb == 0)
+        per_cpu = sub.mem_per_cpu or self.config.def_mem_per_cpu
+        return Request(cpus, per_cpu * cpus, sub.gpus_per_node, sub.exclusive, mem_per_cpu=per_cpu)
 
-    def _allocate(self, request: Request, node_count: int, exclude: tuple[str, ...]) -> Allocation | None:
-        if not exclude:
-            return self.cluster.allocate_job(request, node_count)
-        saved = [(n, n.exclusive) for n in self.cluster.nodes if n.name in exclude]
+    def _can_ever_run(self, sub: Submission, request: Request) -> bool:
+        if sub.spread:
+            return self.cluster.can_ever_spread(request, sub.ntasks or 1, sub.cpus_per_task or 1, sub.exclude)
+        nodes = [n for n in self.cluster.nodes if n.name not in sub.exclude]
+        return sum(n.fits(request, now=False) for n in nodes) >= sub.node_count
+
+    def _allocate(self, sub: Submission, request: Request) -> Allocation | None:
+        saved = [(n, n.exclusive) for n in self.cluster.nodes if n.name in sub.exclude]
         for node, _ in saved:
             node.exclusive = True  # excluded nodes take nothing for this job
         try:
-            return self.cluster.allocate_job(request, node_count)
+            if sub.spread:
+                return self.cluster.spread_job(request, sub.ntasks or 1, sub.cpus_per_task or 1)
+            return self.cluster.allocate_job(request, sub.node_count)
         finally:
             for node, exclusive in saved:
                 node.exclusive = exclusive
@@ -738,7 +743,7 @@ class Controller:
             now=self.clock.now(), wall=self.clock.wall, user=cluster.user, uid=cluster.uid,
             group=cluster.group, gid=cluster.gid, account=cluster.user, cluster=cluster.name,
             alloc_node=f"{cluster.submit_host}:{os.getpid()}", oversubscribe=self.config.oversubscribe,
-            def_mem_per_cpu=self.config.def_mem_per_cpu,
+            def_mem_per_cpu=self.config.def_mem_per_cpu, node_memory=min(n.memory for n in cluster.nodes),
         )
 
     def tasks_for(self, job_id: str | int) -> list[Task]:

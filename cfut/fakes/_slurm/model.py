@@ -144,16 +144,24 @@ class Submission:
     gpu_option: tuple[str, str] | None = None  # how they were asked: ("TresPerNode", "gres:gpu:1"), ...
     gpus_env: dict[str, str] = field(default_factory=dict)  # SLURM_GPUS, SLURM_GPUS_PER_NODE, ...
     exclusive: bool = False  # sbatch --exclusive: the whole node
+    sharing: str | None = None  # OverSubscribe= while pending for --exclusive[=user|mcs]: NO, USER, MCS
     dependency: list[Dependency] = field(default_factory=list)  # sbatch --dependency, as slurmctld keeps it
     any_dependency: bool = False  # the items were separated by ? (any one suffices)
     kill_on_invalid_dep: bool = False
     signal: SignalSpec | None = None  # sbatch --signal
     exclude: tuple[str, ...] = ()  # sbatch --exclude: node names
     open_mode_given: bool = False  # sbatch --open-mode was given (the job's SLURM_OPEN_MODE)
+    #: --ntasks without --nodes, more than one node can hold: the scheduler places whole tasks on as
+    #: many nodes as it takes (``node_count`` is then slurmctld's estimate, shown while pending).
+    spread: bool = False
 
     @property
     def tasks_per_node(self) -> int:
-        return -(-(self.ntasks or 1) // self.node_count)
+        return -(-(self.ntasks or 1) // (1 if self.spread else self.node_count))
+
+    @property
+    def total_cpus(self) -> int:
+        return self.cpus_per_node * (1 if self.spread else self.node_count)
 
     @property
     def cpus_per_node(self) -> int:
@@ -288,9 +296,12 @@ class Task:
 
     @property
     def cpus(self) -> int:
-        if self.alloc is not None:
-            return self.alloc.cpus * len(self.alloc.nodes)
-        return self.sub.cpus_per_node * self.sub.node_count
+        return self.alloc.total_cpus if self.alloc is not None else self.sub.total_cpus
+
+    @property
+    def node_count(self) -> int:
+        """NumNodes: the nodes it was given, or slurmctld's estimate while pending."""
+        return len(self.alloc.nodes) if self.alloc is not None else self.sub.node_count
 
     @property
     def dependency_text(self) -> str:

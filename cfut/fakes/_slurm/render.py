@@ -45,6 +45,7 @@ class Context:
     alloc_node: str
     oversubscribe: str = "OK"  # scontrol's OverSubscribe=: OK, or YES on a partition with FORCE
     def_mem_per_cpu: int = DEF_MEM_PER_CPU_MB  # DefMemPerCPU, MB
+    node_memory: int = 0  # RealMemory of the smallest node, MB (what --mem=0 asks of each node)
 
     def date(self, t: float | None, missing: str = "Unknown") -> str:
         return slurm_date(None if t is None else self.wall(t), missing)
@@ -170,7 +171,7 @@ def _squeue_field(token: str, row: Row, ctx: Context) -> str:
     if token == "P":
         return sub.partition
     if token == "D":
-        return str(sub.node_count)
+        return str(task.node_count)
     if token == "C":
         return str(task.cpus)
     if token == "V":
@@ -402,7 +403,7 @@ def sacct_value(name: str, line: SacctLine, ctx: Context) -> str:
     if name in ("alloccpus", "ncpus", "reqcpus"):
         return str(task.cpus)
     if name in ("nnodes", "allocnodes", "reqnodes"):
-        return str(sub.node_count)
+        return str(task.node_count)
     if name == "account":
         return sub.account or ctx.account
     if name == "cluster":
@@ -493,14 +494,14 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb is not None
                   else f"MinMemoryCPU={memory_text(sub.mem_per_cpu or ctx.def_mem_per_cpu)}")
     lines += [
-        [f"NumNodes={sub.node_count}", f"NumCPUs={task.cpus}",
+        [f"NumNodes={task.node_count}", f"NumCPUs={task.cpus}",
          f"NumTasks={'N/A' if never_ran else sub.ntasks or 1}", f"CPUs/Task={sub.cpus_per_task or 1}",
          "ReqB:S:C:T=0:0:*:*"],
-        [f"TRES=cpu={task.cpus},mem={memory_text(memory)},node={sub.node_count},billing={task.cpus}"],
+        [f"TRES=cpu={task.cpus},mem={memory_text(memory)},node={tres_nodes(task)},billing={task.cpus}"],
         ["Socks/Node=*", "NtasksPerN:B:S:C=0:0:*:*", "CoreSpec=*"],
         [f"MinCPUsNode={sub.cpus_per_task or 1}", min_memory, "MinTmpDiskNode=0"],
         ["Features=(null)", "DelayBoot=00:00:00"],
-        [f"OverSubscribe={ctx.oversubscribe}", "Contiguous=0", "Licenses=(null)", "Network=(null)"],
+        [f"OverSubscribe={oversubscribe(task, ctx)}", "Contiguous=0", "Licenses=(null)", "Network=(null)"],
         [f"Command={sub.command or '(null)'}"],
         [f"WorkDir={sub.workdir}"],
     ]
@@ -515,11 +516,27 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
 
 
 def job_memory(task: Task, ctx: Context) -> int:
-    """The job's memory in MB, as TRES shows it: --mem per node, --mem-per-cpu or DefMemPerCPU per CPU."""
+    """The job's memory in MB, as TRES shows it: what its nodes gave it, or while pending --mem per
+    node (0: all a node has), --mem-per-cpu or DefMemPerCPU per CPU."""
     sub = task.sub
+    if task.alloc is not None:
+        return sum(task.alloc.memory)
     if sub.mem_mb is not None:
-        return sub.mem_mb * sub.node_count
+        return (sub.mem_mb or ctx.node_memory) * sub.node_count
     return (sub.mem_per_cpu or ctx.def_mem_per_cpu) * task.cpus
+
+
+def tres_nodes(task: Task) -> int:
+    """TRES node=: the nodes it was given; while pending, --nodes (1 for tasks the scheduler will
+    spread, where NumNodes= shows its estimate: observed)."""
+    if task.alloc is not None:
+        return len(task.alloc.nodes)
+    return 1 if task.sub.spread else task.sub.node_count
+
+
+def oversubscribe(task: Task, ctx: Context) -> str:
+    """OverSubscribe=: --exclusive's NO, USER or MCS until the job starts, then the partition's (observed)."""
+    return task.sub.sharing if task.sub.sharing and task.start is None else ctx.oversubscribe
 
 
 def scontrol_text(records: Sequence[list[list[str]]], oneliner: bool) -> str:

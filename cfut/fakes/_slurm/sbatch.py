@@ -165,6 +165,8 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
             raise SbatchError(255, messages.INVALID_NODE_COUNT.format(value=text))
         node_count = int(text)
     if tasks_per_node is not None:
+        if ntasks is not None and opts.get("nodes") is None:
+            node_count = -(-ntasks // tasks_per_node)  # observed: --ntasks=2 --ntasks-per-node=1 takes 2 nodes
         if ntasks is not None and ntasks != tasks_per_node * node_count:
             raise FakeUnsupported("sbatch --ntasks with a different --ntasks-per-node × --nodes is not modelled")
         ntasks = tasks_per_node * node_count
@@ -190,6 +192,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         except ValueError:
             raise SbatchError(255, messages.INVALID_SIGNAL) from None
     gpus = _gpus(opts, ntasks)
+    sharing = _sharing(opts)
     now = clock.now()
     eligible = now + config.start_delay
     if opts.get("begin") is not None:
@@ -216,13 +219,21 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         if item.kind == "aftercorr" and (opts.get("array") is None or not any(
                 t.index is not None for t in ctl.tasks_for(item.job_id or 0))):
             raise FakeUnsupported(f"--dependency={opts.get('dependency')}: aftercorr between arrays only is modelled")
-    cpus_per_node = -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
+    nodes = [n for n in cluster.nodes if n.name not in exclude]
+    widest = max(n.cpus for n in nodes) if nodes else 0
+    # --ntasks without --nodes: tasks more than one node holds are spread over the nodes it takes
+    # (observed: --ntasks=3 on 2-CPU nodes runs 2+1 on two; NumNodes=2 estimated while pending)
+    total = (ntasks or 1) * (cpus_per_task or 1)
+    spread = (opts.get("nodes") is None and opts.get("ntasks-per-node") is None and ntasks is not None
+              and ntasks > 1 and total > widest > 0)
+    if spread:
+        node_count = -(-total // widest)
+    cpus_per_node = total if spread else -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
     gpus_per_node, gpu_option, gpus_env = gpus
     memory = mem_mb if mem_mb is not None else (mem_per_cpu or config.def_mem_per_cpu) * cpus_per_node
     # what no node could ever give is refused; CPUs beyond a node's pend forever (PartitionConfig,
     # observed with --cpus-per-task=999 on 2-CPU nodes)
-    nodes = [n for n in cluster.nodes if n.name not in exclude]
-    if node_count > len(nodes) or sum(n.gpus >= gpus_per_node for n in nodes) < node_count:
+    if not spread and (node_count > len(nodes) or sum(n.gpus >= gpus_per_node for n in nodes) < node_count):
         raise SbatchError(1, messages.NODE_CONFIGURATION)
     # an explicit --mem or --mem-per-cpu no node has is refused; DefMemPerCPU is not checked so
     # (observed: --mem=50G refused, --cpus-per-task=999 pending on 24 GB nodes)
@@ -243,17 +254,31 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         requeue="no-requeue" not in opts or "requeue" in opts, umask=_umask(merged_env),
         sys_path=_host.sys_path() if inline is not None and config.execution == "process" else (),
         account=opts.get("account"), qos=opts.get("qos"), mem_per_cpu=mem_per_cpu, gpus_per_node=gpus_per_node,
-        gpu_option=gpu_option, gpus_env=gpus_env, exclusive="exclusive" in opts, dependency=dependency,
+        gpu_option=gpu_option, gpus_env=gpus_env, exclusive=sharing == "NO", sharing=sharing, dependency=dependency,
         any_dependency=any_dependency, kill_on_invalid_dep=_kill_on_invalid_dep(opts.get("kill-on-invalid-dep")),
-        signal=signal, exclude=exclude, open_mode_given=opts.get("open-mode") is not None,
+        signal=signal, exclude=exclude, open_mode_given=opts.get("open-mode") is not None, spread=spread,
     )
     return sub, eligible
+
+
+def _sharing(opts: Mapping[str, str | None]) -> str | None:
+    """sbatch --exclusive[=user|mcs] as the pending job's OverSubscribe= shows it: NO (the whole node),
+    USER or MCS (observed: the value in any case; none, empty or "exclusive" is the whole node)."""
+    if "exclusive" not in opts:
+        return None
+    value = (opts["exclusive"] or "").lower()
+    if value in ("", "exclusive"):
+        return "NO"
+    if value in ("user", "mcs"):
+        return value.upper()
+    raise SbatchError(255, messages.INVALID_EXCLUSIVE)
 
 
 def _gpus(opts: Mapping[str, str | None], ntasks: int | None) -> tuple[int, tuple[str, str] | None, dict[str, str]]:
     """GPUs per node, how scontrol shows the request (TresPerNode=gres:gpu:1, ...), and the job's
     SLURM_GPUS* variables for it (observed on Slurm 22.05 with GRES gpu:2 nodes)."""
-    given = [name for name in ("gres", "gpus", "gpus-per-node", "gpus-per-task") if opts.get(name) is not None]
+    given = [name for name in ("gres", "gpus", "gpus-per-node", "gpus-per-task") if opts.get(name) is not None
+             and not (name == "gres" and (opts[name] or "").lower() == "none")]  # --gres=none: no GRES (observed)
     if not given:
         return 0, None, {}
     if len(given) > 1:

@@ -21,10 +21,18 @@ from .._pool import Job, PooledJob, pool
 from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
-from .values import compress_hostlist, expand_filename, slurm_date
+from .values import compress_counts, compress_hostlist, expand_filename, slurm_date
 
 #: The line the cfut worker logs for each result file it wrote (``cfut._worker``).
 RESULT_LINE = "cfut worker: wrote result "
+
+
+#: What slurmd sets in a batch script's environment and the fake does not, and why.
+UNSET_BATCH_VARIABLES = {
+    "SLURM_CONF": "the fake has no slurm.conf",
+    "SLURM_WORKING_CLUSTER": "name:host:port of a slurmctld, which the fake has not",
+    "TMPDIR": "slurmd's TmpFS when the job has none; the fake leaves the job's own",
+}
 
 
 @dataclass
@@ -102,27 +110,34 @@ class Stepd:
         """The environment of the batch script: what sbatch exported plus the SLURM_* variables."""
         sub = task.sub
         cluster = self.cluster
-        per_node = task.alloc.cpus if task.alloc is not None else sub.cpus_per_node
-        cpus_per_node = str(per_node) if sub.node_count == 1 else f"{per_node}(x{sub.node_count})"
+        per_node = task.alloc.cpus if task.alloc is not None else (sub.cpus_per_node,) * sub.node_count
+        # tasks per node as slurmctld lays them out: the node's CPUs over --cpus-per-task (observed: a
+        # whole node of 2 CPUs for one task is SLURM_TASKS_PER_NODE=2; --ntasks=3 over 2+1 CPUs is "2,1")
+        tasks_per_node = tuple(max(1, cpus // (sub.cpus_per_task or 1)) for cpus in per_node)
         slurm = {
             "SLURM_JOB_ID": str(task.job_id), "SLURM_JOBID": str(task.job_id),
             "SLURM_JOB_NAME": sub.name, "SLURM_SUBMIT_DIR": sub.submit_dir,
             "SLURM_SUBMIT_HOST": cluster.submit_host,
             "SLURM_JOB_NODELIST": compress_hostlist(task.nodes), "SLURM_NODELIST": compress_hostlist(task.nodes),
-            "SLURMD_NODENAME": task.nodes[0], "SLURM_CPUS_ON_NODE": str(per_node),
-            "SLURM_JOB_CPUS_PER_NODE": cpus_per_node, "SLURM_JOB_PARTITION": sub.partition,
-            "SLURM_CLUSTER_NAME": cluster.name, "SLURM_JOB_NUM_NODES": str(sub.node_count),
-            "SLURM_NNODES": str(sub.node_count), "SLURM_JOB_USER": cluster.user,
+            "SLURMD_NODENAME": task.nodes[0], "SLURM_CPUS_ON_NODE": str(per_node[0]),
+            "SLURM_JOB_CPUS_PER_NODE": compress_counts(per_node), "SLURM_JOB_PARTITION": sub.partition,
+            "SLURM_TASKS_PER_NODE": compress_counts(tasks_per_node),
+            "SLURM_CLUSTER_NAME": cluster.name, "SLURM_JOB_NUM_NODES": str(len(per_node)),
+            "SLURM_NNODES": str(len(per_node)), "SLURM_JOB_USER": cluster.user,
             "SLURM_JOB_UID": str(cluster.uid), "SLURM_JOB_GID": str(cluster.gid),
             "SLURM_JOB_ACCOUNT": cluster.user, "SLURM_JOB_QOS": "normal",
             "SLURM_GTIDS": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_PROCID": "0",
-            "SLURM_TASK_PID": "0", "ENVIRONMENT": "BATCH",
+            "SLURM_TASK_PID": "0", "ENVIRONMENT": "BATCH", "SLURM_NODE_ALIASES": "(null)",
+            "SLURM_PRIO_PROCESS": str(os.getpriority(os.PRIO_PROCESS, 0)),  # sbatch's nice value
+            "SLURM_TOPOLOGY_ADDR": task.nodes[0], "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
         }
         if sub.ntasks is not None:
             slurm["SLURM_NTASKS"] = slurm["SLURM_NPROCS"] = str(sub.ntasks)
         # observed on Slurm 22.05: SLURM_MEM_PER_NODE for --mem, else SLURM_MEM_PER_CPU (--mem-per-cpu,
         # or DefMemPerCPU), in MB
-        if sub.mem_mb is not None:
+        if sub.mem_mb == 0:
+            pass  # --mem=0 (all of each node's memory): neither variable (observed)
+        elif sub.mem_mb is not None:
             slurm["SLURM_MEM_PER_NODE"] = str(sub.mem_mb)
         else:
             slurm["SLURM_MEM_PER_CPU"] = str(sub.mem_per_cpu or self.def_mem_per_cpu)

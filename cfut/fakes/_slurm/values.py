@@ -12,7 +12,7 @@ import functools
 import math
 import re
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .._errors import FakeUnsupported
@@ -179,6 +179,18 @@ def expand_hostlist(text: str) -> list[str]:
     return names
 
 
+def compress_counts(counts: Sequence[int]) -> str:
+    """Per-node counts as Slurm's environment gives them: runs of one value as ``N(xK)``, joined by
+    commas (``2,1``, ``2(x2)``, ``4(x2),1``)."""
+    runs: list[list[int]] = []
+    for count in counts:
+        if runs and runs[-1][0] == count:
+            runs[-1][1] += 1
+        else:
+            runs.append([count, 1])
+    return ",".join(str(value) if times == 1 else f"{value}(x{times})" for value, times in runs)
+
+
 def compress_hostlist(names: Iterable[str]) -> str:
     """``node[1-3,5]`` from node1,node2,node3,node5; a single node stays ``node1``."""
     return _compress(tuple(names))
@@ -263,10 +275,12 @@ def parse_memory_mb(text: str) -> int:
 
 
 def memory_text(mb: int) -> str:
-    """How scontrol prints a memory size: ``500M``, ``1G``."""
-    if mb and mb % (1024 * 1024) == 0:
+    """How scontrol prints a memory size: ``500M``, ``1G``, ``0`` (observed: --mem=0's MinMemoryNode)."""
+    if not mb:
+        return "0"
+    if mb % (1024 * 1024) == 0:
         return f"{mb // (1024 * 1024)}T"
-    if mb and mb % 1024 == 0:
+    if mb % 1024 == 0:
         return f"{mb // 1024}G"
     return f"{mb}M"
 
