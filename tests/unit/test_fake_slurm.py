@@ -1227,6 +1227,8 @@ def test_tasks_no_node_holds_are_spread_over_nodes(tmp_path: Path, monkeypatch: 
         assert status(fake, never) == {never: "PENDING|PartitionConfig"}
         assert (tmp_path / "spread.out").read_text() == "2 2,1 2,1 u 1024 u\n"
         assert (tmp_path / "per-node.out").read_text() == "2 1(x2) 1(x2) u 1024 u\n"
+        assert _job_fields(fake, per_node, "JobState", "NodeList", "NumNodes") == \
+            "JobState=COMPLETED NodeList=node[1-2] NumNodes=2"
         assert [n.used for n in fake.cluster.nodes] == [0, 0], "every CPU given back"
 
 
