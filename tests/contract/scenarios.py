@@ -617,6 +617,78 @@ def sinfo_and_exclusive(b: Backend) -> str:
     return "\n".join(out)
 
 
+NOSUCH_USER = "cfut-nosuch-user"  # a user name no site has
+NOSUCH_UID = "3999999"  # a uid no user has
+
+
+def _user_options(b: Backend) -> tuple[str, str]:
+    """``--user=`` with the user's name and with their uid, shown as <USER> and <UID> in reports."""
+    user, uid = b._user()
+    by_name, by_uid = f"--user={user}", f"--user={uid}"
+    b.norm.alias(by_name, "--user=<USER>")
+    b.norm.alias(by_uid, "--user=<UID>")
+    b.norm.alias(f"Invalid user name: {user},", "Invalid user name: <USER>,")  # scancel takes no list
+    return by_name, by_uid
+
+
+def command_id_and_user_forms(b: Backend) -> str:
+    """How squeue --jobs, scontrol show job, scancel --state/--user and squeue --user read what they
+    are given: step ids, stray commas, 0, ID_* and ID_[1-2], an empty list, unknown users and uids;
+    scontrol --quiet. (Every scancel here names its jobs: other users' jobs share the cluster.)"""
+    by_name, by_uid = _user_options(b)
+    job = b.sbatch("--begin=now+1hour", "--wrap=true")
+    array = b.sbatch("--array=0-3", "--begin=now+1hour", "--wrap=true")
+    running = b.sbatch("--output=/dev/null", "--wrap=sleep 300")
+    b.wait_until(lambda: "BeginTime" in b.run("squeue", "-h", "-j", f"{job},{array}", "-o", "%r").stdout
+                 and b.state(running) == "RUNNING", 60, "evaluated and running")
+    out = []
+    for ids in (f"{job}.0", f"{job},", "0", f"{job}_*", f"{job}_[1-2]", f"{array}_*", f"{array}_[1-2]",
+                f"{array}_1,{array}", f"{array},{array}_1", f"{array}_1,{array}_2", f",{job}", ",", "",
+                f"{UNKNOWN}.0", f"{UNKNOWN},", f"{UNKNOWN}_*", f"{UNKNOWN}_[1-2]", f"{UNKNOWN},,{job}", "abc"):
+        out.append(b.show("squeue", "--noheader", f"--jobs={ids}", "--format=%i|%T"))
+    out += [b.show("squeue", "--noheader", "-j", f"{job}.0", "--format=%i|%T"),
+            b.show("squeue", "--noheader", "-j", f"{UNKNOWN},", "--format=%i|%T")]
+    for users in (f"--user={NOSUCH_USER}", f"{by_name},{NOSUCH_USER}", f"--user={NOSUCH_USER},{NOSUCH_UID}", by_uid,
+                  "--user=", f"{by_name},"):
+        out.append(b.show("squeue", "--noheader", users, f"--jobs={job},{running}", "--format=%i|%T"))
+    out.append(b.show("squeue", "--noheader", "-u", NOSUCH_USER, f"--jobs={job}", "--format=%i|%T"))
+    listed = b.run("scontrol", "--oneliner", "show", "job", "0")
+    out.append(f"scontrol show job 0: exit {listed.returncode}, lists every job of ours: "
+               f"{all(f'JobId={j} ' in listed.stdout for j in (job, array, running))}")
+    out += [b.show("scontrol", "show", "job", word) for word in (f"{job}.0", f"{job},", f"{job}_*", f"{array}_7")]
+    out += [b.show("scontrol", *words) for words in (
+        ("--quiet", "show", "job", UNKNOWN), ("-Q", "show", "job", "abc"), ("-Q", "show", "job", f"{array}_7"),
+        ("-Q", "show", "job", f"{UNKNOWN}_3"), ("-Q", "requeue", UNKNOWN), ("-Q", "requeue", job),
+        ("-Q", "requeue"), ("-Q", "hold", UNKNOWN), ("--quiet", "release", f"{UNKNOWN}_1"))]
+    for state in ("BOGUS", "pending,running", "PENDING,", "all", "", "pd", "r", "CD"):
+        out.append(b.show("scancel", f"--state={state}", UNKNOWN))
+    out.append(b.show("scancel", "-t", "PENDING,RUNNING", UNKNOWN))
+    for user in (f"--user={NOSUCH_USER}", f"--user={NOSUCH_UID}", "--user=", f"{by_name},", by_uid, by_name):
+        out.append(b.show("scancel", user, UNKNOWN))
+    out.append(b.show("scancel", "-u", NOSUCH_USER, "abc"))
+    # what the filters act on: only the jobs both named and in the state (or of the user)
+    out += [b.show("scancel", "--state=RUNNING", job), b.show("scancel", "-t", "pending", job, running),
+            b.show("scancel", "--state=PD", running), b.show("scancel", by_uid, "--state=R", running)]
+    b.wait_until(lambda: b.state(running) == "CANCELLED", 60, "cancelled")
+    out.append(b.show("squeue", "--noheader", "--states=all", f"--jobs={job},{running}", "--format=%i|%T"))
+    out.append(b.show("scancel", array))
+    return "\n".join(out)
+
+
+@needs(ACCOUNTING)
+def sacct_user_forms(b: Backend) -> str:
+    """sacct --user with an unknown user, a uid, an empty list, and a list with an unknown name."""
+    by_name, by_uid = _user_options(b)
+    done = b.sbatch("--output=/dev/null", "--wrap=true")
+    b.wait_until(lambda: b.accounted(done), 60, "accounted")
+    query = ("sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={done}", "--format=JobID,State")
+    out = [b.show(*query, users) for users in (f"--user={NOSUCH_USER}", f"--user={NOSUCH_UID}", by_uid, by_name,
+                                               f"{by_name},", f"{by_name},{NOSUCH_USER}", "--user=", "--user=,")]
+    out += [b.show("sacct", "-u", NOSUCH_USER, "--jobs=abc"), b.show("sacct", "--jobs=abc", "-u", NOSUCH_USER),
+            b.show("sacct", "--format=JobID,Bogus", f"--jobs={done}", f"--user={NOSUCH_USER}")]
+    return "\n".join(out)
+
+
 def edge_paths(b: Backend) -> str:
     """Where scripts and tests meet Slurm's corners: a pending array task cancelled by its index, a
     job no node can ever run, the job's files under SLURM_UMASK, scripts that are no scripts, and
@@ -665,5 +737,6 @@ SCENARIOS: dict[str, Callable[[Backend], str]] = {
     f.__name__: f for f in (squeue_and_scancel, sbatch_replies, exit_codes, arrays, completing_and_environment,
                             hold_and_release, time_limit_and_purge, dependencies, aftercorr, gpus_and_memory,
                             signal_and_requeue, output_modes, sbatch_wait,
-                            task_layout_and_sharing, sinfo_and_exclusive, edge_paths)
+                            task_layout_and_sharing, sinfo_and_exclusive, command_id_and_user_forms,
+                            sacct_user_forms, edge_paths)
 }

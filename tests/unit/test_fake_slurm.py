@@ -566,7 +566,8 @@ def test_squeue_job_selection_and_errors(manual: FakeSlurm) -> None:
         "squeue: error: Invalid job state specified: foo\nsqueue: error: Valid job states include: PENDING,")
     assert run(manual, "squeue", "-h", "-n", "two", fmt).stdout == "2\n"
     assert run(manual, "squeue", "-h", "--me", fmt).stdout == "1\n2\n"
-    assert run(manual, "squeue", "-h", "-u", "somebody-else", fmt).stdout == ""
+    assert run(manual, "squeue", "-h", "-u", _other_user(), fmt) == CommandResult(
+        ("squeue", "-h", "-u", _other_user(), fmt), 0, "", "")
     assert run(manual, "squeue", "-h", "-t", "PD,CD", fmt).stdout == ""
     assert run(manual, "squeue", "-h", "-t", "r", fmt).stdout == "1\n2\n"
     manual.advance(1)
@@ -652,7 +653,7 @@ def test_sacct_selection() -> None:
     assert run(manual, "sacct", *fmt, "-S", "now-3hours", "-E", "now-1hour").stdout == "early\n"
     assert run(manual, "sacct", *fmt, "-s", "F").stdout == "late\n"
     assert run(manual, "sacct", *fmt, "-S", "now-3hours", "--name=early").stdout == "early\n"
-    assert run(manual, "sacct", *fmt, "-u", "somebody-else").stdout == ""
+    assert run(manual, "sacct", *fmt, "-u", _other_user()).stdout == ""
     assert run(manual, "sacct", *fmt, "-S", "now-3hours", "-b").stdout == "early\nlate\n"
     assert run(manual, "sacct", "-n", "-X", "-b", "-p", "--delimiter=;", "-S", "now-3hours").stdout == (
         "1;COMPLETED;0:0;\n2;FAILED;1:0;\n")
@@ -1268,3 +1269,130 @@ def test_whole_nodes_memory_and_gres_none(tmp_path: Path, monkeypatch: pytest.Mo
         }
         node = fake.cluster.nodes[0]
         assert (node.used, node.mem_used, node.gpus_used) == (0, 0, set())
+
+
+# ------------------------------------------------------------------ job id and user forms (Slurm 22.05)
+
+
+def _other_user() -> str:
+    """A user of this machine's user database other than the one running the tests."""
+    import pwd
+
+    return next(p.pw_name for p in pwd.getpwall() if p.pw_uid != os.getuid())
+
+
+NOSUCH = "cfut-nosuch-user"
+
+
+def answer(fake: FakeSlurm, *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of one command."""
+    result = run(fake, *argv)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_squeue_reads_job_ids_as_squeue_does(manual: FakeSlurm) -> None:
+    """Each element is a number, then _ and an index, read with strtol: the rest is ignored, an index
+    that is no number is 0, empty elements are skipped and an empty list lists nothing."""
+    job = submit(manual, "--begin=now+1hour")
+    array = submit(manual, "--array=0-3", "--begin=now+1hour")
+    fmt = ("-h", "-o", "%i|%T")
+
+    def listed(ids: str) -> tuple[int, str, str]:
+        result = run(manual, "squeue", *fmt, f"--jobs={ids}")
+        return result.returncode, result.stdout, result.stderr
+
+    pending = f"{job}|PENDING\n"
+    assert [listed(i) for i in (f"{job}.0", f"{job},", f",{job}", f"4000001,,{job}", f" {job}", f"{job}abc")] == [
+        (0, pending, "")] * 6
+    assert [listed(i) for i in (f"{job}_*", f"{job}_[1-2]", "", ",")] == [(0, "", "")] * 4
+    assert listed("0") == (1, "", "squeue: error: Invalid job id: 0\n")
+    assert listed(f"{job},0") == (1, "", "squeue: error: Invalid job id: 0\n")
+    assert listed("4294967295") == (1, "", "squeue: error: Invalid job id: 4294967295\n")
+    unknown = (1, "", "slurm_load_jobs error: Invalid job id specified\n")
+    assert [listed(i) for i in ("4000001.0", "4000001,", "4000001_*", "4000001_[1-2]", ",4000001")] == [unknown] * 5
+    assert listed(f"{array}_*") == listed(f"{array}_[1-2]") == (0, f"{array}_0|PENDING\n", "")
+    assert listed(f"{array}_1,{array}") == (0, f"{array}_1|PENDING\n", "")
+    assert listed(f"{array},{array}_1") == (0, f"{array}_[0-3]|PENDING\n", "")
+    assert listed(f"{array}_1,{array}_2") == (0, f"{array}_[1-2]|PENDING\n", "")
+    assert run(manual, "squeue", *fmt, "-j", f"{job}.0").stdout == pending
+
+
+def test_squeue_and_sacct_users(manual: FakeSlurm) -> None:
+    """squeue --user complains of each name that is no user and lists the jobs of the others; sacct
+    refuses the first one (and an empty list, silently); a uid counts as its user."""
+    import pwd
+
+    me, uid = pwd.getpwuid(os.getuid()).pw_name, str(os.getuid())
+    job = submit(manual)
+    fmt = ("-h", "-o", "%i", f"--jobs={job}")
+    complaint = f"squeue: error: Invalid user: {NOSUCH}\n\n"
+    assert answer(manual, "squeue", *fmt, f"--user={NOSUCH}") == (0, "", complaint)
+    assert answer(manual, "squeue", *fmt, "-u", f"{NOSUCH},{me}") == (0, f"{job}\n", complaint)
+    assert answer(manual, "squeue", *fmt, "-u", f" {uid},") == (0, f"{job}\n", "")
+    assert answer(manual, "squeue", *fmt, "-u", "") == (0, "", "")
+    assert answer(manual, "squeue", *fmt, "-u", "3999999,x") == (
+        0, "", "squeue: error: Invalid user: 3999999\n\nsqueue: error: Invalid user: x\n\n")
+    manual.advance(2)
+    acct = ("sacct", "-n", "-P", "-X", "-o", "JobID,State", f"--jobs={job}")
+    assert answer(manual, *acct, f"--user={uid}") == (0, f"{job}|COMPLETED\n", "")
+    assert answer(manual, *acct, "--uid", f"{me},") == (0, f"{job}|COMPLETED\n", "")
+    assert answer(manual, *acct, "-u", f"{me},{NOSUCH}") == (1, "", f"sacct: error: Invalid user id: {NOSUCH}\n")
+    assert answer(manual, *acct, "-u", "") == answer(manual, *acct, "-u", ",") == (1, "", "")
+    # in getopt's order with --jobs, before the fields are checked
+    assert run(manual, "sacct", "-j", "abc", "-u", NOSUCH).stderr == "sacct: fatal: Bad job/step specified: abc\n"
+    assert run(manual, "sacct", "-u", NOSUCH, "-j", "abc").stderr == f"sacct: error: Invalid user id: {NOSUCH}\n"
+    assert run(manual, "sacct", "-o", "Bogus", "-u", NOSUCH).stderr == f"sacct: error: Invalid user id: {NOSUCH}\n"
+
+
+def test_scancel_state_takes_one_state_and_acts_on_it(manual: FakeSlurm) -> None:
+    waiting = submit(manual, "--begin=now+1hour")
+    running = submit(manual, wrap="sleep 100")
+    manual.advance(0.5)
+    invalid = "Invalid job state specified: {}\nValid job states are PENDING, RUNNING, and SUSPENDED\n"
+    for state in ("BOGUS", "PENDING,RUNNING", "all", "", " PENDING", "PENDING,"):
+        assert answer(manual, "scancel", f"--state={state}", "4000001") == (1, "", invalid.format(state))
+    assert answer(manual, "scancel", "-Q", "-t", "bogus", waiting) == (1, "", invalid.format("bogus"))
+    assert run(manual, "scancel", "-t", "CD", "4000001").stderr.startswith("scancel: error: Kill job error")
+    assert run(manual, "scancel", "--state=RUNNING", waiting).returncode == 0
+    assert run(manual, "scancel", "-t", "pd", running).returncode == 0
+    assert status(manual, waiting, running) == {waiting: "PENDING|BeginTime", running: "RUNNING|None"}
+    assert run(manual, "scancel", "-t", "pending", waiting, running).returncode == 0
+    assert status(manual, waiting, running) == {waiting: "CANCELLED|BeginTime", running: "RUNNING|None"}
+    assert run(manual, "scancel", "-t", "R", running).returncode == 0
+    assert status(manual, running)[running].split("|")[0] in ("CANCELLED", "COMPLETING")
+
+
+def test_scancel_user_is_one_user(manual: FakeSlurm) -> None:
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    job = submit(manual, "--begin=now+1hour")
+    for user in (NOSUCH, "3999999", "", f"{me},", f"{me},{NOSUCH}", f" {me}"):
+        assert answer(manual, "scancel", f"--user={user}", job) == (
+            1, "", f"scancel: error: Invalid user name: {user}\n")
+    assert run(manual, "scancel", "-u", NOSUCH, "abc").stderr == "scancel: error: Invalid job id abc\n"
+    assert run(manual, "scancel", "-u", _other_user(), job).returncode == 0
+    assert status(manual, job)[job].startswith("PENDING")
+    assert run(manual, "scancel", "-u", str(os.getuid()), job).returncode == 0
+    assert status(manual, job)[job].startswith("CANCELLED")
+
+
+def test_scontrol_quiet_and_job_zero(manual: FakeSlurm) -> None:
+    """--quiet silences every complaint and keeps the exit code; job id 0 is every job, and finding
+    none is "Job 0 not found" (observed on a cluster without jobs)."""
+    assert answer(manual, "scontrol", "show", "job", "0") == (1, "Job 0 not found\n", "")
+    assert answer(manual, "scontrol", "show", "job") == (0, "No jobs in the system\n", "")
+    assert answer(manual, "scontrol", "-Q", "show", "job") == (0, "", "")
+    assert answer(manual, "scontrol", "-Q", "show", "job", "0") == (1, "", "")
+    job = submit(manual, "--begin=now+1hour")
+    array = submit(manual, "--array=0-1", "--begin=now+1hour")
+    every = run(manual, "scontrol", "-o", "show", "job", "0")
+    assert every.returncode == 0 and every.stdout == run(manual, "scontrol", "-o", "show", "job").stdout
+    assert run(manual, "scontrol", "show", "job", f"{array}_7").stdout == f"Job {array}_7 not found\n"
+    for words in (("show", "job", "4000001"), ("show", "job", "abc"), ("show", "job", f"{array}_7"),
+                  ("requeue", "4000001"), ("requeue", job), ("requeue",), ("hold", "4000001"), ("release",),
+                  ("release", "4000001_1")):
+        assert answer(manual, "scontrol", "--quiet", *words) == (1, "", ""), words
+        assert run(manual, "scontrol", *words).returncode == 1
+    assert run(manual, "scontrol", "-Q", "-o", "show", "job", job).stdout.startswith(f"JobId={job} ")
+    assert answer(manual, "scontrol", "-Q", "hold", job) == (0, "", "")

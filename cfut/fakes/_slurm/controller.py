@@ -21,7 +21,7 @@ import math
 import os
 import signal as signal_module
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -726,16 +726,12 @@ class Controller:
         """Every task of one submission (still known to the fake)."""
         return [t for t in self._index.get(sub.job_id, ()) if t.sub is sub]
 
-    def user_filter(self, users: str | None, me: bool) -> set[str] | None:
-        """None: no filter; an empty set: a filter no job of ours passes (all jobs are ours)."""
-        if users is None and not me:
-            return None
-        wanted = set((users or "").split(",")) if users is not None else set()
-        if me:
-            wanted.add(self.cluster.user)
-        if {self.cluster.user, str(self.cluster.uid)} & wanted:
-            return {self.cluster.user}
-        return set()
+    def ours(self, uids: Collection[int] | None, me: bool) -> bool:
+        """Whether the user's jobs (every job of the fake is theirs) pass a filter of users: the
+        uids ``-u``/``--user`` named (None when not given; empty when none was valid) and ``--me``."""
+        if uids is None and not me:
+            return True
+        return me or self.cluster.uid in (uids or ())
 
     def context(self) -> Context:
         cluster = self.cluster

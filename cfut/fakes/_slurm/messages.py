@@ -72,13 +72,17 @@ UNKNOWN_CLUSTER = ("{command}: error: No cluster '{cluster}' known by database.\
 INVALID_STATE = ("squeue: error: Invalid job state specified: {state}\n"
                  "squeue: error: Valid job states include: {valid}\n\n")
 SQUEUE_INVALID_JOB = "squeue: error: Invalid job id: {job}\n"
+#: squeue --user naming no user: one complaint (and a blank line) per name; the others still count.
+SQUEUE_INVALID_USER = "squeue: error: Invalid user: {user}\n\n"
 SCONTROL_PRINT_INVALID = "scontrol_print_job error: Invalid job id specified\n"
 NO_JOBS = "No jobs in the system\n"
-TASK_NOT_FOUND = "Job {job} not found\n"  # scontrol show job A_I for a task the array no longer has
+# scontrol show job A_I for a task the array no longer has, or show job 0 with no jobs at all
+TASK_NOT_FOUND = "Job {job} not found\n"
 
 # -- sacct
 INVALID_FIELD = 'sacct: error: Invalid field requested: "{field}"\n'
 BAD_JOB_STEP = "sacct: fatal: Bad job/step specified: {job}\n"
+SACCT_INVALID_USER = "sacct: error: Invalid user id: {user}\n"
 
 # -- scontrol hold/release, one pair of lines per id it cannot act on
 TOO_FEW_ARGUMENTS = "too few arguments for keyword:{verb}\n"
@@ -97,6 +101,10 @@ REQUEUE_PENDING = "Job is pending execution for job {job}\n"
 UNKNOWN_SIGNAL = "Unknown job signal: {signal}\n"
 SCANCEL_INVALID_JOB = "scancel: error: Invalid job id {job}\n"
 NO_JOB_IDENTIFICATION = "scancel: error: No job identification provided\n"
+SCANCEL_INVALID_USER = "scancel: error: Invalid user name: {user}\n"
+#: scancel --state takes one state, of any case or its short code; anything else is refused so
+SCANCEL_INVALID_STATE = ("Invalid job state specified: {state}\n"
+                         "Valid job states are PENDING, RUNNING, and SUSPENDED\n")
 KILL_JOB_ERROR = f"scancel: error: Kill job error on job id {{job}}: {INVALID_JOB_ID}\n"
 KILL_STEP_ERROR = f"scancel: error: Kill job error on job step id {{job}}: {INVALID_JOB_ID}\n"
 

@@ -13,7 +13,7 @@ from .controller import Controller
 from .model import Task, parse_states, split_ids
 from .options import SACCT_MODELLED, SACCT_OPTIONS, clusters_named, refuse_unmodelled
 from .render import SACCT_ALL_FIELDS, SACCT_DEFAULT_FORMAT, SACCT_FIELDS, SacctField, SacctLine, rows, sacct_text
-from .values import JobRef, parse_job_ref, parse_slurm_date
+from .values import JobRef, parse_job_ref, parse_slurm_date, uid_of
 
 
 def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> CommandResult:
@@ -26,9 +26,20 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     if positionals:
         raise FakeUnsupported(f"sacct arguments {positionals!r} are not modelled")
     opts = {p.option.long: p.value for p in parsed}
-    jobs = [p.value or "" for p in parsed if p.option.long == "jobs"]
-    if len(jobs) > 1:
-        opts["jobs"] = ",".join(jobs)  # observed: sacct -j A -j B lists both (submitit asks so)
+    refs: list[JobRef] | None = None
+    uids: list[int] | None = None
+    for item in parsed:  # sacct reads --jobs and --user as getopt meets them; the first bad one ends it
+        if item.option.long == "jobs":
+            # every -j adds to the list (observed: sacct -j A -j B lists both; submitit asks so)
+            more, bad = _job_refs(item.value or "")
+            refs = (refs or []) + more
+            if bad is not None:
+                return CommandResult(argv, 1, "", messages.BAD_JOB_STEP.format(job=bad))
+        elif item.option.long == "user":
+            users = _users(item.value or "")
+            if isinstance(users, str):
+                return CommandResult(argv, 1, "", users)
+            uids = users
     fmt = opts.get("format") or ("JobID,State,ExitCode" if "brief" in opts else SACCT_DEFAULT_FORMAT)
     fields: list[tuple[SacctField, int | None]] = []
     for spec in fmt.split(","):
@@ -38,16 +49,6 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         if name.lower() not in SACCT_FIELDS:
             raise FakeUnsupported(f"sacct field {name!r} is not modelled by FakeSlurm")
         fields.append((SACCT_FIELDS[name.lower()], int(width) if width else None))
-    refs: list[JobRef] | None = None
-    if opts.get("jobs") is not None:
-        refs = []
-        for text in split_ids(opts["jobs"] or ""):
-            if "." in text and text.split(".")[0].replace("_", "").isdigit():
-                raise FakeUnsupported(f"sacct --jobs with a step id ({text!r}) is not modelled")
-            try:
-                refs.append(parse_job_ref(text))
-            except ValueError:
-                return CommandResult(argv, 1, "", messages.BAD_JOB_STEP.format(job=text))
     states = None
     if opts.get("state") is not None:
         states = parse_states(opts["state"] or "")
@@ -77,8 +78,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         tasks = [t for t in tasks if t.state in states]
     if opts.get("name") is not None:
         tasks = [t for t in tasks if t.sub.name in (opts["name"] or "").split(",")]
-    users = ctl.user_filter(opts.get("user"), False)
-    if users is not None and not users:
+    if not ctl.ours(uids, False):
         tasks = []
     lines: list[SacctLine] = []
     for row in rows(tasks, expand_pending=False, collapse_unstarted=True):
@@ -93,6 +93,33 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     text = sacct_text(fields, lines, ctl.context(), header="noheader" not in opts, delimiter=delimiter,
                       trailing="parsable" in opts and "parsable2" not in opts)
     return CommandResult(argv, 0, text, "")
+
+
+def _job_refs(text: str) -> tuple[list[JobRef], str | None]:
+    """One ``sacct --jobs`` list: the jobs named, and the first element that is no job id (or
+    None). A job step id (``ID.STEP``) is not modelled."""
+    refs = []
+    for part in split_ids(text):
+        if "." in part and part.split(".")[0].replace("_", "").isdigit():
+            raise FakeUnsupported(f"sacct --jobs with a step id ({part!r}) is not modelled")
+        try:
+            refs.append(parse_job_ref(part))
+        except ValueError:
+            return refs, part
+    return refs, None
+
+
+def _users(text: str) -> list[int] | str:
+    """``sacct --user``'s list: the uids of the names (or numbers), or what sacct says before it
+    exits 1: of the first that is no user, or nothing at all for an empty list (observed: -u ""
+    and -u , exit 1 silently)."""
+    uids = []
+    for name in (n for n in text.split(",") if n):
+        uid = uid_of(name)
+        if uid is None:
+            return messages.SACCT_INVALID_USER.format(user=name)
+        uids.append(uid)
+    return uids or ""
 
 
 def _in_window(task: Task, start: float | None, end: float | None) -> bool:

@@ -10,9 +10,9 @@ from .._errors import FakeUnsupported
 from .._getopt import GetoptError
 from . import messages
 from .controller import Controller, matches
-from .model import Task, parse_states, split_ids
+from .model import Task, split_ids, state_name
 from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, clusters_named, refuse_unmodelled
-from .values import JobRef, parse_job_ref, parse_signal
+from .values import JobRef, parse_job_ref, parse_signal, uid_of
 
 # Signals whose default action is to do nothing: a shell that receives one goes on.
 _IGNORED_SIGNALS = frozenset({signal_module.SIGCHLD, signal_module.SIGURG, signal_module.SIGWINCH,
@@ -34,12 +34,20 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
         if other is not None:
             return CommandResult(argv, 1, "", messages.UNKNOWN_CLUSTER.format(command="scancel", cluster=other))
     signum = None
-    if opts.get("signal") is not None:
-        text = (opts["signal"] or "").strip()
-        # any positive number is taken as it is (observed: -s 64, -s 4294967297); 0 is unknown
-        signum = int(text) if text.isdigit() and int(text) > 0 else parse_signal(text)
-        if signum is None:
-            return CommandResult(argv, 1, "", messages.UNKNOWN_SIGNAL.format(signal=opts["signal"]))
+    state = None
+    for item in parsed:  # getopt's order: the first bad --signal or --state ends scancel
+        if item.option.long == "signal":
+            text = (item.value or "").strip()
+            # any positive number is taken as it is (observed: -s 64, -s 4294967297); 0 is unknown
+            signum = int(text) if text.isdigit() and int(text) > 0 else parse_signal(text)
+            if signum is None:
+                return CommandResult(argv, 1, "", messages.UNKNOWN_SIGNAL.format(signal=item.value))
+        elif item.option.long == "state":
+            # one state, not a list, of any case or its short code (observed: pending, PD, r; not
+            # "PENDING,RUNNING", "all", " PENDING" nor ""), even under --quiet
+            state = state_name(item.value or "") if (item.value or "").strip() == item.value else None
+            if state is None:
+                return CommandResult(argv, 1, "", messages.SCANCEL_INVALID_STATE.format(state=item.value))
     refs = []
     steps: list[tuple[str, JobRef]] = []  # ID.STEP: a job step, by the text given
     for text in (t for word in positionals for t in split_ids(word)):
@@ -54,6 +62,14 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
             steps.append((text, ref))
         else:
             refs.append(ref)
+    uids: list[int] | None = None
+    if "user" in opts:
+        # one user, by name or uid, looked up once the job ids are read (observed: "scancel -u nosuch
+        # abc" complains of the id; -u root,nosuch and -u "" are invalid user names)
+        uid = uid_of(opts["user"] or "")
+        if uid is None:
+            return CommandResult(argv, 1, "", messages.SCANCEL_INVALID_USER.format(user=opts["user"]))
+        uids = [uid]
     filters = any(k in opts for k in ("name", "user", "state", "partition", "me"))
     if not refs and not steps and not filters:
         return CommandResult(argv, 1, "", messages.NO_JOB_IDENTIFICATION)
@@ -63,12 +79,10 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     live = list(every)
     if "name" in opts:
         live = [t for t in live if t.sub.name in (opts["name"] or "").split(",")]
-    users = ctl.user_filter(opts.get("user"), "me" in opts)
-    if users is not None and not users:
+    if not ctl.ours(uids, "me" in opts):
         live = []
-    if opts.get("state") is not None:
-        wanted = parse_states(opts["state"] or "") or frozenset()
-        live = [t for t in live if t.state in wanted]
+    if state is not None:
+        live = [t for t in live if t.state == state]
     if opts.get("partition") is not None:
         live = [t for t in live if t.sub.partition in (opts["partition"] or "").split(",")]
     now = ctl.clock.now()

@@ -21,7 +21,24 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     except GetoptError as exc:
         return CommandResult(argv, 1, "", messages.GETOPT_SCONTROL.format(message=exc.message))
     refuse_unmodelled("scontrol", parsed, SCONTROL_MODELLED)
-    oneliner = any(p.option.long == "oneliner" for p in parsed)
+    result = _answer(ctl, argv, words, refresh, oneliner=any(p.option.long == "oneliner" for p in parsed))
+    if any(p.option.long == "quiet" for p in parsed):
+        # --quiet silences every complaint, on stderr and on stdout, and keeps the exit code
+        # (observed: show job UNKNOWN, requeue UNKNOWN, hold with no id: exit 1 and no output)
+        return _quiet(result)
+    return result
+
+
+def _quiet(result: CommandResult) -> CommandResult:
+    """``result`` as ``scontrol --quiet`` gives it: records and configuration only (what a failing
+    command prints on stdout is its "Job ... not found")."""
+    silenced = result.returncode != 0 or result.stdout == messages.NO_JOBS
+    return CommandResult(result.argv, result.returncode, "" if silenced else result.stdout, "")
+
+
+def _answer(ctl: Controller, argv: tuple[str, ...], words: list[str], refresh: Callable[[], None], *,
+            oneliner: bool) -> CommandResult:
+    """One scontrol command, with every complaint it makes when not --quiet."""
     if words and words[0] in ("hold", "release"):
         return _hold_or_release(ctl, argv, words[0], words[1:], refresh)
     if words == ["show", "config"]:
@@ -32,7 +49,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         raise FakeUnsupported(f"scontrol {' '.join(words)!r}: only `scontrol show job [ID]`, `hold`, "
                               "`release`, `requeue` and `show config` are modelled")
     ref = None
-    if len(words) == 3:
+    every = len(words) == 3 and words[2].isdigit() and int(words[2]) == 0
+    if len(words) == 3 and not every:
         try:
             ref = parse_job_ref(words[2])
         except ValueError:
@@ -45,6 +63,10 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
                 # a task the array no longer has: on stdout, exit 1 (observed on Slurm 22.05.8)
                 return CommandResult(argv, 1, messages.TASK_NOT_FOUND.format(job=words[2]), "")
             return CommandResult(argv, 1, "", messages.LOAD_JOBS_INVALID)
+    elif not visible and every:
+        # job id 0 asks for every job, as no id does, but finding none is a failure (observed on a
+        # cluster with no jobs: "Job 0 not found", exit 1)
+        return CommandResult(argv, 1, messages.TASK_NOT_FOUND.format(job=0), "")
     elif not visible:
         return CommandResult(argv, 0, messages.NO_JOBS, "")
     ctx = ctl.context()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
+import pwd
 import re
 import signal
 from collections.abc import Iterable, Sequence
@@ -372,6 +373,60 @@ def parse_job_ref(text: str) -> JobRef:
     spec = parse_array(match.group(3), max_array_size=2**31)
     assert spec is not None
     return JobRef(job_id, frozenset(spec.indices), text)
+
+
+#: C's isspace(): what strtol skips before a number.
+_C_SPACE = " \t\n\v\f\r"
+_LONG_MAX = 2**63 - 1
+
+
+def c_strtol(text: str) -> tuple[int | None, str]:
+    """C's ``strtol(text, &end, 10)``: white space, a sign and digits → the number (clamped to a
+    long) and the text after it; ``(None, text)`` when there are no digits (C returns 0 then)."""
+    match = re.match(rf"[{_C_SPACE}]*([+-]?)(\d+)", text)
+    if not match:
+        return None, text
+    value = min(int(match.group(2)), _LONG_MAX + (match.group(1) == "-"))
+    return (-value if match.group(1) == "-" else value), text[match.end():]
+
+
+def _c_int(value: int) -> int:
+    """A long stored in a C ``int`` (32 bits, two's complement), as slurm's parsers do."""
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def squeue_job_ref(text: str) -> JobRef:
+    """One element of ``squeue --jobs`` as squeue reads it: a number, then ``_`` and a task index,
+    each read with C's strtol and anything after them ignored. So ``5.0`` and ``5abc`` are job 5,
+    and an index that is no number is 0: ``5_*`` and ``5_[1-2]`` name task 0 of array 5 (observed
+    on Slurm 22.05). Raises ValueError when the job id is not a positive number."""
+    number, rest = c_strtol(text)
+    job_id = _c_int(number or 0)
+    if job_id <= 0:
+        raise ValueError(f"invalid job id {text!r}")
+    if not rest.startswith("_"):
+        return JobRef(job_id, None, text)
+    index = _c_int(c_strtol(rest[1:])[0] or 0)
+    if index < 0:
+        raise FakeUnsupported(f"squeue --jobs={text}: a negative task index (real squeue crashes) is not modelled")
+    return JobRef(job_id, frozenset({index}), text)
+
+
+def uid_of(text: str) -> int | None:
+    """The uid a user name or number stands for, as slurm's uid_from_string looks it up: a name in
+    the user database first, else a number (strtol, nothing after it) that is a uid there; None
+    when neither (``nosuch``, a uid without a user, the empty string, `` root``)."""
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        pass
+    number, rest = c_strtol(text)
+    if number is None or rest or not 0 <= number <= 2**31 - 1:
+        return None
+    try:
+        return pwd.getpwuid(number).pw_uid
+    except KeyError:
+        return None
 
 
 # ------------------------------------------------------------------ --signal, --gres, --dependency
