@@ -14,7 +14,8 @@ other programs - raises :class:`FakeUnsupported` when the script is *submitted*,
 once that it needs ``execution="subprocess"``.
 
 Time is not spent here: a fake adds up the ``sleep`` arguments (:attr:`InlineScript.sleep_seconds`)
-to decide when the job ends, and only then runs the script, all at once.
+to decide when the job ends, and only then runs the script, all at once; a job killed before then runs
+the part its script had reached (``run_inline(until=...)``, :meth:`InlineScript.timeline`).
 """
 
 from __future__ import annotations
@@ -349,6 +350,26 @@ class InlineScript:
     commands: tuple[ScriptCommand, ...]
     errexit: bool
 
+    def timeline(self, worker_seconds: float) -> list[tuple[ScriptCommand, float, float, bool]]:
+        """Each command with the script time (seconds) it starts and ends at when ``sleep`` takes its
+        operands and a worker ``worker_seconds`` (everything else no time), and whether it is a worker."""
+        now, spans = 0.0, []
+        for command in self.commands:
+            first = 1 if command.literal(0) == "exec" and len(command.words) > 1 else 0
+            name = command.literal(first)
+            worker = name not in _BUILTINS  # the one other command the subset allows (or $PYTHON ...)
+            took = worker_seconds if worker else 0.0
+            if name == "sleep":
+                took = _sleep_seconds([command.literal(i) or "" for i in range(first + 1, len(command.words))]) or 0.0
+            spans.append((command, now, now + took, worker))
+            now += took
+        return spans
+
+    def reaches_worker(self, until: float, worker_seconds: float) -> bool:
+        """Whether, killed ``until`` seconds after it started, the script had run a worker to its end
+        (what it ran then cannot be replayed without running user code)."""
+        return any(worker and end <= until for _, _, end, worker in self.timeline(worker_seconds))
+
     @functools.cached_property
     def sleep_seconds(self) -> float:
         """How long the script's ``sleep`` commands take (they run back to back); computed once."""
@@ -460,14 +481,22 @@ def run_inline(
     run_worker: Callable[[list[str]], int],
     exec_worker: Callable[[list[str]], int] | None = None,
     script_name: str = "/bin/sh",
+    until: float | None = None,
+    worker_seconds: float = 0.0,
 ) -> int:
     """Run the script's commands now; return its exit status as the shell would (negative: the
     script was killed by that signal). ``run_worker(args)`` runs the cfut worker and returns its
     status in the same form (see :func:`run_worker_in_process`); ``exec_worker(args)``, when given,
-    runs it for ``exec PYTHON -m cfut.remote ARGS`` (the worker replaces the shell)."""
+    runs it for ``exec PYTHON -m cfut.remote ARGS`` (the worker replaces the shell).
+
+    ``until`` (seconds): the script was killed that long after it started; run only what it had
+    reached by then, counting each ``sleep`` and ``worker_seconds`` for each worker as spent (a
+    worker still running then is not run; see :meth:`InlineScript.reaches_worker`)."""
     status = 0
     errexit, nounset = script.errexit, False
-    for command in script.commands:
+    for command, _, end, _ in script.timeline(worker_seconds):
+        if until is not None and end > until:
+            return status  # killed before this command ended (in its sleep or worker) or began
         try:
             argv = _expand(command, env, nounset, script_name)
         except _ScriptError as exc:

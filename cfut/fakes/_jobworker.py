@@ -54,6 +54,10 @@ class JobSpec:
     stderr: str | None
     sys_path: tuple[str, ...]
     script_name: str
+    #: The job was killed this long (seconds) after it started: run what its script had reached by
+    #: then, a worker taking ``worker_seconds`` (see :func:`~cfut.fakes._inline.run_inline`).
+    until: float | None = None
+    worker_seconds: float = 0.0
 
 
 class Stream(Protocol):
@@ -200,7 +204,8 @@ def run_job(spec: JobSpec, env: dict[str, str]) -> int:
     if spec.script is None:
         return _as_python(spec.worker_args)
     return run_inline(spec.script, env=env, out=shell_out, err=shell_err, run_worker=_python_in_child,
-                      exec_worker=_as_python, script_name=spec.script_name)
+                      exec_worker=_as_python, script_name=spec.script_name, until=spec.until,
+                      worker_seconds=spec.worker_seconds)
 
 
 # ---------------------------------------------------------------------- the process

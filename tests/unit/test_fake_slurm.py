@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import stat
 import sys
 import threading
@@ -300,7 +301,7 @@ def test_output_and_error_files_open_mode(manual: FakeSlurm, tmp_path: Path) -> 
     manual.advance(61)
     assert (tmp_path / "kept.out").read_text() == "before\nappended\n"
     assert (tmp_path / "cut.out").read_text() == "alone\n"
-    assert (tmp_path / "split.out").read_text() == ""
+    assert (tmp_path / "split.out").read_text() == "out\n", "what the script ran before its time limit, as on a node"
     assert "DUE TO TIME LIMIT" in (tmp_path / "split.err").read_text()
     assert manual.job("3").error_path == f"{tmp_path}/split.err"
 
@@ -462,7 +463,7 @@ def test_finished_jobs_are_purged_after_min_job_age(tmp_path: Path, monkeypatch:
     assert sacct.stdout == "1|COMPLETED|0:0\n"
 
 
-def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_path: Path) -> None:
+def test_time_limit_inline_job_times_out_with_what_it_ran(manual: FakeSlurm, tmp_path: Path) -> None:
     job_id = submit(manual, "-t", "0:30", wrap="echo ran\nsleep 100")
     manual.advance(59.9)
     assert status(manual, job_id)[job_id] == "RUNNING|None", "0:30 rounds up to one minute"
@@ -470,8 +471,8 @@ def test_time_limit_inline_job_times_out_without_running(manual: FakeSlurm, tmp_
     job = manual.job(job_id)
     assert (job.state, job.exit_code, job.signal, job.reason, job.end_time) == ("TIMEOUT", 0, 0, "TimeLimit", 60)
     log = (tmp_path / "slurm-1.out").read_text()
-    assert "ran" not in log
-    assert "slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT " in log and "DUE TO TIME LIMIT ***" in log
+    assert log.startswith("ran\nslurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT "), log
+    assert log.endswith(" DUE TO TIME LIMIT ***\n"), log
     assert run(manual, "sacct", "-P", "-n", "-j", job_id, "-o", "JobID,State,ExitCode").stdout == (
         "1|TIMEOUT|0:0\n1.batch|CANCELLED|0:15\n")
 
@@ -927,7 +928,8 @@ def test_end_job_defaults(manual: FakeSlurm, state: str, exit_code: int, sig: in
     manual.end_job(job_id, state)
     job = manual.job(job_id)
     assert (job.state, job.exit_code, job.signal, job.reason) == (state, exit_code, sig, reason)
-    assert Path(job.output_path).read_text() == ""
+    # what the script had run by then is there, as on a node (a job that failed to boot ran nothing)
+    assert Path(job.output_path).read_text() == ("" if state == "BOOT_FAIL" else "never\n")
     line = run(manual, "sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State,ExitCode").stdout
     if state == "CANCELLED":
         assert line == f"CANCELLED by {os.getuid()}|0:0\n", "as for scancel: recorded before the SIGTERM status"
@@ -1396,3 +1398,60 @@ def test_scontrol_quiet_and_job_zero(manual: FakeSlurm) -> None:
         assert run(manual, "scontrol", *words).returncode == 1
     assert run(manual, "scontrol", "-Q", "-o", "show", "job", job).stdout.startswith(f"JobId={job} ")
     assert answer(manual, "scontrol", "-Q", "hold", job) == (0, "", "")
+
+
+STEPD_LINE = "slurmstepd-node1: error: *** JOB {} ON node1 CANCELLED AT <T>{} ***\n"
+
+
+def _log(path: Path) -> str:
+    return re.sub(r"CANCELLED AT \S+", "CANCELLED AT <T>", path.read_text())
+
+
+@pytest.mark.parametrize("execution", ["process", "inline"])
+def test_a_job_killed_before_its_end_shows_what_its_script_had_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, execution: str) -> None:
+    """On a node the script runs from the job's start: killed (scancel, time limit, requeue) after
+    its first echo and before its sleep ends, the job's log has that echo, then slurmstepd's line;
+    never the echo after the sleep (it used to be lost, or to come after the CANCELLED line)."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution=execution) as fake:  # type: ignore[arg-type]
+        cancelled = submit(fake, "-o", "cancelled.out", wrap="echo before; sleep 100; echo after")
+        timed_out = submit(fake, "-t", "1", "-o", "timeout.out", wrap="echo before; sleep 100; echo after")
+        requeued = submit(fake, "-o", "requeued.out", "--open-mode=append",
+                          wrap="echo run $SLURM_JOB_ID; sleep 100; echo after")
+        fake.advance(30)
+        run(fake, "scancel", cancelled)
+        assert run(fake, "scontrol", "requeue", requeued).returncode == 0
+        fake.advance(60)
+        assert {job: state.split("|")[0] for job, state in status(fake, cancelled, timed_out, requeued).items()} == {
+            cancelled: "CANCELLED", timed_out: "TIMEOUT", requeued: "PENDING"}
+        assert {name: _log(tmp_path / f"{name}.out") for name in ("cancelled", "timeout", "requeued")} == {
+            "cancelled": "before\n" + STEPD_LINE.format(cancelled, ""),
+            "timeout": "before\n" + STEPD_LINE.format(timed_out, " DUE TO TIME LIMIT"),
+            "requeued": f"run {requeued}\n" + STEPD_LINE.format(requeued, " DUE TO JOB REQUEUE"),
+        }
+
+
+@pytest.mark.parametrize("execution", ["process", "inline"])
+def test_a_job_cancelled_on_a_clock_that_moves_by_itself_shows_what_its_script_had_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, execution: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="immediate", execution=execution) as fake:  # type: ignore[arg-type]
+        job = submit(fake, "-o", "job.out", wrap="echo before; sleep 100; echo after")
+        run(fake, "scancel", job)
+        assert _log(tmp_path / "job.out") == "before\n" + STEPD_LINE.format(job, "")
+
+
+def test_a_worker_a_killed_script_had_finished_runs_outside_the_test_process(
+        manual: FakeSlurm, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Killed in the sleep after its worker ended, the script had run the worker: its result and
+    prints are there, written by a warm process (execution="process"), not by the test process."""
+    payload = write_task(tmp_path, "p", [("c", print, ("from the job",), {})])
+    job = submit(manual, "-o", "job.out", wrap=f"echo start; python -m cfut.remote {payload}; sleep 100; echo end")
+    manual.advance(manual.job_duration + 50)
+    run(manual, "scancel", job)
+    log = (tmp_path / "job.out").read_text()
+    assert log.startswith("start\n") and "from the job\n" in log and "end" not in log, log
+    assert log.rstrip("\n").splitlines()[-1].startswith(f"slurmstepd-node1: error: *** JOB {job} ON node1 CANCELLED")
+    assert read_result(tmp_path, "c").ok
+    assert capsys.readouterr().out == ""

@@ -404,10 +404,13 @@ class Controller:
             end = t + self.config.job_duration + (sub.inline.sleep_seconds if sub.inline is not None else 0.0)
             task.times_out = limit_end is not None and limit_end < end
             task.due_end = limit_end if task.times_out and limit_end is not None else end
-            if self.clock.progression != "manual" and self._script_ends(task, task.due_end):
+            if (self.clock.progression != "manual" and self._script_ends(task, task.due_end)
+                    and sub.inline is not None and not sub.inline.sleep_seconds):
                 # On a clock that moves by itself the script starts with the job, in a free warm
                 # process, as on a node: its end (at due_end) then waits for it, if it must at all.
-                # A test that moves the clock by hand sees it run exactly at its end instead.
+                # A test that moves the clock by hand sees it run exactly at its end instead, and so
+                # does a script that sleeps (its echo after a sleep must wait for virtual time; killed
+                # before its end, it runs what it had reached: Stepd.catch_up).
                 self.stepd.start_early(task)
         else:
             task.term_at = limit_end
@@ -427,6 +430,13 @@ class Controller:
         return (self.config.execution == "process" and task.running and task.due_end is not None
                 and task.due_end <= t and not task.times_out and task.outcome is None and task.sub.inline is not None)
 
+    def _catch_up(self, task: Task, t: float) -> None:
+        """Before a running job is killed at ``t``: the part of its script a node would have run by
+        then, where the script waits for the job's end to run (see :meth:`Stepd.catch_up`)."""
+        if (self.config.execution in ("process", "inline") and task.running and task.due_end is not None
+                and task.outcome is None):
+            self.stepd.catch_up(task, t, self.config.job_duration, in_process=self.config.execution == "inline")
+
     def _run_pooled(self, tasks: list[Task]) -> dict[Task, PooledJob]:
         """Run these jobs' scripts in warm processes (or wait for those started with their job),
         together, waiting for them (until PATIENCE passes with none ending)."""
@@ -441,6 +451,7 @@ class Controller:
         """An inline, process (or outcome) job reaches its end time: time limit, outcome, or its
         script's status. A process job still running goes on as a live process until it exits."""
         if task.times_out:
+            self._catch_up(task, t)
             self.stepd.message(task, t, " DUE TO TIME LIMIT")
             self.finish(task, t, "TIMEOUT", 0, 0, "TimeLimit", ("CANCELLED", 0, 15))
         elif task.outcome is not None:
@@ -560,6 +571,7 @@ class Controller:
             # it keeps the reason it was pending for (scontrol shows Reason=Priority on it)
             self.finish(task, t, "CANCELLED", 0, 0, task.reason, None)
         else:
+            self._catch_up(task, t)
             self.stepd.message(task, t, "")
             self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
             # slurmdbd records the job as it is cancelled, before the script's SIGTERM status comes
@@ -570,6 +582,8 @@ class Controller:
     def end_now(self, task: Task, outcome: Outcome, *, explicit_exit: bool) -> None:
         """The job ends now in ``outcome`` without running (the rest of) its script."""
         now = self.clock.now()
+        if outcome.state != "BOOT_FAIL":  # (a node that failed to boot ran nothing)
+            self._catch_up(task, now)
         self.stepd.kill_now(task)
         if outcome.state == "CANCELLED":
             task.cancelled_by = self.cluster.uid
@@ -595,6 +609,7 @@ class Controller:
         + 1 s after its end (slurmctld's batch_requeue_fini; observed: 11 s with cred_expire=10, 121 s
         with the default), keeps its id, counts Restarts= (SLURM_RESTART_COUNT), gets a new SubmitTime."""
         if task.running:
+            self._catch_up(task, t)
             self.stepd.message(task, t, " DUE TO JOB REQUEUE")
             self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
         task.requeue_pending = True

@@ -9,6 +9,7 @@ knows *how*. Nothing here changes a task's state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -197,8 +198,9 @@ class Stepd:
             self.early.discard(task.early)
             task.early = None
 
-    def run_inline(self, task: Task) -> int:
-        """Run an inline job's script now; its status (negative: killed by that signal)."""
+    def run_inline(self, task: Task, until: float | None = None, worker_seconds: float = 0.0) -> int:
+        """Run an inline job's script now (up to ``until``: see :func:`run_inline`); its status
+        (negative: killed by that signal)."""
         script = task.sub.inline
         assert script is not None and task.output_path is not None and task.env is not None
         with contextlib.ExitStack() as stack:
@@ -206,16 +208,41 @@ class Stepd:
             err = stack.enter_context(open(task.error_path, "a")) if task.error_path else out
             return run_inline(script, env=task.env, out=out, err=err,
                               run_worker=lambda args: run_worker_in_process(args, stdout=out, stderr=err),
-                              script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script")
+                              script_name=f"/var/spool/slurmd/job{task.job_id}/slurm_script", until=until,
+                              worker_seconds=worker_seconds)
+
+    def catch_up(self, task: Task, t: float, worker_seconds: float, in_process: bool) -> None:
+        """The job is killed at ``t`` before its script ran (execution "process" or "inline" run it at
+        the job's end): run what it had reached by then on a node, so that its output is there before
+        slurmstepd's line, as on a node. A worker it had run to the end runs in a warm process unless
+        ``in_process``; builtins (echo, ...) alone run here."""
+        script = task.sub.inline
+        if task.early is not None:
+            # started with the job: what it wrote so far goes before slurmstepd's line (it ran its
+            # commands without spending their sleep, and is cut where it is now, in a worker if at all)
+            self.stop_early(task)
+            return
+        if script is None or task.start is None or task.output_path is None:
+            return
+        until = t - task.start
+        if in_process or not script.reaches_worker(until, worker_seconds):
+            self.run_inline(task, until, worker_seconds)
+        else:
+            spec, env = self.pooled(task)
+            pool().run([(dataclasses.replace(spec, until=until, worker_seconds=worker_seconds), env)])
 
     # ------------------------------------------------------------------ processes
+
+    def stop_early(self, task: Task) -> None:
+        """End the job's script started with it (SIGKILL to its process group; reaped), if any."""
+        if task.early is not None:
+            task.early.kill_and_reap()
+            self.forget_early(task)
 
     def drop(self, task: Task) -> None:
         """The job's processes are gone: forget them and remove its spool file. A script started
         with the job that still runs is ended (the job ended some other way: cancelled, ...)."""
-        if task.early is not None:
-            task.early.kill_and_reap()
-            self.forget_early(task)
+        self.stop_early(task)
         if task.proc is None:
             return
         task.proc.cleanup()
@@ -225,9 +252,7 @@ class Stepd:
 
     def kill_now(self, task: Task) -> None:
         """SIGKILL every process of the job and reap it (the node took the job away)."""
-        if task.early is not None:
-            task.early.kill_and_reap()
-            self.forget_early(task)
+        self.stop_early(task)
         if task.proc is not None:
             task.proc.kill_and_reap()
 
