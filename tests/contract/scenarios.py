@@ -705,7 +705,8 @@ def edge_paths(b: Backend) -> str:
     b.wait_until(lambda: "PartitionConfig" in b.run("squeue", "-h", "-j", huge, "-o", "%r").stdout, 30, "evaluated")
     out.append(b.show("squeue", "--noheader", f"--jobs={huge}", "--format=%i|%T|%r|%C"))
     modes: dict[str, str] = {}
-    for name, mask in (("private", "0077"), ("group", "0002"), ("default", "0022")):
+    for name, mask in (("private", "0077"), ("group", "0002"), ("default", "0022"), ("leading", "0778"),
+                       ("invalid", "abc")):
         result = b.run("sbatch", "--parsable", f"--output={name}.out", "--wrap=umask; echo ${SLURM_UMASK-unset}",
                        env={"SLURM_UMASK": mask})
         assert result.returncode == 0, result.stderr

@@ -1455,3 +1455,19 @@ def test_a_worker_a_killed_script_had_finished_runs_outside_the_test_process(
     assert log.rstrip("\n").splitlines()[-1].startswith(f"slurmstepd-node1: error: *** JOB {job} ON node1 CANCELLED")
     assert read_result(tmp_path, "c").ok
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("value", "umask", "mode"), [
+    ("0077", "0077", 0o600), ("0778", "0077", 0o600), ("22", "0022", 0o644), ("7", "0007", 0o660),
+    ("abc", "0000", 0o666), ("999", "0000", 0o666), ("", "0000", 0o666)])
+def test_slurm_umask_is_read_as_slurmstepd_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str,
+                                                    umask: str, mode: int) -> None:
+    """SLURM_UMASK's leading octal digits, 0 without any (strtol base 8; observed on Slurm 22.05):
+    the job's umask and its output file's mode; the job never sees the variable."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="immediate", execution="subprocess") as fake:
+        result = run(fake, "sbatch", "--wait", "-o", "job.out", "--wrap=umask; echo ${SLURM_UMASK-unset}",
+                     env={"SLURM_UMASK": value})
+        assert result.returncode == 0, result.stderr
+    assert ((tmp_path / "job.out").read_text(), stat.S_IMODE((tmp_path / "job.out").stat().st_mode)) == (
+        f"{umask}\nunset\n", mode)

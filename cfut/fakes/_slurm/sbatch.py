@@ -8,6 +8,7 @@ the scheduler).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -346,12 +347,12 @@ def _umask(env: Mapping[str, str]) -> int:
     """The job's umask: sbatch passes SLURM_UMASK from its environment, or its own umask (sbatch's
     _set_umask_env); observed on Slurm 22.05 with umask 022, 027, 002 and SLURM_UMASK=0077."""
     text = env.get("SLURM_UMASK")
-    if text is not None:
-        try:
-            return int(text, 8) & 0o777
-        except ValueError:
-            pass
-    return _host.umask()
+    if text is None:
+        return _host.umask()
+    # slurmstepd reads it with strtol(..., 8): the octal digits it begins with, 0 without any
+    # (observed: "0778" gives 0077; "abc", "999" and "" give 0000)
+    digits = re.match(r"\s*([0-7]*)", text)
+    return int(digits.group(1) or "0", 8) & 0o777 if digits else 0
 
 
 def _job_env(opts: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, str]:
