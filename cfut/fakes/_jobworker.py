@@ -110,15 +110,36 @@ def _flush(*streams: Any) -> None:
             pass
 
 
+#: Variables the interpreter reads once, at start-up: a job whose environment sets one to another value
+#: than the warm server started with gets a fresh interpreter (a server's children share its state;
+#: a job that leaves them unset runs as the server started, with its str hash seed).
+STARTUP_VARIABLES = (
+    "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING",
+    "PYTHONUTF8", "PYTHONDEVMODE", "PYTHONFAULTHANDLER", "PYTHONMALLOC", "PYTHONSAFEPATH", "PYTHONNOUSERSITE",
+    "PYTHONHOME", "PYTHONPLATLIBDIR", "PYTHONINTMAXSTRDIGITS", "PYTHONTRACEMALLOC", "PYTHONPYCACHEPREFIX",
+    "PYTHONNODEBUGRANGES", "PYTHONPROFILEIMPORTTIME", "PYTHONVERBOSE", "PYTHONINSPECT",
+)
+_SERVER_STARTUP: dict[str, str | None] = {}  # the server's values of STARTUP_VARIABLES (set by main)
+
+
 def _as_python(args: Sequence[str]) -> int:
     """``python -m cfut.remote ARGS`` as the interpreter runs it, in this process: its exit status.
 
     As in CPython: ``SystemExit`` gives its code (a message is printed, status 1), an uncaught
     ``KeyboardInterrupt`` prints its traceback and kills the process by SIGINT (``-2``), any other
     exception prints its traceback and exits 1; ``atexit`` handlers run and the standard streams are
-    flushed at the end. ``os._exit`` and fatal signals end this process for real.
+    flushed at the end. ``os._exit`` and fatal signals end this process for real. A job whose
+    environment sets a :data:`STARTUP_VARIABLES` value the server has not (``PYTHONHASHSEED=0``, ...)
+    execs a fresh interpreter instead, which reads them as a node's would.
     """
+    command = [sys.executable, "-m", "cfut.remote", *args]
+    if _SERVER_STARTUP and any(os.environ.get(name) not in (None, _SERVER_STARTUP.get(name))
+                               for name in STARTUP_VARIABLES):
+        _flush(sys.stdout, sys.stderr)
+        os.execv(sys.executable, command)
     from .. import _worker
+
+    sys.orig_argv = command  # what `ps` and the job would see of the command line
 
     # block-buffered as Python's stdout to a file is, unless the job's environment says otherwise
     sys.stdout = _stream(1, buffered=not os.environ.get("PYTHONUNBUFFERED"))
@@ -308,6 +329,7 @@ def main(fd: int) -> None:
     from .. import _worker  # noqa: F401 - warm: every job runs it
 
     _become_subreaper()
+    _SERVER_STARTUP.update({name: os.environ.get(name) for name in STARTUP_VARIABLES})
     with socket.socket(fileno=fd) as sock, sock.makefile("rwb") as stream:
         while True:
             message = receive(stream)

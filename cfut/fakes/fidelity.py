@@ -15,6 +15,7 @@ from ._cluster import FakeCluster
 from ._condor import classad, eventlog, schedd, submit, tools
 from ._condor import messages as condor_messages
 from ._getopt import OptionTable
+from ._jobworker import STARTUP_VARIABLES
 from ._shims.server import CONDOR_COMMANDS, SLURM_COMMANDS, STEP_VARIABLES, srun_options
 from ._slurm import messages as slurm_messages
 from ._slurm import options as slurm_options
@@ -262,7 +263,9 @@ def render() -> str:
         "`wait(event, s)`), and three executions: `process` (the default: each job in a process of its own,",
         "forked from a warm server's pristine state, so that nothing one job changes in its interpreter reaches",
         "another; what a job leaves running is killed when it ends; on virtual time; scripts beyond the tiny",
-        "shell run as real processes), `inline`",
+        "shell run as real processes; the jobs of one server share its str hash seed unless their environment",
+        f"sets one of {_code(STARTUP_VARIABLES)}, which execs a fresh interpreter; a job killed before its",
+        "virtual end shows what its script had run by then), `inline`",
         "(in the test process) and `subprocess` (every script a fresh real process, in real time).",
         "",
     ]

@@ -1471,3 +1471,22 @@ def test_slurm_umask_is_read_as_slurmstepd_reads_it(tmp_path: Path, monkeypatch:
         assert result.returncode == 0, result.stderr
     assert ((tmp_path / "job.out").read_text(), stat.S_IMODE((tmp_path / "job.out").stat().st_mode)) == (
         f"{umask}\nunset\n", mode)
+
+
+def test_a_job_setting_an_interpreter_start_up_variable_gets_a_fresh_interpreter(manual: FakeSlurm,
+                                                                                 tmp_path: Path) -> None:
+    """PYTHONHASHSEED (read once, at start-up) in a job's environment takes effect, as on a node: the
+    warm server's children share its hash seed, so such a job execs a fresh interpreter. Every job's
+    sys.orig_argv is its own command line."""
+    import subprocess
+
+    probe = "(hash('cfut'), __import__('sys').orig_argv[1:3])"
+    seeded = subprocess.run([sys.executable, "-c", "print(hash('cfut'))"], env={**os.environ, "PYTHONHASHSEED": "0"},
+                            capture_output=True, text=True, check=True).stdout.strip()
+    for name, export in (("seeded", "ALL,PYTHONHASHSEED=0"), ("plain", "ALL")):
+        payload = write_task(tmp_path, name, [(name, eval, (probe,), {})])
+        submit(manual, f"--export={export}", wrap=f"python -m cfut.remote {payload}")
+    manual.advance(manual.job_duration + 1)
+    found = {name: pickle.loads(read_result(tmp_path, name).data or b"") for name in ("seeded", "plain")}
+    assert found["seeded"] == (int(seeded), ["-m", "cfut.remote"])
+    assert found["plain"][1] == ["-m", "cfut.remote"]
