@@ -19,7 +19,8 @@ Every fake runs its jobs in one of three ways, with one meaning on every fake:
     forked for it from a warm server (each job starts from the server's pristine interpreter, and
     what it leaves running is killed when it ends); the fake waits for it there (until
     ``cfut.fakes._pool.PATIENCE`` real seconds pass with no job ending, after which a job still
-    running goes on as a live process). Scripts run with the tiny shell of :mod:`._inline`; one
+    running goes on as a live process; the submit command, which shows no job's state, waits only
+    ``cfut.fakes._pool.SUBMIT_PATIENCE``). Scripts run with the tiny shell of :mod:`._inline`; one
     that it does not model runs as a real process, as under ``"subprocess"``.
 ``"inline"``
     The same virtual time, with the script run *in the test process* when its end comes (an
@@ -67,6 +68,7 @@ set; returns ``event.is_set()``). See those methods for what each progression do
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -80,6 +82,7 @@ from .._runner import CommandResult
 from ._clock import FakeClock, Progression
 from ._cluster import FakeCluster
 from ._errors import FakeUnsupported
+from ._pool import SUBMIT_PATIENCE, patience
 from ._shims.ticker import Ticker
 
 #: How often (real seconds) a waiting fake looks whether a job process has ended.
@@ -236,7 +239,9 @@ class FakeScheduler:
             self._ensure_ticker()
             self.calls.append(argv)
             self.command_counts[name] += 1
-            self._settled_changes = self._settle(self._horizon())
+            # the submit command shows no job's state: it hardly waits for other jobs' scripts
+            with patience(SUBMIT_PATIENCE) if name == self.SUBMIT_COMMAND else contextlib.nullcontext():
+                self._settled_changes = self._settle(self._horizon())
             queued = self._failures[name]
             try:
                 if queued:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -34,7 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from . import _host
 from ._jobworker import JobSpec, Stream, receive, send
@@ -52,6 +53,25 @@ _ANSWER = 10.0
 
 _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
          "from cfut.fakes._jobworker import main; main(int(sys.argv[2]))")
+
+
+#: How long (real seconds) the submit command waits for other jobs' scripts at their virtual end
+#: when none ends: it shows no job's state, so a long script must not hold it up (the real one
+#: returns at once), while a stream of short ones still ends on time, width at a time.
+SUBMIT_PATIENCE = 0.1
+
+_override = threading.local()
+
+
+@contextlib.contextmanager
+def patience(seconds: float) -> Iterator[None]:
+    """Within (in this thread): :meth:`WorkerPool.run` waits ``seconds`` instead of :data:`PATIENCE`."""
+    before = getattr(_override, "seconds", None)
+    _override.seconds = seconds
+    try:
+        yield
+    finally:
+        _override.seconds = before
 
 
 class _SocketStream:
@@ -286,11 +306,14 @@ class WorkerPool:
         assert started is not None
         return started
 
-    def run(self, items: Sequence[Job | PooledJob], patience: float = PATIENCE) -> list[PooledJob]:
+    def run(self, items: Sequence[Job | PooledJob], patience: float | None = None) -> list[PooledJob]:
         """Run these jobs (a spec is started here, a job already started is waited for), at most
         :attr:`width` at a time, waiting (really) until every one has ended or ``patience`` seconds
-        have passed without one ending; then those not begun yet start without waiting. The jobs,
-        in order."""
+        (default :data:`PATIENCE`, or what :func:`patience` says) have passed without one ending;
+        then those not begun yet start without waiting. The jobs, in order."""
+        if patience is None:
+            override = getattr(_override, "seconds", None)
+            patience = PATIENCE if override is None else override
         jobs: list[PooledJob | None] = [item if isinstance(item, PooledJob) else None for item in items]
         running: list[PooledJob] = [job for job in jobs if job is not None and job.status is None]
         waiting = deque(i for i, job in enumerate(jobs) if job is None)
@@ -370,3 +393,17 @@ os.register_at_fork(after_in_child=_forget_in_child)
 # Registered when the fakes are imported, before any executor installs its exit hook (cfut._lifecycle):
 # atexit runs hooks last-in first-out, so executors cancel their jobs before the processes go.
 atexit.register(_close_at_exit)
+
+
+def run_cut_short(job: Job, until: float, worker_seconds: float, *, in_process: bool,
+                  here: Callable[[], object]) -> None:
+    """A job killed ``until`` seconds after it started, whose script (``job``'s, in the tiny shell) was
+    to run at its end: run what the script had reached by then (``JobSpec.until``). A worker it had
+    finished runs in a warm process unless ``in_process``; builtins alone run ``here()`` (the caller
+    runs the script in this process, up to ``until``)."""
+    spec, env = job
+    assert spec.script is not None
+    if in_process or not spec.script.reaches_worker(until, worker_seconds):
+        here()
+    else:
+        pool().run([(dataclasses.replace(spec, until=until, worker_seconds=worker_seconds), env)])

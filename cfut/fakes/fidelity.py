@@ -265,7 +265,9 @@ def render() -> str:
         "another; what a job leaves running is killed when it ends; on virtual time; scripts beyond the tiny",
         "shell run as real processes; the jobs of one server share its str hash seed unless their environment",
         f"sets one of {_code(STARTUP_VARIABLES)}, which execs a fresh interpreter; a job killed before its",
-        "virtual end shows what its script had run by then), `inline`",
+        "virtual end shows what its script had run by then, but a worker still going then never ran, where",
+        "on a node it had started: its `JobDied` says \"never started\" unless the script started with the",
+        "job in a free warm server, as on a clock that moves by itself), `inline`",
         "(in the test process) and `subprocess` (every script a fresh real process, in real time).",
         "",
     ]

@@ -252,3 +252,24 @@ def test_condor_status_failure_is_the_collectors(fake: FakeCondor) -> None:
     result = fake.run(["condor_status", "-af", "Cpus"])
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "Error: Couldn't contact the condor_collector on localhost.\n"
+
+
+@pytest.mark.parametrize("execution", ["process", "inline"])
+def test_a_job_stopped_before_its_end_shows_what_its_script_had_run(tmp_path: Path, execution: str) -> None:
+    """condor_rm, a hold or an eviction of a running job after its script's first echo and before its
+    sleep ends: the output has that echo, never the one after the sleep (it used to have neither)."""
+    job = tmp_path / "sleeper.sh"
+    job.write_text("#!/bin/sh\necho before\nsleep 100\necho after\n")
+    job.chmod(0o755)
+    with FakeCondor(progression="manual", execution=execution) as fake:  # type: ignore[arg-type]
+        for name in ("removed", "held", "evicted"):
+            result = fake.run(["condor_submit", "-"], input=f"executable = {job}\nlog = {tmp_path}/e.log\n"
+                                                            f"output = {tmp_path}/{name}.out\nqueue\n")
+            assert result.returncode == 0, result.stderr
+        fake.advance(30)
+        assert fake.run(["condor_rm", "1"]).returncode == 0
+        fake.hold("2.0")
+        fake.evict("3.0")
+        fake.advance(30)
+        assert {name: (tmp_path / f"{name}.out").read_text() for name in ("removed", "held", "evicted")} == {
+            "removed": "before\n", "held": "before\n", "evicted": "before\n"}

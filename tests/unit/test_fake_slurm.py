@@ -1490,3 +1490,29 @@ def test_a_job_setting_an_interpreter_start_up_variable_gets_a_fresh_interpreter
     found = {name: pickle.loads(read_result(tmp_path, name).data or b"") for name in ("seeded", "plain")}
     assert found["seeded"] == (int(seeded), ["-m", "cfut.remote"])
     assert found["plain"][1] == ["-m", "cfut.remote"]
+
+
+def test_sbatch_does_not_wait_for_other_jobs_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sbatch shows no job's state, so it returns at once (after SUBMIT_PATIENCE), as the real one,
+    while an earlier job's script runs on past its virtual end (status commands still give it
+    PATIENCE to end there)."""
+    from cfut.fakes import _pool
+
+    monkeypatch.setattr(_pool, "PATIENCE", 120.0)
+    go = tmp_path / "go"
+    blocker = (f"[__import__('time').sleep(0.01) "
+               f"for _ in iter(lambda: not __import__('os').path.exists({str(go)!r}), False)]")
+    payload = write_task(tmp_path, "blocked", [("blocked", eval, (blocker,), {})])
+    with FakeSlurm(progression="immediate", job_duration=0.0) as fake:
+        first = submit(fake, wrap=f"python -m cfut.remote {payload}")
+        replies: list[str] = []
+        second = threading.Thread(target=lambda: replies.append(submit(fake)), daemon=True)
+        second.start()
+        second.join(30)
+        returned = not second.is_alive()
+        go.touch()
+        second.join(60)
+        assert returned, "sbatch waited for the first job's script"
+        assert replies == [str(int(first) + 1)]
+        assert fake.join(60)
+        assert read_result(tmp_path, "blocked").ok

@@ -20,7 +20,7 @@ from typing import IO
 from .._cluster import FakeCluster
 from .._inline import InlineScript, run_inline, run_worker_in_process, worker_args
 from .._jobworker import JobSpec
-from .._pool import PooledJob, pool
+from .._pool import Job, PooledJob, pool, run_cut_short
 from .._process import JobHandle, JobProcess
 from . import classad, messages
 from . import eventlog as log
@@ -267,15 +267,26 @@ class Schedd:
         """Run these jobs in warm processes, together, waiting for them (until PATIENCE passes with none ending)."""
         if not jobs:
             return {}
-        specs = []
-        for job in jobs:
-            same = job.error is not None and job.error == job.output
-            specs.append((JobSpec(
-                script=job.inline, worker_args=tuple(worker_args([job.executable, *job.arguments]) or ()),
-                cwd=job.iwd, umask=job.umask, stdout=job.output or os.devnull,
-                stderr=None if same else job.error or os.devnull, sys_path=job.sys_path, script_name=job.executable),
-                job.env))
-        return dict(zip(jobs, pool().run(specs)))
+        return dict(zip(jobs, pool().run([self._pooled(job) for job in jobs])))
+
+    @staticmethod
+    def _pooled(job: CondorJob) -> Job:
+        """What a warm process needs to run the job's executable."""
+        same = job.error is not None and job.error == job.output
+        return (JobSpec(script=job.inline, worker_args=tuple(worker_args([job.executable, *job.arguments]) or ()),
+                        cwd=job.iwd, umask=job.umask, stdout=job.output or os.devnull,
+                        stderr=None if same else job.error or os.devnull, sys_path=job.sys_path,
+                        script_name=job.executable), job.env)
+
+    def _catch_up(self, job: CondorJob) -> None:
+        """Before a running job is stopped (condor_rm, condor_hold, an eviction) while its script waits
+        for its end to run: what the script had reached by then on an execute node, so that its output
+        is there (see :func:`~cfut.fakes._pool.run_cut_short`)."""
+        if job.inline is None or job.ends_at is None or job.outcome is not None or job.started is None:
+            return
+        until = self.now() - job.started
+        run_cut_short(self._pooled(job), until, self.job_duration, in_process=self.execution == "inline",
+                      here=lambda: self._run_here(job, until))
 
     def _finish_inline(self, job: CondorJob, pooled: PooledJob | None = None) -> None:
         """A job's time is up: its outcome, or its executable run now (in a warm process, or in this
@@ -290,6 +301,13 @@ class Schedd:
                 return
             self.finish(job, *((None, -code) if code < 0 else (code & 0xFF, None)))
             return
+        code = self._run_here(job)
+        # a negative status is the signal that killed the job: the starter reports it as such
+        # (JOB_TERMINATED "(0) Abnormal termination (signal N)")
+        self.finish(job, *((None, -code) if code < 0 else (code & 0xFF, None)))
+
+    def _run_here(self, job: CondorJob, until: float | None = None) -> int:
+        """Run the job's executable in this process (up to ``until``: see :func:`run_inline`); its status."""
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(open(job.output or os.devnull, "a"))
             same = job.error is not None and job.error == job.output
@@ -299,13 +317,9 @@ class Schedd:
                 return run_worker_in_process(args, stdout=out, stderr=err)
 
             if job.inline is not None:
-                code = run_inline(job.inline, env=job.env, out=out, err=err, run_worker=worker,
-                                  script_name=job.executable)
-            else:
-                code = worker(worker_args([job.executable, *job.arguments]) or [])
-        # a negative status is the signal that killed the job: the starter reports it as such
-        # (JOB_TERMINATED "(0) Abnormal termination (signal N)")
-        self.finish(job, *((None, -code) if code < 0 else (code & 0xFF, None)))
+                return run_inline(job.inline, env=job.env, out=out, err=err, run_worker=worker,
+                                  script_name=job.executable, until=until, worker_seconds=self.job_duration)
+            return worker(worker_args([job.executable, *job.arguments]) or [])
 
     def finish(self, job: CondorJob, exit_code: int | None, signal: int | None) -> None:
         """The job's process ended (exit code, or the signal that killed it): TERMINATED, history."""
@@ -361,6 +375,7 @@ class Schedd:
         return sorted(self.queue.values(), key=lambda j: j.key)
 
     def _vacate(self, job: CondorJob) -> None:
+        self._catch_up(job)
         self.stop_process(job)
         self.cluster.release(job.nodes, job.cpus)
         job.nodes, job.ends_at = (), None
@@ -389,6 +404,7 @@ class Schedd:
         if job.status == RUNNING:
             # The shadow still has to stop the job: it shows X until then, and the abort is logged
             # when it leaves the queue.
+            self._catch_up(job)
             self.set_status(job, REMOVED)
             job.leave_at = self.now()
             job.ends_at = None

@@ -9,7 +9,6 @@ knows *how*. Nothing here changes a task's state.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from .._cluster import FakeCluster
 from .._inline import run_inline, run_worker_in_process
 from .._jobworker import JobSpec
-from .._pool import Job, PooledJob, pool
+from .._pool import Job, PooledJob, pool, run_cut_short
 from .._process import JobHandle, JobProcess
 from . import messages
 from .model import Task
@@ -225,11 +224,8 @@ class Stepd:
         if script is None or task.start is None or task.output_path is None:
             return
         until = t - task.start
-        if in_process or not script.reaches_worker(until, worker_seconds):
-            self.run_inline(task, until, worker_seconds)
-        else:
-            spec, env = self.pooled(task)
-            pool().run([(dataclasses.replace(spec, until=until, worker_seconds=worker_seconds), env)])
+        run_cut_short(self.pooled(task), until, worker_seconds, in_process=in_process,
+                      here=lambda: self.run_inline(task, until, worker_seconds))
 
     # ------------------------------------------------------------------ processes
 
