@@ -26,14 +26,18 @@ What the popular clients send, read from their sources (and modelled by FakeSlur
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cloudpickle
 import pytest
 
+from cfut.fakes import FakeSlurm
+from cfut.fakes._shims.server import FakeCommandServer
 from cfut.pytest_plugin import PluginFakeSlurm
 
 pytestmark = pytest.mark.fake
@@ -232,3 +236,71 @@ def test_scancel_signal_reaches_srun_steps_only(fake_slurm: PluginFakeSlurm, tmp
     fake_slurm.tick()
     steps = shell(f"sacct --noheader --parsable2 --jobs={long_step} --format=JobID,State,ExitCode", tmp_path).stdout
     assert f"{long_step}.0|CANCELLED|0:15" in steps.splitlines(), steps
+
+
+
+def _serving_threads() -> list[threading.Thread]:
+    """The fake command server's threads answering a command (socketserver names them so)."""
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+@pytest.mark.fake_slurm(progression="manual", execution="subprocess")
+def test_sbatch_wait_on_path_prints_at_submission_and_exits_when_the_job_ends(fake_slurm: PluginFakeSlurm,
+                                                                              tmp_path: Path) -> None:
+    """sbatch --wait through the fake command prints its submission line at once (a client reading its
+    output learns the job id while the job runs) and exits with the job's exit code when it ends, as on
+    Slurm 22.05."""
+    waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert waiting.stdout is not None and waiting.stderr is not None
+        assert waiting.stdout.readline() == "Submitted batch job 1\n"
+        fake_slurm.advance(1)
+        assert shell("squeue --noheader --format='%i %T' --jobs=1", tmp_path).stdout == "1 RUNNING\n"
+        assert waiting.poll() is None, "sbatch waits for its job"
+        fake_slurm.end_job(1, "FAILED", exit_code=3)
+        assert waiting.wait(timeout=30) == 3
+        assert (waiting.stdout.read(), waiting.stderr.read()) == ("", "")
+    finally:
+        waiting.kill()
+        waiting.communicate()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.fake_slurm(progression="manual", execution="subprocess")
+def test_sbatch_wait_on_path_killed_leaves_its_job_and_the_server_stops_waiting(
+        fake_slurm: PluginFakeSlurm, tmp_path: Path, signum: signal.Signals) -> None:
+    """sbatch --wait killed by SIGINT or SIGTERM while it waits dies of the signal, printing nothing more,
+    and its job runs on (observed on Slurm 22.05); the fake command server stops waiting for the job."""
+    waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline() == "Submitted batch job 1\n"
+    assert _serving_threads(), "the server waits for the job"
+    waiting.send_signal(signum)
+    assert (waiting.wait(timeout=30), *waiting.communicate()) == (-signum, "", "")
+    deadline = time.monotonic() + 30
+    while _serving_threads():  # the server notices the hang-up within its wait's poll
+        assert time.monotonic() < deadline, "the server still waits for a killed sbatch --wait"
+        time.sleep(0.02)
+    fake_slurm.advance(1)
+    assert shell("squeue --noheader --format='%i %T' --jobs=1", tmp_path).stdout == "1 RUNNING\n"
+    assert shell("scancel 1", tmp_path).returncode == 0
+
+
+
+def test_sbatch_wait_on_path_ends_when_the_fake_commands_stop(tmp_path: Path) -> None:
+    """Closing the fake command server ends an sbatch --wait still waiting, with an error, not a hang."""
+    with FakeSlurm(progression="manual") as fake:
+        server = FakeCommandServer(fake).start()
+        try:
+            waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                                       env={**os.environ, "PATH": server.path_with_commands()},
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert waiting.stdout is not None
+            assert waiting.stdout.readline() == "Submitted batch job 1\n"
+        finally:
+            server.close()
+        assert (waiting.wait(timeout=30), *waiting.communicate()) == (
+            1, "", "sbatch: error: the fake cluster stopped while sbatch --wait waited for its job\n")
+        assert [job.state for job in fake.jobs()] == ["PENDING"], "the job is left as it was"
