@@ -114,7 +114,9 @@ def _slurm() -> list[str]:
         f"{_code(slurm_options.SCONTROL_VERBS)}. On `PATH` (the pytest plugin, `python -m cfut.fakes slurm`) "
         f"the fake also serves {_code(c for c in SLURM_COMMANDS if c not in SLURM_MODEL_COMMANDS)}: a job step "
         "inside a batch job (`ID.N` in sacct), with the options "
-        f"{_code('--' + n for n in srun_options())}; outside a job it is refused.",
+        f"{_code('--' + n for n in srun_options())}; outside a job it is refused. There `sbatch --wait` prints "
+        "its submission line at once and exits when its job ends, with its exit code; killed meanwhile "
+        "(SIGINT, SIGTERM), it dies of the signal quietly and its job runs on, as sbatch does.",
         "",
     ]
     for name, (table, modelled) in slurm_options.TABLES.items():

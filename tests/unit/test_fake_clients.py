@@ -21,19 +21,28 @@ What the popular clients send, read from their sources (and modelled by FakeSlur
   ``scancel IDS``. Reproduced in ``test_snakemake_and_parsl_command_lines``.
 * Parsl's SlurmProvider: ``sbatch SCRIPT`` (``--exclusive --partition --account --qos --constraint
   --mem=Ng --cpus-per-task``), ``squeue --noheader --format='%i %t' --job 'IDS'``, ``scancel IDS``.
+  Newer releases first try ``sacct -X`` and, when it succeeds, poll with ``sacct -X --noheader
+  --format=jobid,state%20 --job 'IDS'`` instead; with ``clusters=NAME`` the script gets ``#SBATCH
+  --clusters=NAME`` and sacct/squeue/scancel ``--clusters=NAME`` right after the command's name.
+  Reproduced in ``test_parsl_command_lines_with_clusters``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cloudpickle
 import pytest
 
+from cfut.fakes import FakeSlurm
+from cfut.fakes._shims.server import FakeCommandServer
 from cfut.pytest_plugin import PluginFakeSlurm
 
 pytestmark = pytest.mark.fake
@@ -232,3 +241,124 @@ def test_scancel_signal_reaches_srun_steps_only(fake_slurm: PluginFakeSlurm, tmp
     fake_slurm.tick()
     steps = shell(f"sacct --noheader --parsable2 --jobs={long_step} --format=JobID,State,ExitCode", tmp_path).stdout
     assert f"{long_step}.0|CANCELLED|0:15" in steps.splitlines(), steps
+
+
+
+def _serving_threads() -> list[threading.Thread]:
+    """The fake command server's threads answering a command (socketserver names them so)."""
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+@pytest.mark.fake_slurm(progression="manual", execution="subprocess")
+def test_sbatch_wait_on_path_prints_at_submission_and_exits_when_the_job_ends(fake_slurm: PluginFakeSlurm,
+                                                                              tmp_path: Path) -> None:
+    """sbatch --wait through the fake command prints its submission line at once (a client reading its
+    output learns the job id while the job runs) and exits with the job's exit code when it ends, as on
+    Slurm 22.05."""
+    waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert waiting.stdout is not None and waiting.stderr is not None
+        assert waiting.stdout.readline() == "Submitted batch job 1\n"
+        fake_slurm.advance(1)
+        assert shell("squeue --noheader --format='%i %T' --jobs=1", tmp_path).stdout == "1 RUNNING\n"
+        assert waiting.poll() is None, "sbatch waits for its job"
+        fake_slurm.end_job(1, "FAILED", exit_code=3)
+        assert waiting.wait(timeout=30) == 3
+        assert (waiting.stdout.read(), waiting.stderr.read()) == ("", "")
+    finally:
+        waiting.kill()
+        waiting.communicate()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.fake_slurm(progression="manual", execution="subprocess")
+def test_sbatch_wait_on_path_killed_leaves_its_job_and_the_server_stops_waiting(
+        fake_slurm: PluginFakeSlurm, tmp_path: Path, signum: signal.Signals) -> None:
+    """sbatch --wait killed by SIGINT or SIGTERM while it waits dies of the signal, printing nothing more,
+    and its job runs on (observed on Slurm 22.05); the fake command server stops waiting for the job."""
+    waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline() == "Submitted batch job 1\n"
+    assert _serving_threads(), "the server waits for the job"
+    waiting.send_signal(signum)
+    assert (waiting.wait(timeout=30), *waiting.communicate()) == (-signum, "", "")
+    deadline = time.monotonic() + 30
+    while _serving_threads():  # the server notices the hang-up within its wait's poll
+        assert time.monotonic() < deadline, "the server still waits for a killed sbatch --wait"
+        time.sleep(0.02)
+    fake_slurm.advance(1)
+    assert shell("squeue --noheader --format='%i %T' --jobs=1", tmp_path).stdout == "1 RUNNING\n"
+    assert shell("scancel 1", tmp_path).returncode == 0
+
+
+
+def test_sbatch_wait_on_path_ends_when_the_fake_commands_stop(tmp_path: Path) -> None:
+    """Closing the fake command server ends an sbatch --wait still waiting, with an error, not a hang."""
+    with FakeSlurm(progression="manual") as fake:
+        server = FakeCommandServer(fake).start()
+        try:
+            waiting = subprocess.Popen(["sbatch", "--wait", "--wrap", "sleep 100"], cwd=tmp_path, text=True,
+                                       env={**os.environ, "PATH": server.path_with_commands()},
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert waiting.stdout is not None
+            assert waiting.stdout.readline() == "Submitted batch job 1\n"
+        finally:
+            server.close()
+        assert (waiting.wait(timeout=30), *waiting.communicate()) == (
+            1, "", "sbatch: error: the fake cluster stopped while sbatch --wait waited for its job\n")
+        assert [job.state for job in fake.jobs()] == ["PENDING"], "the job is left as it was"
+
+
+#: Slurm states Parsl's SlurmProvider knows (its sacct and squeue translation tables' keys).
+PARSL_SACCT_STATES = {"PENDING", "RUNNING", "CANCELLED", "COMPLETED", "FAILED", "NODE_FAIL", "BOOT_FAIL",
+                      "DEADLINE", "TIMEOUT", "REVOKED", "OUT_OF_MEMORY", "SUSPENDED", "PREEMPTED", "REQUEUED"}
+PARSL_SQUEUE_STATES = {"PD", "R", "CA", "CF", "CG", "CD", "F", "TO", "NF", "RV", "SE"}
+
+
+def parsl_states(stdout: str) -> dict[str, str]:
+    """What Parsl's SlurmProvider._status reads from sacct's or squeue's output: the first two words of
+    each non-empty line, a job id and a state (a CLUSTER: line would be read as a job "CLUSTER:")."""
+    return {words[0]: words[1] for words in (line.split() for line in stdout.split("\n") if line)}
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+def test_parsl_command_lines_with_clusters(fake_slurm: PluginFakeSlurm, tmp_path: Path) -> None:
+    """Parsl's SlurmProvider(clusters=NAME, partition="debug", mem_per_node=1, cores_per_node=1), verbatim
+    (parsl/providers/slurm/slurm.py): ``sacct -X`` decides the status command (sacct when it succeeds, else
+    squeue; both are run here), ``#SBATCH --clusters=NAME`` in the script, ``--clusters=NAME`` on
+    sacct/squeue/scancel. As on Slurm 22.05, sbatch says "Submitted batch job N on cluster NAME" (Parsl's
+    regex takes N) and squeue --noheader prints no ``CLUSTER: NAME`` line (with a header it does)."""
+    cluster = fake_slurm.cluster.name
+    probe = shell("sacct -X", tmp_path)
+    assert probe.returncode == 0, probe.stderr
+    sacct = f"sacct --clusters={cluster} -X --noheader --format=jobid,state%20 --job '{{0}}'"
+    squeue = f"squeue --clusters={cluster} --noheader --format='%i %t' --job '{{0}}'"
+    job_name = "parsl.slurm.1754480000.123456"
+    script = tmp_path / job_name
+    script.write_text(f"#!/bin/bash\n\n#SBATCH --job-name={job_name}\n#SBATCH --output={script}.stdout\n"
+                      f"#SBATCH --error={script}.stderr\n#SBATCH --nodes=1\n#SBATCH --time=10\n"
+                      "#SBATCH --ntasks-per-node=1\n\n#SBATCH --exclusive\n#SBATCH --partition=debug\n"
+                      f"#SBATCH --clusters={cluster}\n#SBATCH --mem=1g\n#SBATCH --cpus-per-task=1\n\n"
+                      "export PARSL_MEMORY_GB=1\nexport PARSL_CORES=1\n\n\n"
+                      f'export JOBNAME="{job_name}"\n\nsleep 300\n')
+    submitted = shell(f"sbatch {script}", tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout == f"Submitted batch job 1 on cluster {cluster}\n"
+    matches = (re.match(r"Submitted batch job (?P<id>\S*)", line) for line in submitted.stdout.split("\n"))
+    assert [m.group("id") for m in matches if m] == ["1"]
+    other = shell("sbatch --parsable --wrap 'sleep 300'", tmp_path).stdout.strip()
+    for command, known in ((sacct, PARSL_SACCT_STATES), (squeue, PARSL_SQUEUE_STATES)):
+        polled = shell(command.format(f"1,{other}"), tmp_path)
+        assert polled.returncode == 0, polled.stderr
+        states = parsl_states(polled.stdout)
+        assert sorted(states) == ["1", other] and set(states.values()) <= known, polled.stdout
+    with_header = shell(f"squeue --clusters={cluster} --format='%i %t' --job '1'", tmp_path).stdout
+    assert with_header.split("\n")[:2] == [f"CLUSTER: {cluster}", "JOBID ST"]
+    assert shell(f"scancel --clusters={cluster} 1 {other}", tmp_path).returncode == 0
+    assert fake_slurm.join(timeout=30)
+    fake_slurm.tick()
+    cancelled = shell(sacct.format(f"1,{other}"), tmp_path)
+    assert cancelled.stdout.split("\n")[0].split() == ["1", "CANCELLED", "by", str(os.getuid())], cancelled.stdout
+    assert parsl_states(cancelled.stdout) == {"1": "CANCELLED", other: "CANCELLED"}

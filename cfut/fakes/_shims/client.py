@@ -10,7 +10,11 @@ The protocol is one JSON object per line over a Unix stream socket:
 1. the client sends ``{"argv", "cwd", "env", "umask", "stdin": null}``;
 2. the server may answer ``{"need_stdin": true}`` (``sbatch`` without a script file or ``--wrap``),
    and the client then sends ``{"stdin": TEXT}``;
-3. the server answers ``{"returncode", "stdout", "stderr"}``, which the client prints and exits
+3. the server may send ``{"stdout", "stderr", "more": true}``, output the client prints at once
+   (flushed) before reading on: ``sbatch --wait``'s submission line, sent when the job is queued,
+   before the server waits for the job to end. The server stops waiting when the client hangs up
+   (killed meanwhile: like sbatch, it dies of SIGINT or SIGTERM quietly and its job runs on);
+4. the server answers ``{"returncode", "stdout", "stderr"}``, which the client prints and exits
    with, or, for ``srun`` inside a job, ``{"step": {"argv", "env", "ntasks", "job_id", "step_id"}}``:
    the client runs the step's command itself (it already is on the job's "node", with the job's
    environment), then reports ``{"argv": ["srun"], "step_end": {...exit_code, signal}}`` on a new
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal as signals
 import socket
 import sys
 from typing import Any
@@ -95,6 +100,11 @@ def main(name: str, socket_path: str) -> int:
         if reply.get("need_stdin"):
             data = sys.stdin.buffer.read() if sys.stdin is not None else b""
             _send(stream, {"stdin": data.decode("utf-8", "surrogateescape")})
+            reply = _receive(stream)
+        while reply.get("more"):
+            signals.signal(signals.SIGINT, signals.SIG_DFL)  # as sbatch --wait: SIGINT kills it quietly
+            _write(sys.stdout, reply.get("stdout", ""))
+            _write(sys.stderr, reply.get("stderr", ""))
             reply = _receive(stream)
     if "step" in reply:
         code, signal = _run_step(name, reply["step"])

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import socket
 import socketserver
 import sys
 import tempfile
@@ -30,10 +32,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..._runner import CommandResult
 from .. import _host
 from .._base import FakeScheduler
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
+from .._slurm.fake import INTERRUPTED_RETURNCODE, FakeSlurm
 from .._slurm.options import SBATCH_OPTIONS
 from .._slurm.values import expand_filename
 from . import client as command_client
@@ -77,6 +81,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    """One command's connection: its request, what the fake asks of the client meanwhile, the reply."""
+
     server: _Server
 
     def handle(self) -> None:
@@ -84,14 +90,38 @@ class _Handler(socketserver.StreamRequestHandler):
         if not line:
             return
         request = json.loads(line)
-        reply = self.server.owner._answer(request, self._read_stdin)
-        self.wfile.write(json.dumps(reply).encode("ascii") + b"\n")
+        reply = self.server.owner._answer(request, self)
+        try:
+            self._send(reply)
+        except OSError:
+            pass  # the client has gone (killed while sbatch --wait waited)
 
-    def _read_stdin(self) -> str:
-        self.wfile.write(b'{"need_stdin": true}\n')
+    def _send(self, message: Mapping[str, Any]) -> None:
+        self.wfile.write(json.dumps(message).encode("ascii") + b"\n")
         self.wfile.flush()
+
+    def read_stdin(self) -> str:
+        """Ask the client for its standard input (the command reads it) and return it."""
+        self._send({"need_stdin": True})
         line = self.rfile.readline()
         return str(json.loads(line).get("stdin") or "") if line else ""
+
+    def print_early(self, result: CommandResult) -> None:
+        """Have the client print ``result``'s output now, before the reply (sbatch --wait's submission)."""
+        try:
+            self._send({"stdout": result.stdout, "stderr": result.stderr, "more": True})
+        except OSError:
+            pass  # gone already: gone() says so next
+
+    def gone(self) -> bool:
+        """Whether the client has hung up (killed by a signal while it waited) or the server is closing."""
+        if self.server.owner.closing:
+            return True
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
 
 
 def write_command(path: str, name: str, socket_path: str, python: str = sys.executable) -> None:
@@ -136,6 +166,7 @@ class FakeCommandServer:
         self._step_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
 
     # ------------------------------------------------------------------ lifetime
 
@@ -152,7 +183,9 @@ class FakeCommandServer:
         return self
 
     def close(self) -> None:
-        """Stop serving; remove the socket (and the bin directory, if it is ours)."""
+        """Stop serving (an ``sbatch --wait`` still waiting stops, its job left as it is); remove the
+        socket (and the bin directory, if it is ours)."""
+        self._closing.set()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -168,6 +201,11 @@ class FakeCommandServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closing.is_set()
+
     def path_with_commands(self, path: str | None = None) -> str:
         """``PATH`` with :attr:`bin_dir` first (``path`` defaults to this process's ``PATH``)."""
         rest = os.environ.get("PATH", os.defpath) if path is None else path
@@ -175,7 +213,7 @@ class FakeCommandServer:
 
     # ------------------------------------------------------------------ answering
 
-    def _answer(self, request: Mapping[str, Any], read_stdin: Callable[[], str]) -> dict[str, Any]:
+    def _answer(self, request: Mapping[str, Any], client: _Handler) -> dict[str, Any]:
         argv = tuple(str(a) for a in request["argv"])
         env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
         cwd = request.get("cwd")
@@ -186,11 +224,15 @@ class FakeCommandServer:
             if name == "srun":
                 pid = request.get("pid")
                 return {"step": self._srun(argv, env, cwd, pid if isinstance(pid, int) else None)}
-            stdin = read_stdin() if _reads_stdin(argv, cwd) else None
+            stdin = client.read_stdin() if _reads_stdin(argv, cwd) else None
             mask = request.get("umask")
             with _host.caller_umask(mask if isinstance(mask, int) and 0 <= mask <= 0o777 else None):
-                result = self.runner.run(argv, input=stdin, env=env, cwd=cwd)
-            return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+                result, printed = self._run(argv, stdin, env, cwd, client)
+            if printed and result.returncode == INTERRUPTED_RETURNCODE and self.closing:
+                return {"returncode": 1, "stdout": "",
+                        "stderr": f"{name}: error: the fake cluster stopped while sbatch --wait waited for its job\n"}
+            return {"returncode": result.returncode, "stdout": "" if printed else result.stdout,
+                    "stderr": "" if printed else result.stderr}
         except FakeUnsupported as exc:
             if name == "srun" and self.on_unsupported is not None:
                 self.on_unsupported(argv, str(exc))
@@ -199,6 +241,22 @@ class FakeCommandServer:
         except Exception:  # a bug in the fake: say so where the caller looks, and keep serving
             return {"returncode": 1, "stdout": "",
                     "stderr": f"{name}: error: cfut's fake scheduler failed:\n{traceback.format_exc()}"}
+
+    def _run(self, argv: tuple[str, ...], stdin: str | None, env: dict[str, str], cwd: str | None,
+             client: _Handler) -> tuple[CommandResult, bool]:
+        """The fake's answer to a command, and whether the client has printed its output already: an
+        ``sbatch --wait`` has the client print its submission line at once, then waits for the job,
+        and stops waiting (the job left as it is) if the client goes away or the server closes."""
+        if not isinstance(self.runner, FakeSlurm):
+            return self.runner.run(argv, input=stdin, env=env, cwd=cwd), False
+        printed: list[CommandResult] = []
+
+        def submitted(result: CommandResult) -> None:
+            client.print_early(result)
+            printed.append(result)
+
+        result = self.runner.run(argv, input=stdin, env=env, cwd=cwd, on_submitted=submitted, interrupted=client.gone)
+        return result, bool(printed)
 
     def _srun(self, argv: tuple[str, ...], env: dict[str, str], cwd: str | None = None,
               pid: int | None = None) -> dict[str, Any]:

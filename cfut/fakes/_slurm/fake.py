@@ -17,6 +17,7 @@ does not model raises :class:`~cfut.fakes.FakeUnsupported` instead of guessing.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import threading
 import time
 import weakref
@@ -30,11 +31,15 @@ from .._errors import FakeUnsupported
 from .._process import JobHandle
 from . import messages, sacct, sbatch, scancel, scontrol, sinfo, squeue
 from .controller import Config, Controller, outcome
-from .model import JobSnapshot, StepRecord
+from .model import JobSnapshot, StepRecord, Task
 from .options import TABLES, with_input_environment
 from .stepd import cleanup
 
 COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo")
+#: What :meth:`FakeSlurm.run` answers for an ``sbatch --wait`` whose caller went away while it waited:
+#: an sbatch killed by SIGINT, as :mod:`subprocess` reports it (observed on Slurm 22.05: sbatch --wait
+#: dies of SIGINT or SIGTERM printing nothing more, and its job runs on).
+INTERRUPTED_RETURNCODE = -signal.SIGINT
 _StatusCommand = Callable[[Controller, tuple[str, ...], Callable[[], None]], CommandResult]
 
 
@@ -174,22 +179,41 @@ class FakeSlurm(FakeScheduler):
     MANUAL_WAIT_PATIENCE = 30.0
 
     def run(self, argv: Sequence[str], *, input: str | None = None, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, timeout: float | None = None) -> CommandResult:
+            cwd: str | None = None, timeout: float | None = None,
+            on_submitted: Callable[[CommandResult], None] | None = None,
+            interrupted: Callable[[], bool] | None = None) -> CommandResult:
         """See :meth:`FakeScheduler.run`; ``sbatch --wait`` returns once its job has ended: on a virtual
         clock that moves by itself, at once; on a manual clock, once another thread has advanced the clock
         past the job's end (FakeUnsupported, the job left as it is, when the clock stays still for
-        :attr:`MANUAL_WAIT_PATIENCE` real seconds meanwhile)."""
+        :attr:`MANUAL_WAIT_PATIENCE` real seconds meanwhile).
+
+        For ``sbatch --wait``, ``on_submitted`` hears what sbatch prints at submission, before the wait
+        (the fake commands on PATH print it then, as sbatch does), and ``interrupted`` is asked while it
+        waits: once it says true (the caller is gone, as an sbatch killed by a signal), the wait ends, the
+        job left as it is, and the reply is what sbatch had printed with :data:`INTERRUPTED_RETURNCODE`."""
         result = super().run(argv, input=input, env=env, cwd=cwd, timeout=timeout)
         if not isinstance(result, sbatch.Waiting):
             return result
+        if on_submitted is not None:
+            on_submitted(CommandResult(result.argv, 0, result.stdout, result.stderr))
+        tasks = self._wait_for_end(result.job_id, interrupted or (lambda: False))
+        if tasks is None:
+            return CommandResult(result.argv, INTERRUPTED_RETURNCODE, result.stdout, result.stderr)
+        codes = [1 if t.signal else t.exit_code for t in tasks]
+        return CommandResult(result.argv, max(codes), result.stdout, result.stderr)
+
+    def _wait_for_end(self, job_id: int, interrupted: Callable[[], bool]) -> list[Task] | None:
+        """sbatch --wait: the job's tasks once all have ended, or None once ``interrupted()``."""
         event = threading.Event()
         moved_at, last = time.monotonic(), self.clock()
         while True:
             with self._lock:
                 self._settle(self._horizon())
-                tasks = self._ctl.tasks_for(result.job_id)
+                tasks = self._ctl.tasks_for(job_id)
                 if all(t.finished and not t.completing for t in tasks):
-                    break
+                    return list(tasks)
+            if interrupted():
+                return None
             if self.progression == "immediate":
                 self.wait(event, self._ctl.config.idle_tick)
                 continue
@@ -199,11 +223,9 @@ class FakeSlurm(FakeScheduler):
                     moved_at, last = time.monotonic(), self.clock()
                 elif time.monotonic() - moved_at > self.MANUAL_WAIT_PATIENCE:
                     raise FakeUnsupported(
-                        f"sbatch --wait: job {result.job_id} has not ended and the manual clock stayed at "
+                        f"sbatch --wait: job {job_id} has not ended and the manual clock stayed at "
                         f"{last:g} s for {self.MANUAL_WAIT_PATIENCE:g} s of real time; advance it from another "
                         'thread (FakeSlurm.advance) or use progression="immediate" or "realtime"')
-        codes = [1 if t.signal else t.exit_code for t in tasks]
-        return CommandResult(result.argv, max(codes), result.stdout, result.stderr)
 
     # ------------------------------------------------------------------ configuration
 
