@@ -37,16 +37,21 @@ _caller = threading.local()
 
 
 @contextlib.contextmanager
-def caller_umask(mask: int | None) -> Iterator[None]:
-    """While a fake answers a command from another process (the commands on ``PATH``), that
-    process's umask (``mask``, None: unknown) is what :func:`umask` gives in this thread: a real
-    ``sbatch`` or ``condor_submit`` passes its own on to the job."""
-    previous = getattr(_caller, "umask", None)
-    _caller.umask = mask
+def thread_setting(local: threading.local, name: str, value: object) -> Iterator[None]:
+    """``local.<name>`` is ``value`` in this thread while within, what it was (or None) afterwards."""
+    previous = getattr(local, name, None)
+    setattr(local, name, value)
     try:
         yield
     finally:
-        _caller.umask = previous
+        setattr(local, name, previous)
+
+
+def caller_umask(mask: int | None) -> contextlib.AbstractContextManager[None]:
+    """While a fake answers a command from another process (the commands on ``PATH``), that
+    process's umask (``mask``, None: unknown) is what :func:`umask` gives in this thread: a real
+    ``sbatch`` or ``condor_submit`` passes its own on to the job."""
+    return thread_setting(_caller, "umask", mask)
 
 
 def umask() -> int:

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from . import _host
 from ._jobworker import JobSpec, Stream, receive, send
@@ -63,15 +63,9 @@ SUBMIT_PATIENCE = 0.1
 _override = threading.local()
 
 
-@contextlib.contextmanager
-def patience(seconds: float) -> Iterator[None]:
+def patience(seconds: float) -> contextlib.AbstractContextManager[None]:
     """Within (in this thread): :meth:`WorkerPool.run` waits ``seconds`` instead of :data:`PATIENCE`."""
-    before = getattr(_override, "seconds", None)
-    _override.seconds = seconds
-    try:
-        yield
-    finally:
-        _override.seconds = before
+    return _host.thread_setting(_override, "seconds", seconds)
 
 
 class _SocketStream:
