@@ -1516,3 +1516,33 @@ def test_sbatch_does_not_wait_for_other_jobs_scripts(tmp_path: Path, monkeypatch
         assert replies == [str(int(first) + 1)]
         assert fake.join(60)
         assert read_result(tmp_path, "blocked").ok
+
+
+def test_clusters_option_without_accounting_and_for_unknown_clusters() -> None:
+    """--clusters/-M asks slurmdbd: without accounting no name can be reached; with it, each name the
+    database does not know gets a line, and the command fails when no known name is left (observed on
+    Slurm 22.05 on the CI clusters, with and without slurmdbd)."""
+    unreachable = ("{c}: error: '{n}' can't be reached now, or it is an invalid entry for --cluster.  "
+                   "Use 'sacctmgr list clusters' to see available clusters.\n")
+    unknown = "{c}: error: No cluster '{n}' known by database.\n"
+    commands = (("squeue", "--clusters={}"), ("scancel", "--clusters={}", "5"),
+                ("sbatch", "--clusters={}", "--wrap=true"))
+    with FakeSlurm(progression="manual", accounting=False, cluster_name="other") as fake:
+        for command, *args in commands:
+            result = run(fake, command, *(a.format("other") for a in args))
+            assert (result.returncode, result.stdout, result.stderr) == (
+                1, "", f"{command}: error: Problem talking to database\n" + unreachable.format(c=command, n="other"))
+        result = run(fake, "squeue", "-M", "all")
+        assert (result.returncode, result.stderr) == (1, "squeue: error: Problem talking to database\nsqueue: error: "
+                                                         "No clusters can be reached now. Contact your admin to "
+                                                         "resolve the problem.\n")
+        assert fake.jobs() == []
+    with FakeSlurm(progression="manual", cluster_name="cfut") as fake:
+        for command, *args in commands:
+            result = run(fake, command, *(a.format("nosuch,zz") for a in args))
+            assert (result.returncode, result.stdout, result.stderr) == (1, "", unknown.format(c=command, n="nosuch")
+                                                                         + unknown.format(c=command, n="zz")
+                                                                         + unreachable.format(c=command, n="nosuch,zz"))
+        assert run(fake, "sbatch", "--clusters=cfut", "--wrap=true").stdout == "Submitted batch job 1 on cluster cfut\n"
+        result = run(fake, "squeue", "--clusters=nosuch,cfut", "--noheader", "--format=%i")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "1\n", unknown.format(c="squeue", n="nosuch"))

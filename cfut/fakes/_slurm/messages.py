@@ -65,10 +65,13 @@ WRAP_SCRIPT = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n{comman
 
 # -- squeue, scontrol show job
 LOAD_JOBS_INVALID = f"slurm_load_jobs error: {INVALID_JOB_ID}\n"
-#: --clusters naming a cluster slurmdbd does not know (squeue, scancel; observed on Slurm 22.05).
-UNKNOWN_CLUSTER = ("{command}: error: No cluster '{cluster}' known by database.\n"
-                   "{command}: error: '{cluster}' can't be reached now, or it is an invalid entry for --cluster.  "
-                   "Use 'sacctmgr list clusters' to see available clusters.\n")
+# --clusters (squeue, scancel, sbatch; observed on Slurm 22.05): one line per name slurmdbd does not
+# know, then, when no name is left (or without slurmdbd at all), why the list cannot be reached
+UNKNOWN_CLUSTER = "{command}: error: No cluster '{cluster}' known by database.\n"
+NO_CLUSTER_DATABASE = "{command}: error: Problem talking to database\n"
+CLUSTERS_UNREACHABLE = ("{command}: error: '{clusters}' can't be reached now, or it is an invalid entry for "
+                        "--cluster.  Use 'sacctmgr list clusters' to see available clusters.\n")
+NO_CLUSTER_REACHABLE = "{command}: error: No clusters can be reached now. Contact your admin to resolve the problem.\n"
 INVALID_STATE = ("squeue: error: Invalid job state specified: {state}\n"
                  "squeue: error: Valid job states include: {valid}\n\n")
 SQUEUE_INVALID_JOB = "squeue: error: Invalid job id: {job}\n"

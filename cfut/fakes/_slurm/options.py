@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from ..._resources import SBATCH_LONG_OPTIONS
 from .._errors import FakeUnsupported
 from .._getopt import Arity, GetoptError, Option, OptionTable, Parsed
+from . import messages
 
 # Options the fake models; the rest of the table is real sbatch options it refuses to guess about.
 SBATCH_MODELLED = frozenset({
@@ -199,16 +200,20 @@ def with_input_environment(command: str, argv: tuple[str, ...], table: OptionTab
     return (*argv, *extra)
 
 
-def clusters_named(command: str, value: str, own: str, accounting: bool) -> str | None:
-    """``--clusters``/``-M`` of squeue, sacct and scancel: None when the list names only this cluster
-    (or ``all``), else the first other name. The cluster list comes from slurmdbd: without
-    accounting the fake refuses the option (FakeUnsupported)."""
+def check_clusters(command: str, value: str, own: str, accounting: bool) -> tuple[str, bool]:
+    """``--clusters``/``-M`` of squeue, sacct, scancel and sbatch: what the command prints on stderr
+    for the list ``value``, and whether it then exits 1 (observed on Slurm 22.05). The cluster list
+    comes from slurmdbd, which knows this cluster alone (and ``all``): each other name gets a line, and
+    the command goes on with this cluster if the list names it; without accounting nothing can be reached."""
     if not accounting:
-        raise FakeUnsupported(f"{command} --clusters without accounting (slurmdbd) is not modelled")
-    for name in value.split(","):
-        if name.lower() not in (own.lower(), "all"):
-            return name
-    return None
+        reach = messages.NO_CLUSTER_REACHABLE if value.lower() == "all" else messages.CLUSTERS_UNREACHABLE
+        return (messages.NO_CLUSTER_DATABASE + reach).format(command=command, clusters=value), True
+    names = value.split(",")
+    unknown = [name for name in names if name.lower() not in (own.lower(), "all")]
+    stderr = "".join(messages.UNKNOWN_CLUSTER.format(command=command, cluster=name) for name in unknown)
+    if len(unknown) < len(names):
+        return stderr, False
+    return stderr + messages.CLUSTERS_UNREACHABLE.format(command=command, clusters=value), True
 
 
 def refuse_unmodelled(command: str, parsed: Iterable[Parsed], modelled: frozenset[str]) -> None:

@@ -11,7 +11,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import Controller
 from .model import Task, parse_states, split_ids
-from .options import SACCT_MODELLED, SACCT_OPTIONS, clusters_named, refuse_unmodelled
+from .options import SACCT_MODELLED, SACCT_OPTIONS, check_clusters, refuse_unmodelled
 from .render import SACCT_ALL_FIELDS, SACCT_DEFAULT_FORMAT, SACCT_FIELDS, SacctField, SacctLine, rows, sacct_text
 from .values import JobRef, parse_job_ref, parse_slurm_date, uid_of
 
@@ -56,8 +56,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
             raise FakeUnsupported(f"sacct --state={opts['state']} is not modelled")
     if not ctl.accounting:
         return CommandResult(argv, 1, "", messages.ACCOUNTING_DISABLED)
-    if opts.get("clusters") is not None and clusters_named("sacct", opts["clusters"] or "", ctl.cluster.name,
-                                                           ctl.accounting) is not None:
+    if opts.get("clusters") is not None and check_clusters("sacct", opts["clusters"] or "", ctl.cluster.name,
+                                                           ctl.accounting)[0]:
         raise FakeUnsupported(f"sacct --clusters={opts['clusters']}: only this cluster ({ctl.cluster.name}) "
                               "or all is modelled")
     refresh()

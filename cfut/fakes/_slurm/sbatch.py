@@ -20,7 +20,14 @@ from .._inline import InlineScript, parse_inline
 from . import messages
 from .controller import Controller
 from .model import Dependency, Submission
-from .options import SBATCH_MODELLED, SBATCH_OPTIONS, directive_words, last_values, refuse_unmodelled
+from .options import (
+    SBATCH_MODELLED,
+    SBATCH_OPTIONS,
+    check_clusters,
+    directive_words,
+    last_values,
+    refuse_unmodelled,
+)
 from .values import (
     ArraySpec,
     expand_hostlist,
@@ -97,9 +104,12 @@ def _submit(ctl: Controller, args: Sequence[str], stdin: str | None, env: Mappin
     directives = _parse(directive_words(script))
     refuse_unmodelled("sbatch", [*directives, *parsed], SBATCH_MODELLED)
     opts = {name: p.value for name, p in last_values([*directives, *parsed]).items()}
-    if "clusters" in opts and opts["clusters"] != ctl.cluster.name:
-        raise FakeUnsupported(f"sbatch --clusters={opts['clusters']}: only this cluster "
-                              f"({ctl.cluster.name}) is modelled")
+    if "clusters" in opts:
+        complaints, fatal = check_clusters("sbatch", opts["clusters"] or "", ctl.cluster.name, ctl.accounting)
+        if fatal or complaints:  # (the others' lines come before the reply of a submission that goes on)
+            raise SbatchError(1, complaints) if fatal else FakeUnsupported(
+                f"sbatch --clusters={opts['clusters']}: a list with clusters slurmdbd does not know besides "
+                "this one is not modelled")
     sub, eligible = _submission(ctl, opts, script, command, script_args, default_name, here, merged_env,
                                 ("sbatch", *args))
     ctl.add_submission(sub, eligible)

@@ -11,7 +11,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import Controller, matches
 from .model import Task, split_ids, state_name
-from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, clusters_named, refuse_unmodelled
+from .options import SCANCEL_MODELLED, SCANCEL_OPTIONS, check_clusters, refuse_unmodelled
 from .values import JobRef, parse_job_ref, parse_signal, uid_of
 
 # Signals whose default action is to do nothing: a shell that receives one goes on.
@@ -30,9 +30,12 @@ def run(ctl: Controller, argv: tuple[str, ...]) -> CommandResult:
     refuse_unmodelled("scancel", parsed, SCANCEL_MODELLED)
     opts = {p.option.long: p.value for p in parsed}
     if opts.get("clusters") is not None:
-        other = clusters_named("scancel", opts["clusters"] or "", ctl.cluster.name, ctl.accounting)
-        if other is not None:
-            return CommandResult(argv, 1, "", messages.UNKNOWN_CLUSTER.format(command="scancel", cluster=other))
+        complaints, fatal = check_clusters("scancel", opts["clusters"] or "", ctl.cluster.name, ctl.accounting)
+        if fatal:
+            return CommandResult(argv, 1, "", complaints)
+        if complaints:
+            raise FakeUnsupported(f"scancel --clusters={opts['clusters']}: a list with clusters slurmdbd does not "
+                                  "know besides this one is not modelled")
     signum = None
     state = None
     for item in parsed:  # getopt's order: the first bad --signal or --state ends scancel

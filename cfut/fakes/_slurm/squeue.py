@@ -10,7 +10,7 @@ from .._getopt import GetoptError
 from . import messages
 from .controller import DEFAULT_SQUEUE_STATES, Controller
 from .model import SQUEUE_STATE_ORDER, Task, parse_states, state_name
-from .options import SQUEUE_MODELLED, SQUEUE_OPTIONS, clusters_named, refuse_unmodelled
+from .options import SQUEUE_MODELLED, SQUEUE_OPTIONS, check_clusters, refuse_unmodelled
 from .render import SQUEUE_DEFAULT_FORMAT, Row, parse_squeue_format, rows, squeue_lines, squeue_sort_key
 from .values import JobRef, squeue_job_ref, uid_of
 
@@ -52,9 +52,10 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         raise FakeUnsupported(f"squeue arguments {positionals!r} are not modelled")
     banner = ""
     if opts.get("cluster") is not None:
-        other = clusters_named("squeue", opts["cluster"] or "", ctl.cluster.name, ctl.accounting)
-        if other is not None:
-            return CommandResult(argv, 1, "", messages.UNKNOWN_CLUSTER.format(command="squeue", cluster=other))
+        complaints, fatal = check_clusters("squeue", opts["cluster"] or "", ctl.cluster.name, ctl.accounting)
+        stderr += complaints
+        if fatal:
+            return CommandResult(argv, 1, "", stderr)
         # observed: with --clusters, a "CLUSTER: name" line comes before the header (not under -h)
         banner = "" if "noheader" in opts else f"CLUSTER: {ctl.cluster.name}\n"
     fmt = parse_squeue_format(opts.get("format") or SQUEUE_DEFAULT_FORMAT)
