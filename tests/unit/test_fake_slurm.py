@@ -1546,3 +1546,23 @@ def test_clusters_option_without_accounting_and_for_unknown_clusters() -> None:
         assert run(fake, "sbatch", "--clusters=cfut", "--wrap=true").stdout == "Submitted batch job 1 on cluster cfut\n"
         result = run(fake, "squeue", "--clusters=nosuch,cfut", "--noheader", "--format=%i")
         assert (result.returncode, result.stdout, result.stderr) == (0, "1\n", unknown.format(c="squeue", n="nosuch"))
+
+
+def test_squeue_me_and_user_the_last_one_given_wins(manual: FakeSlurm) -> None:
+    """squeue --me and -u/--user set the one user list: the last one given wins (observed on Slurm
+    22.05: "--me -u daemon" lists daemon's jobs, "-u daemon --me" the caller's)."""
+    import pwd
+
+    other = next(p.pw_name for p in pwd.getpwall() if p.pw_uid != os.getuid())
+    job = submit(manual, "--hold")
+    listed = {order: run(manual, "squeue", "-h", "-o", "%i", *order).stdout
+              for order in (("--me", "-u", other), ("-u", other, "--me"), ("--me",))}
+    assert listed == {("--me", "-u", other): "", ("-u", other, "--me"): f"{job}\n", ("--me",): f"{job}\n"}
+
+
+def test_a_job_id_with_a_plus_sign_is_the_job(manual: FakeSlurm) -> None:
+    """Slurm reads job ids with strtol: "+ID" is ID for scontrol and scancel (observed on Slurm 22.05)."""
+    job = submit(manual, "--hold")
+    assert run(manual, "scontrol", "show", "job", f"+{job}").stdout.startswith(f"JobId={job} ")
+    assert run(manual, "scancel", f"+{job}").returncode == 0
+    assert manual.job(job).state == "CANCELLED"

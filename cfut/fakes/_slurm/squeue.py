@@ -43,6 +43,8 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         elif item.option.long == "user":
             uids, complaints = _users(item.value or "")
             stderr += complaints
+        elif item.option.long == "me":
+            uids = [ctl.cluster.uid]  # the user list is the caller, until a later --user (observed: last wins)
     if "jobs" in opts and opts["jobs"] is None and positionals:
         # -j/--jobs takes its list from the next word when it is not glued on (observed: squeue -j 5)
         refs, bad = _job_refs(positionals.pop(0))
@@ -71,7 +73,7 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
     if opts.get("name") is not None:
         names = set((opts["name"] or "").split(","))
         visible = [t for t in visible if t.sub.name in names]
-    if not ctl.ours(uids, "me" in opts):
+    if not ctl.ours(uids, False):
         visible = []
     if opts.get("partitions") is not None:
         visible = [t for t in visible if t.sub.partition in (opts["partitions"] or "").split(",")]

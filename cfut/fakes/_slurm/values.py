@@ -362,7 +362,7 @@ class JobRef:
 
 def parse_job_ref(text: str) -> JobRef:
     """Raises ValueError for text that is not a job id."""
-    match = re.fullmatch(r"(\d+)(?:_(\d+|\[([\d,\-:]+)\]))?", text.strip())
+    match = re.fullmatch(r"\+?(\d+)(?:_(\d+|\[([\d,\-:]+)\]))?", text.strip())  # strtol: white space, a + sign
     if not match:
         raise ValueError(f"invalid job id {text!r}")
     job_id = int(match.group(1))
