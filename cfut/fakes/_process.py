@@ -8,12 +8,38 @@ interpreter named on its ``#!`` line; FakeCondor runs the job's executable with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, Protocol
+
+from . import _host
+
+_deferral = threading.local()
+
+
+def deliver(act: Callable[[], object]) -> None:
+    """What slurmd/slurmstepd do to a job's processes (a signal, its CANCELLED line): now, or, while
+    a command from a process on PATH is answered (:func:`after_the_reply`), once that process has
+    gone. A job's own ``scancel``/``scontrol requeue`` returns before its job is signalled, as the
+    real one does (slurmctld replies, then slurmd signals): it is never killed before its reply."""
+    queue = getattr(_deferral, "queue", None)
+    if queue is None:
+        act()
+    else:
+        queue.append(act)
+
+
+@contextlib.contextmanager
+def after_the_reply() -> Iterator[list[Callable[[], object]]]:
+    """Within (in this thread): :func:`deliver` queues what it is given in the list this yields."""
+    queue: list[Callable[[], object]] = []
+    with _host.thread_setting(_deferral, "queue", queue):
+        yield queue
 
 
 class JobHandle(Protocol):

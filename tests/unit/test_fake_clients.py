@@ -362,3 +362,23 @@ def test_parsl_command_lines_with_clusters(fake_slurm: PluginFakeSlurm, tmp_path
     cancelled = shell(sacct.format(f"1,{other}"), tmp_path)
     assert cancelled.stdout.split("\n")[0].split() == ["1", "CANCELLED", "by", str(os.getuid())], cancelled.stdout
     assert parsl_states(cancelled.stdout) == {"1": "CANCELLED", other: "CANCELLED"}
+
+
+@pytest.mark.fake_slurm(execution="subprocess")
+@pytest.mark.parametrize("command", ["scancel $SLURM_JOB_ID", "scontrol requeue $SLURM_JOB_ID"])
+def test_a_job_s_own_scancel_returns_before_the_job_is_signalled(fake_slurm: PluginFakeSlurm, tmp_path: Path,
+                                                                 command: str) -> None:
+    """A job that cancels or requeues itself (submitit's checkpoint) sees its command succeed, then
+    slurmstepd's line and SIGTERM (observed on Slurm 22.05: "rc=0", the CANCELLED line, TERM, then the
+    script goes on); the fake used to signal the command's own process group before it replied (rc=143)."""
+    job = shell(f"sbatch --parsable -o self.out --wrap 'trap \"echo TERM\" TERM; {command}; echo rc=$?; "
+                "sleep 1; echo after'", tmp_path).stdout.strip()
+    deadline = time.monotonic() + 30
+    while "after" not in ((tmp_path / "self.out").read_text() if (tmp_path / "self.out").exists() else ""):
+        assert time.monotonic() < deadline, (tmp_path / "self.out").read_text()
+        time.sleep(0.05)  # waits for the job's script to reach its end: an event
+    lines = (tmp_path / "self.out").read_text().splitlines()
+    assert lines[0] == "rc=0", lines
+    assert lines[1].startswith(f"slurmstepd-node1: error: *** JOB {job} ON node1 CANCELLED AT "), lines
+    assert lines[-2:] == ["TERM", "after"], lines
+    shell(f"scancel {job}", tmp_path)

@@ -106,6 +106,9 @@ def main(name: str, socket_path: str) -> int:
             _write(sys.stdout, reply.get("stdout", ""))
             _write(sys.stderr, reply.get("stderr", ""))
             reply = _receive(stream)
+        # The command has done its work; the real one would have exited before its job is signalled
+        # (the fake signals it once this socket closes: a job's own scancel must not die of it).
+        signals.signal(signals.SIGTERM, signals.SIG_IGN)
     if "step" in reply:
         code, signal = _run_step(name, reply["step"])
         ended = {"job_id": reply["step"].get("job_id"), "step_id": reply["step"].get("step_id"),

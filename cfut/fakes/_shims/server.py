@@ -27,6 +27,7 @@ import socketserver
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from .. import _host
 from .._base import FakeScheduler
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
+from .._process import after_the_reply
 from .._slurm.fake import INTERRUPTED_RETURNCODE, FakeSlurm
 from .._slurm.options import SBATCH_OPTIONS
 from .._slurm.values import expand_filename
@@ -75,6 +77,20 @@ class JobStep:
     ntasks: int
 
 
+#: How long (real seconds) the fake waits for a command's process to exit before what the command
+#: did to jobs reaches them anyway.
+_CLIENT_EXIT = 5.0
+
+
+def _wait_for_exit(pid: int | None, timeout: float) -> None:
+    """Wait (really, up to ``timeout`` seconds) until process ``pid`` has exited and its parent has
+    reaped it (a job's shell has then gone on, as it would before slurmd's signal came); not a child
+    of ours, so by polling ``/proc``."""
+    deadline = time.monotonic() + timeout
+    while pid is not None and time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.005)
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     owner: FakeCommandServer
@@ -90,11 +106,19 @@ class _Handler(socketserver.StreamRequestHandler):
         if not line:
             return
         request = json.loads(line)
-        reply = self.server.owner._answer(request, self)
+        with after_the_reply() as acts:
+            reply = self.server.owner._answer(request, self)
         try:
             self._send(reply)
         except OSError:
             pass  # the client has gone (killed while sbatch --wait waited)
+        if acts:
+            # what the command did to jobs (scancel's signals, ...) reaches them once the command has
+            # ended, as on Slurm: a job's own scancel returns before the job is signalled
+            pid = request.get("pid")
+            _wait_for_exit(pid if isinstance(pid, int) else None, _CLIENT_EXIT)
+            for act in acts:
+                act()
 
     def _send(self, message: Mapping[str, Any]) -> None:
         self.wfile.write(json.dumps(message).encode("ascii") + b"\n")

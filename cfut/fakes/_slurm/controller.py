@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import heapq
 import itertools
 import math
@@ -28,6 +29,7 @@ from types import MappingProxyType
 from .. import _host
 from .._cluster import Allocation, FakeCluster, Request
 from .._pool import PooledJob, pool
+from .._process import JobHandle, deliver
 from .model import END_DEFAULTS, Dependency, JobSnapshot, Outcome, Submission, Task
 from .render import Context, rows, squeue_sort_key, std_paths
 from .stepd import Hidden, Stepd
@@ -487,9 +489,7 @@ class Controller:
         for step in task.steps:
             if step.end is not None or step.pid is None:
                 continue
-            for pid in _host.children(step.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signum)
+            deliver(functools.partial(_signal_children, step.pid, signum))
 
     def finish(self, task: Task, t: float, state: str, exit_code: int, sig: int, reason: str,
                batch: tuple[str, int, int] | None, *, kill: bool = False) -> None:
@@ -512,8 +512,7 @@ class Controller:
             self._assign_id(task)  # array tasks that never ran stay in the array's record (its id)
         if kill and task.proc is not None:
             task.completing = True
-            task.proc.signal_group(signal_module.SIGCONT)
-            task.proc.signal_group(signal_module.SIGTERM)
+            deliver(functools.partial(_terminate, task.proc))
             task.kill_at = t + self.config.kill_wait
             self.changed(task)
             return
@@ -572,7 +571,8 @@ class Controller:
             self.finish(task, t, "CANCELLED", 0, 0, task.reason, None)
         else:
             self._catch_up(task, t)
-            self.stepd.message(task, t, "")
+            nodes, job_id, paths = task.nodes, task.job_id, (task.output_path, task.error_path)
+            deliver(lambda: self.stepd.write_message(nodes, job_id, paths, t, ""))
             self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
             # slurmdbd records the job as it is cancelled, before the script's SIGTERM status comes
             # back: sacct shows 0:0 where scontrol shows 0:15 (observed on Slurm 22.05).
@@ -610,7 +610,8 @@ class Controller:
         with the default), keeps its id, counts Restarts= (SLURM_RESTART_COUNT), gets a new SubmitTime."""
         if task.running:
             self._catch_up(task, t)
-            self.stepd.message(task, t, " DUE TO JOB REQUEUE")
+            nodes, job_id, paths = task.nodes, task.job_id, (task.output_path, task.error_path)
+            deliver(lambda: self.stepd.write_message(nodes, job_id, paths, t, " DUE TO JOB REQUEUE"))
             self.finish(task, t, "CANCELLED", 0, 15, "None", ("CANCELLED", 0, 15), kill=True)
         task.requeue_pending = True
         if not task.completing:
@@ -827,3 +828,15 @@ def batch_step(state: str, exit_code: int, sig: int) -> tuple[str, int, int]:
     if state == "FAILED" and sig:
         return ("CANCELLED", 0, sig)
     return (state, exit_code, sig)
+
+
+def _signal_children(pid: int, signum: int) -> None:
+    for child in _host.children(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signum)
+
+
+def _terminate(proc: JobHandle) -> None:
+    """slurmstepd ending a job: SIGCONT (a stopped job could not act on the rest), then SIGTERM."""
+    proc.signal_group(signal_module.SIGCONT)
+    proc.signal_group(signal_module.SIGTERM)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import signal as signal_module
 from collections.abc import Sequence
 
 from ..._runner import CommandResult
 from .._errors import FakeUnsupported
 from .._getopt import GetoptError
+from .._process import deliver
 from . import messages
 from .controller import Controller, matches
 from .model import Task, split_ids, state_name
@@ -139,10 +141,7 @@ def _signal(ctl: Controller, argv: tuple[str, ...], refs: Sequence[JobRef], live
             if signum in _STOPPING_SIGNALS:
                 raise FakeUnsupported(f"scancel --signal={signum} (stopping a job) is not modelled")
             if task.proc is not None:
-                if full:
-                    task.proc.signal_group(signum)
-                else:
-                    task.proc.signal_shell(signum)
+                deliver(functools.partial(task.proc.signal_group if full else task.proc.signal_shell, signum))
             elif signum not in _IGNORED_SIGNALS:
                 # an inline script's shell dies of the signal's default action
                 now = ctl.clock.now()

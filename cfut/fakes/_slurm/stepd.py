@@ -256,12 +256,24 @@ class Stepd:
 
     def message(self, task: Task, t: float, why: str) -> None:
         """slurmstepd's line in the job's error file when it kills a running job."""
-        path = task.error_path or task.output_path
-        if path is None or not task.nodes:
+        self.write_message(task.nodes, task.job_id, (task.output_path, task.error_path), t, why)
+
+    def write_message(self, nodes: tuple[str, ...], job_id: int | None, paths: tuple[str | None, str | None],
+                      t: float, why: str) -> None:
+        """:meth:`message` for a job that was on ``nodes`` with these output and error files (the
+        line may be written after the job record moved on: see :func:`~cfut.fakes._process.deliver`)."""
+        path = paths[1] or paths[0]
+        if path is None or not nodes:
             return
         when = slurm_date(self.cluster.clock.wall(t))
-        with contextlib.suppress(OSError), open(path, "a") as handle:
-            handle.write(messages.STEPD_CANCELLED.format(node=task.nodes[0], job=task.job_id, when=when, why=why))
+        line = messages.STEPD_CANCELLED.format(node=nodes[0], job=job_id, when=when, why=why)
+        # into the file the job has open: one removed meanwhile is not created again
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
 
     def hide_results(self, task: Task, t: float, seconds: float) -> list[Hidden]:
         """Rename the result files the worker says it wrote, to be put back ``seconds`` after ``t``."""
