@@ -1566,3 +1566,39 @@ def test_a_job_id_with_a_plus_sign_is_the_job(manual: FakeSlurm) -> None:
     assert run(manual, "scontrol", "show", "job", f"+{job}").stdout.startswith(f"JobId={job} ")
     assert run(manual, "scancel", f"+{job}").returncode == 0
     assert manual.job(job).state == "CANCELLED"
+
+
+# ------------------------------------------------------------------ formats and forms (observed on Slurm 22.05)
+
+
+@pytest.fixture
+def shaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlurm]:
+    """Two nodes of 2 CPUs with 2 GPUs each, in partitions debug (the default) and long."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", partition="debug", partitions=("long",), nodes=2, node_prefix="node",
+                   cpus_per_node=2, memory_per_node=24105, gpus_per_node=2) as fake:
+        yield fake
+
+
+def test_sinfo_node_and_summarize_default_formats(shaped: FakeSlurm) -> None:
+    """sinfo -N prints "%#N %.6D %#P %6t" (# is at least 9 wide: left-justified node, right-justified
+    partition), sinfo -s "%9P %.5a %.10l %.16F %N"."""
+    lines = run(shaped, "sinfo", "-N", "-p", "debug").stdout.splitlines()
+    assert lines == ["NODELIST   NODES PARTITION STATE ", "node1          1    debug* idle  ",
+                     "node2          1    debug* idle  "]
+    assert run(shaped, "sinfo", "-s").stdout.splitlines()[:2] == [
+        "PARTITION AVAIL  TIMELIMIT   NODES(A/I/O/T) NODELIST", "debug*       up   infinite          0/2/0/2 node[1-2]"]
+
+
+def test_sinfo_merges_lines_whose_printed_fields_are_equal(shaped: FakeSlurm) -> None:
+    """Without -N, sinfo merges the records of every partition whose printed fields match (each node
+    counted once); with %P, or with -N, the partitions stay apart."""
+    def lines(*argv: str) -> list[str]:
+        return run(shaped, "sinfo", "-h", *argv).stdout.splitlines()
+
+    assert lines("-o", "%c %m %G") == ["2 24105 gpu:2"]
+    assert lines("-o", "%N %C") == ["node[1-2] 0/4/0/4"]
+    assert lines("-o", "%D %t") == ["2 idle"]
+    assert lines("-o", "%D %t", "-p", "long") == ["2 idle"]
+    assert lines("-o", "%N %c %P") == ["node[1-2] 2 debug*", "node[1-2] 2 long"]
+    assert lines("-N", "-o", "%D %t") == ["1 idle"] * 4
