@@ -1602,3 +1602,19 @@ def test_sinfo_merges_lines_whose_printed_fields_are_equal(shaped: FakeSlurm) ->
     assert lines("-o", "%D %t", "-p", "long") == ["2 idle"]
     assert lines("-o", "%N %c %P") == ["node[1-2] 2 debug*", "node[1-2] 2 long"]
     assert lines("-N", "-o", "%D %t") == ["1 idle"] * 4
+
+
+@pytest.mark.parametrize(("spec", "shown", "throttle"), [
+    ("%2", "0%2", "2"), ("1-3%", "1-3", None), ("1-3%-1", "1-3", None), ("1-3%0", "1-3", None),
+    ("1-3%x", "1-3", None), ("1-3%2x", "1-3%2", "2"), ("1-3% 2", "1-3%2", "2"), ("3%", "3", None),
+    ("1-3%99999999999", "1-3%1215752191", "1215752191"),
+])
+def test_array_throttle_forms(manual: FakeSlurm, spec: str, shown: str, throttle: str | None) -> None:
+    """sbatch reads the %N of --array with strtol into an int: a limit not above 0 is none, text after
+    the number is ignored, and "%N" alone is index 0 (observed on Slurm 22.05)."""
+    job = submit(manual, "--hold", f"--array={spec}")
+    assert run(manual, "squeue", "-h", "-j", job, "-o", "%i|%T|%r").stdout == f"{job}_[{shown}]|PENDING|JobHeldUser\n"
+    report = run(manual, "scontrol", "show", "job", job).stdout
+    assert f" ArrayTaskId={shown} " in report
+    assert re.search(r"ArrayTaskThrottle=(\d+)", report) is None if throttle is None else \
+        f" ArrayTaskThrottle={throttle} " in report
