@@ -1618,3 +1618,23 @@ def test_array_throttle_forms(manual: FakeSlurm, spec: str, shown: str, throttle
     assert f" ArrayTaskId={shown} " in report
     assert re.search(r"ArrayTaskThrottle=(\d+)", report) is None if throttle is None else \
         f" ArrayTaskThrottle={throttle} " in report
+
+
+def test_squeue_end_time_is_the_planned_end(manual: FakeSlurm) -> None:
+    """squeue %e (observed on Slurm 22.05): start + limit while running, begin + limit (and %S the
+    begin) for a --begin to come, NONE for those without a limit, N/A while held; the end once over."""
+    jobs = [submit(manual, *options, wrap="sleep 600") for options in (
+        ("-t", "5"), (), ("-t", "5", "--begin=now+1hour"), ("--begin=now+1hour",), ("--hold", "-t", "5"))]
+    manual.advance(1)
+    rows = dict(line.split("|", 1) for line in run(manual, "squeue", "-h", "-o", "%i|%S|%e").stdout.splitlines())
+    started = {job: re.sub(r"\d\d:\d\d:\d\d", "T", rows[job]) for job in jobs}
+    assert [rows[job].split("|")[1] == "NONE" for job in jobs] == [False, True, False, True, False]
+    assert started[jobs[4]] == "N/A|N/A"
+    for job in jobs[:4]:
+        start, end = rows[job].split("|")
+        assert start != "N/A" and end != "N/A"
+    assert run(manual, "scontrol", "show", "job", jobs[0]).stdout.count(f"EndTime={rows[jobs[0]].split('|')[1]} ") == 1
+    run(manual, "scancel", jobs[0])
+    manual.advance(1)
+    end = run(manual, "squeue", "-h", "-t", "all", "-j", jobs[0], "-o", "%e").stdout.strip()
+    assert end not in ("N/A", "NONE") and f"EndTime={end} " in run(manual, "scontrol", "show", "job", jobs[0]).stdout
