@@ -1066,8 +1066,8 @@ def test_formats_of_durations_and_hostlists() -> None:
     assert [hms_duration(s) for s in (0, 3661, 90061)] == ["00:00:00", "01:01:01", "1-01:01:01"]
     assert compress_hostlist(["node1", "node2", "node3", "node7"]) == "node[1-3,7]"
     assert parse_array("0-9:3%2", 1001) is not None and parse_array("", 1001) is None
-    with pytest.raises(FakeUnsupported):
-        parse_array("1-3%0", 1001)
+    spec = parse_array("1-3%0", 1001)  # observed on Slurm 22.05: %0 is no limit
+    assert spec is not None and spec.throttle is None
 
 
 def test_time_limit_is_enforced_at_the_next_periodic_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1566,3 +1566,75 @@ def test_a_job_id_with_a_plus_sign_is_the_job(manual: FakeSlurm) -> None:
     assert run(manual, "scontrol", "show", "job", f"+{job}").stdout.startswith(f"JobId={job} ")
     assert run(manual, "scancel", f"+{job}").returncode == 0
     assert manual.job(job).state == "CANCELLED"
+
+
+# ------------------------------------------------------------------ formats and forms (observed on Slurm 22.05)
+
+
+@pytest.fixture
+def shaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlurm]:
+    """Two nodes of 2 CPUs with 2 GPUs each, in partitions debug (the default) and long."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", partition="debug", partitions=("long",), nodes=2, node_prefix="node",
+                   cpus_per_node=2, memory_per_node=24105, gpus_per_node=2) as fake:
+        yield fake
+
+
+def test_sinfo_node_and_summarize_default_formats(shaped: FakeSlurm) -> None:
+    """sinfo -N prints "%#N %.6D %#P %6t" (# is at least 9 wide: left-justified node, right-justified
+    partition), sinfo -s "%9P %.5a %.10l %.16F %N"."""
+    lines = run(shaped, "sinfo", "-N", "-p", "debug").stdout.splitlines()
+    assert lines == ["NODELIST   NODES PARTITION STATE ", "node1          1    debug* idle  ",
+                     "node2          1    debug* idle  "]
+    assert run(shaped, "sinfo", "-s").stdout.splitlines()[:2] == [
+        "PARTITION AVAIL  TIMELIMIT   NODES(A/I/O/T) NODELIST", "debug*       up   infinite          0/2/0/2 node[1-2]"]
+
+
+def test_sinfo_merges_lines_whose_printed_fields_are_equal(shaped: FakeSlurm) -> None:
+    """Without -N, sinfo merges the records of every partition whose printed fields match (each node
+    counted once); with %P, or with -N, the partitions stay apart."""
+    def lines(*argv: str) -> list[str]:
+        return run(shaped, "sinfo", "-h", *argv).stdout.splitlines()
+
+    assert lines("-o", "%c %m %G") == ["2 24105 gpu:2"]
+    assert lines("-o", "%N %C") == ["node[1-2] 0/4/0/4"]
+    assert lines("-o", "%D %t") == ["2 idle"]
+    assert lines("-o", "%D %t", "-p", "long") == ["2 idle"]
+    assert lines("-o", "%N %c %P") == ["node[1-2] 2 debug*", "node[1-2] 2 long"]
+    assert lines("-N", "-o", "%D %t") == ["1 idle"] * 4
+
+
+@pytest.mark.parametrize(("spec", "shown", "throttle"), [
+    ("%2", "0%2", "2"), ("1-3%", "1-3", None), ("1-3%-1", "1-3", None), ("1-3%0", "1-3", None),
+    ("1-3%x", "1-3", None), ("1-3%2x", "1-3%2", "2"), ("1-3% 2", "1-3%2", "2"), ("3%", "3", None),
+    ("1-3%99999999999", "1-3%1215752191", "1215752191"),
+])
+def test_array_throttle_forms(manual: FakeSlurm, spec: str, shown: str, throttle: str | None) -> None:
+    """sbatch reads the %N of --array with strtol into an int: a limit not above 0 is none, text after
+    the number is ignored, and "%N" alone is index 0 (observed on Slurm 22.05)."""
+    job = submit(manual, "--hold", f"--array={spec}")
+    assert run(manual, "squeue", "-h", "-j", job, "-o", "%i|%T|%r").stdout == f"{job}_[{shown}]|PENDING|JobHeldUser\n"
+    report = run(manual, "scontrol", "show", "job", job).stdout
+    assert f" ArrayTaskId={shown} " in report
+    assert re.search(r"ArrayTaskThrottle=(\d+)", report) is None if throttle is None else \
+        f" ArrayTaskThrottle={throttle} " in report
+
+
+def test_squeue_end_time_is_the_planned_end(manual: FakeSlurm) -> None:
+    """squeue %e (observed on Slurm 22.05): start + limit while running, begin + limit (and %S the
+    begin) for a --begin to come, NONE for those without a limit, N/A while held; the end once over."""
+    jobs = [submit(manual, *options, wrap="sleep 600") for options in (
+        ("-t", "5"), (), ("-t", "5", "--begin=now+1hour"), ("--begin=now+1hour",), ("--hold", "-t", "5"))]
+    manual.advance(1)
+    rows = dict(line.split("|", 1) for line in run(manual, "squeue", "-h", "-o", "%i|%S|%e").stdout.splitlines())
+    started = {job: re.sub(r"\d\d:\d\d:\d\d", "T", rows[job]) for job in jobs}
+    assert [rows[job].split("|")[1] == "NONE" for job in jobs] == [False, True, False, True, False]
+    assert started[jobs[4]] == "N/A|N/A"
+    for job in jobs[:4]:
+        start, end = rows[job].split("|")
+        assert start != "N/A" and end != "N/A"
+    assert run(manual, "scontrol", "show", "job", jobs[0]).stdout.count(f"EndTime={rows[jobs[0]].split('|')[1]} ") == 1
+    run(manual, "scancel", jobs[0])
+    manual.advance(1)
+    end = run(manual, "squeue", "-h", "-t", "all", "-j", jobs[0], "-o", "%e").stdout.strip()
+    assert end not in ("N/A", "NONE") and f"EndTime={end} " in run(manual, "scontrol", "show", "job", jobs[0]).stdout

@@ -177,9 +177,16 @@ def _squeue_field(token: str, row: Row, ctx: Context) -> str:
     if token == "V":
         return ctx.date(sub.submit_time)
     if token == "S":
-        return ctx.date(task.start, "N/A")
+        return ctx.date(task.start if task.start is not None else _begin_to_come(task, ctx), "N/A")
     if token == "e":
-        return ctx.date(task.end, "N/A")
+        # observed on Slurm 22.05: the EndTime slurmctld plans (start + limit while running, begin +
+        # limit for a --begin to come), NONE for such a job without a limit, else N/A until it ends
+        if task.finished:
+            return ctx.date(task.end, "N/A")
+        start = task.start if task.running else _begin_to_come(task, ctx)
+        if start is None:
+            return "N/A"
+        return "NONE" if task.time_limit is None else ctx.date(start + task.time_limit * 60)
     if token == "Z":
         return sub.workdir
     if token == "k":
@@ -441,6 +448,13 @@ def sacct_text(fields: Sequence[tuple[SacctField, int | None]], lines: Sequence[
     for values in table:
         out.append("".join(cell(v, f, w) + " " for v, (f, w) in zip(values, fields)))
     return "".join(line + "\n" for line in out)
+
+
+def _begin_to_come(task: Task, ctx: Context) -> float | None:
+    """A pending job's --begin time still to come (slurmctld's planned StartTime), else None."""
+    if task.pending and not task.held and task.eligible_at is not None and task.eligible_at > ctx.now:
+        return task.eligible_at
+    return None
 
 
 # ------------------------------------------------------------------ scontrol

@@ -3,8 +3,9 @@
 Clients ask sinfo for the default partition (``sinfo -o %P``: marked ``*``), and for what the nodes
 offer (``%c`` CPUs, ``%m`` memory, ``%G`` GRES, ``%C``/``%F`` allocated/idle/other/total, ``%h``
 OverSubscribe). Every partition of the fake spans every node; every node responds (``--responding``
-leaves them all). Lines group the nodes of a partition whose printed fields
-are the same (the node count, list and totals adding up), as sinfo does.
+leaves them all). Without ``--Node``, lines group the nodes whose printed fields are the same, across
+partitions too when the format does not print the partition (the node count, list and totals adding
+up, each node once), as sinfo merges its records; ``--Node`` prints a line per node and partition.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from .values import compress_hostlist
 
 #: sinfo(1)'s default formats: partitions, --Node, --summarize.
 DEFAULT_FORMAT = "%9P %.5a %.10l %.6D %.6t %N"
-NODE_FORMAT = "%N %.6D %9P %.6t"
-SUMMARIZE_FORMAT = "%9P %.5a %.10l %.15F %N"
+#: --Node's is ``%#N %.6D %#P %6t``: ``#`` is a width sinfo computes, at least 9 and as wide as the longest
+#: node name (left-justified) or partition name with its ``*`` (right-justified), observed on Slurm 22.05.
+NODE_FORMAT = "%{node}N %.6D %.{partition}P %6t"
+SUMMARIZE_FORMAT = "%9P %.5a %.10l %.16F %N"
+_MIN_FIELD_SIZE = 9
 
 HEADERS = {
     "P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "D": "NODES", "t": "STATE", "T": "STATE",
@@ -35,6 +39,8 @@ HEADERS = {
 #: Fields that add up over the nodes of one line rather than tell lines apart.
 _AGGREGATE = frozenset("DNnCF")
 _LONG_STATES = {"idle": "idle", "mix": "mixed", "alloc": "allocated"}
+#: enum node_states: sinfo sorts its lines by partition, then state in reverse (``#P,-t``)
+_STATE_NUMBERS = {"idle": 2, "alloc": 3, "mix": 5}
 
 
 def _allocated(node: FakeNode) -> int:
@@ -107,8 +113,6 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         raise FakeUnsupported(f"sinfo arguments {positionals!r} are not modelled")
     opts = {p.option.long: p.value for p in parsed}
     by_node, summarize = "Node" in opts, "summarize" in opts
-    default_format = NODE_FORMAT if by_node else SUMMARIZE_FORMAT if summarize else DEFAULT_FORMAT
-    fmt = parse_format(opts.get("format") or default_format, HEADERS, "sinfo")
     refresh()
     config = ctl.config
     partitions = list(config.partitions)
@@ -116,6 +120,12 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
         wanted = (opts["partition"] or "").split(",")
         partitions = [p for p in partitions if p in wanted]
     default = config.partitions[0]
+    default_format = SUMMARIZE_FORMAT if summarize else DEFAULT_FORMAT
+    if by_node:
+        default_format = NODE_FORMAT.format(
+            node=max([_MIN_FIELD_SIZE, *(len(n.name) for n in ctl.cluster.nodes)]),
+            partition=max([_MIN_FIELD_SIZE, *(len(p) + (p == default) for p in partitions)]))
+    fmt = parse_format(opts.get("format") or default_format, HEADERS, "sinfo")
     tokens = [p for p in fmt if isinstance(p, Token)]
     lines: list[list[FakeNode]] = []
     names: list[str] = []
@@ -126,15 +136,19 @@ def run(ctl: Controller, argv: tuple[str, ...], refresh: Callable[[], None]) -> 
                 lines.append([node])
                 names.append(partition)
     else:
+        # observed on Slurm 22.05: a record takes any node, of any partition, whose printed fields match
+        # its own (sinfo -o '%D %t': one line "2 idle" for two partitions of the same two nodes)
+        groups: dict[tuple[str, ...], tuple[str, dict[str, FakeNode]]] = {}
         for partition in partitions:
-            groups: dict[tuple[str, ...], list[FakeNode]] = {}
             for node in ctl.cluster.nodes:
                 key = tuple("" if t.letter in _AGGREGATE or (summarize and t.letter in "tT")
                             else _node_value(t.letter, node, partition, default) for t in tokens)
-                groups.setdefault(key, []).append(node)
-            for group in groups.values():
-                lines.append(group)
-                names.append(partition)
+                groups.setdefault(key, (partition, {}))[1].setdefault(node.name, node)
+        records = sorted(groups.values(), key=lambda record: (
+            partitions.index(record[0]), -_STATE_NUMBERS[next(iter(record[1].values())).state]))
+        for partition, members in records:
+            lines.append(list(members.values()))
+            names.append(partition)
     out = []
     if "noheader" not in opts:
         out.append("".join(p if isinstance(p, str) else p.fit(HEADERS[p.letter]) for p in fmt))

@@ -127,12 +127,16 @@ def parse_array(text: str, max_array_size: int) -> ArraySpec | None:
         return None
     throttle: int | None = None
     if "%" in spec:
+        # observed on Slurm 22.05: sbatch reads the limit with strtol into an int, and a limit that is
+        # not above 0 is none ("1-3%", "1-3%x", "1-3%-1", "1-3%0": 1-3; "1-3%2x": 1-3%2); the
+        # indices before it may be left out for index 0 ("%2", ",%2": 0%2)
         spec, _, limit = spec.partition("%")
-        if not limit.isdigit():
-            raise ValueError(f"invalid array throttle in {text!r}")
-        throttle = int(limit)
-        if throttle == 0:
-            raise FakeUnsupported(f"--array throttle %0 ({text!r}) is not modelled")
+        match = re.match(r"\s*([+-]?\d+)", limit)
+        number = int(match.group(1)) if match else 0
+        number = (min(max(number, -(1 << 63)), (1 << 63) - 1) + (1 << 31)) % (1 << 32) - (1 << 31)
+        throttle = number if number > 0 else None
+        if not spec.replace(",", ""):
+            spec = "0"
     indices: set[int] = set()
     for part in spec.split(","):
         match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
