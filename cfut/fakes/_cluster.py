@@ -220,8 +220,8 @@ class FakeCluster:
             memory.append(mem)
             node.jobs += 1
             node.exclusive = request.exclusive
-            # a whole node (--exclusive) comes with all its GPUs once it asks for any (observed)
-            want = node.gpus if request.exclusive and request.gpus else request.gpus
+            # a whole node (--exclusive) comes with all its GPUs, asked for or not (observed)
+            want = node.gpus if request.exclusive else request.gpus
             taken = tuple(i for i in range(node.gpus) if i not in node.gpus_used)[:want]
             node.gpus_used.update(taken)
             gpus.append(taken)

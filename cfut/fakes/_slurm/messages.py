@@ -41,6 +41,7 @@ NOT_A_BATCH_SCRIPT = (
 INVALID_ARRAY = "sbatch: error: Batch job submission failed: Invalid job array specification\n"
 INVALID_TIME = "sbatch: error: Invalid --time specification\n"
 INVALID_OPEN_MODE = "sbatch: error: Invalid --open-mode specification\n"
+MEMORY_OPTIONS_EXCLUSIVE = "sbatch: fatal: --mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.\n"
 INVALID_EXCLUSIVE = "sbatch: error: Invalid --exclusive specification\n"
 INVALID_MEM = "sbatch: error: Invalid --mem specification\n"
 INVALID_NODE_COUNT = 'sbatch: error: "{value}" is not a valid node count\n'

@@ -132,7 +132,8 @@ def _script(cli: Mapping[str, Parsed], positionals: Sequence[str], stdin: str | 
             if os.path.isdir(path):
                 script = ""  # observed: sbatch reads nothing from a directory ("Batch script is empty!")
             else:
-                with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                # as bytes: a DOS line break is refused below, a lone CR stays in the script
+                with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
                     script = handle.read()
         except OSError:
             raise SbatchError(1, messages.UNABLE_TO_OPEN.format(path=positionals[0])) from None
@@ -191,11 +192,13 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
             raise SbatchError(255, messages.INVALID_MEM) from None
     if opts.get("mem-per-cpu") is not None:
         if mem_mb is not None:
-            raise FakeUnsupported("sbatch with both --mem and --mem-per-cpu is not modelled")
+            raise SbatchError(1, messages.MEMORY_OPTIONS_EXCLUSIVE)
         try:
             mem_per_cpu = parse_memory_mb(opts["mem-per-cpu"] or "")
         except ValueError:
             raise SbatchError(255, messages.INVALID_MEM_PER_CPU) from None
+        if mem_per_cpu == 0:  # all of each node's memory, as --mem=0 (observed: MinMemoryNode=0)
+            mem_mb, mem_per_cpu = 0, None
     signal = None
     if opts.get("signal") is not None:
         try:
