@@ -183,11 +183,26 @@ class FakeCluster:
             return None
         return self._take(request, [(node, node.cpus if request.exclusive else request.cpus) for node in chosen])
 
-    def spread_job(self, request: Request, tasks: int, cpus_per_task: int) -> Allocation | None:
-        """Take ``tasks`` tasks of ``cpus_per_task`` CPUs where no node alone can hold them (sbatch
-        --ntasks without --nodes): as many whole tasks as fit now on each node in node order, each node
-        with the request's GPUs and memory. Nothing if they do not all fit now."""
-        taken: list[tuple[FakeNode, int]] = []
+    def spread_job(self, request: Request, tasks: int, cpus_per_task: int, nodes: int | None = None
+                   ) -> Allocation | None:
+        """Take ``tasks`` tasks of ``cpus_per_task`` CPUs over several nodes, each with the request's
+        GPUs and memory: on as many nodes as they take, as many whole tasks as fit now on each in node
+        order (sbatch --ntasks without --nodes); or on exactly ``nodes`` nodes, the first ones taking
+        one task more (--nodes with --ntasks that does not divide: 2,1). Nothing if they do not fit now."""
+        if nodes is not None:
+            base, extra = divmod(tasks, nodes)
+            wanted = [base + 1] * extra + [base] * (nodes - extra)
+            taken: list[tuple[FakeNode, int]] = []
+            for count in wanted:
+                cpus = count * cpus_per_task
+                share = dataclasses.replace(request, cpus=cpus, memory=request.memory_on(self.nodes[0], cpus))
+                node = next((n for n in self.nodes if all(n is not t for t, _ in taken) and n.fits(share, now=True)),
+                            None)
+                if node is None:
+                    return None
+                taken.append((node, node.cpus if request.exclusive else cpus))
+            return self._take(request, taken)
+        taken = []
         left = tasks
         for node in self.nodes:
             if left == 0:
@@ -205,11 +220,14 @@ class FakeCluster:
             return None
         return self._take(request, taken)
 
-    def can_ever_spread(self, request: Request, tasks: int, cpus_per_task: int, exclude: tuple[str, ...]) -> bool:
+    def can_ever_spread(self, request: Request, tasks: int, cpus_per_task: int, exclude: tuple[str, ...],
+                        nodes: int | None = None) -> bool:
         """Whether an empty cluster could hold :meth:`spread_job`'s tasks (all nodes but ``exclude``)."""
-        room = sum(node.cpus // cpus_per_task for node in self.nodes
-                   if node.name not in exclude and node.gpus >= request.gpus)
-        return room >= tasks
+        usable = [node for node in self.nodes if node.name not in exclude and node.gpus >= request.gpus]
+        if nodes is not None:
+            most = -(-tasks // nodes) * cpus_per_task
+            return len(usable) >= nodes and sum(node.cpus >= most for node in usable) >= (tasks % nodes or nodes)
+        return sum(node.cpus // cpus_per_task for node in usable) >= tasks
 
     def _take(self, request: Request, chosen: list[tuple[FakeNode, int]]) -> Allocation:
         gpus, memory = [], []

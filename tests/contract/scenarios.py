@@ -600,17 +600,28 @@ def task_layout_and_sharing(b: Backend) -> str:
     held = {name: b.sbatch("--hold", *args, "--wrap=true") for name, args in (
         ("spread", ("--ntasks=3",)), ("too-many", ("--ntasks=5",)), ("wide", ("--ntasks=3", "--cpus-per-task=2")),
         ("exclusive", ("--exclusive",)), ("user", ("--exclusive=USER",)), ("mcs", ("--exclusive=mcs",)),
-        ("whole-memory", ("--mem=0",)), ("no-gres", ("--gres=none",)), ("zero-gpus", ("--gres=gpu:0",)))}
+        ("whole-memory", ("--mem=0",)), ("no-gres", ("--gres=none",)), ("zero-gpus", ("--gres=gpu:0",)),
+        ("beyond", ("--nodes=3",)), ("per-node", ("--ntasks=5", "--ntasks-per-node=1")),
+        ("uneven", ("--nodes=2", "--ntasks=3")))}
     for name, job in held.items():
         record = b.run("scontrol", "-o", "show", "job", job).stdout
         out.append(f"held {name}: " + b.norm(_fields(record, "NumNodes", "NumCPUs", "NumTasks", "TRES",
                                                      "MinMemoryNode", "MinMemoryCPU", "OverSubscribe"))
                    + " squeue: " + b.run("squeue", "-h", "-j", job, "-o", "%D|%C|%m|%b").stdout.strip())
     b.run("scancel", *held.values())
+    never = {"beyond": b.sbatch("--nodes=3", "--wrap=true"),
+             "per-node": b.sbatch("--ntasks=5", "--ntasks-per-node=1", "--wrap=true")}
+    # (slurmctld's first look at submission says PartitionConfig for both; its next pass, the limit)
+    reasons = {"beyond": "PartitionNodeLimit", "per-node": "PartitionConfig"}
+    b.wait_until(lambda: all(b.run("squeue", "-h", "-j", job, "-o", "%r").stdout.strip() == reasons[name]
+                             for name, job in never.items()), 30, "evaluated")
+    out += [b.show("squeue", "--noheader", f"--jobs={job}", "--format=%T|%r|%D|%C") for job in never.values()]
+    b.run("scancel", *never.values())
     for name, args in (("spread", ("--ntasks=3",)), ("exclusive-gpu", ("--gres=gpu:1", "--exclusive")),
                        ("exclusive", ("--exclusive",)), ("mem-per-cpu-0", ("--mem-per-cpu=0",)),
                        ("user", ("--exclusive=user",)), ("whole-memory", ("--mem=0",)), ("no-gres", ("--gres=none",)),
-                       ("tasks-per-node", ("--ntasks=2", "--ntasks-per-node=1"))):
+                       ("tasks-per-node", ("--ntasks=2", "--ntasks-per-node=1")),
+                       ("uneven", ("--nodes=2", "--ntasks=3"))):
         _when_idle(b)
         job = b.sbatch(*args, f"--output={name}.out", f"--wrap={show_env}")
         b.wait_until(lambda job=job: b.ended(job), 60, f"{name} finished")

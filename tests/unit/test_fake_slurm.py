@@ -205,7 +205,6 @@ def test_time_limits_round_seconds_up_to_minutes(manual: FakeSlurm, spec: str, m
     (["--mem=abc"], 255, "sbatch: error: Invalid --mem specification\n"),
     (["--open-mode=bad"], 255, "sbatch: error: Invalid --open-mode specification\n"),
     (["--open-mode="], 255, "sbatch: error: Invalid --open-mode specification\n"),
-    (["-N", "2"], 1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"),
 ])
 def test_sbatch_rejections_quote_slurm(manual: FakeSlurm, argv: list[str], returncode: int, stderr: str) -> None:
     result = run(manual, "sbatch", *argv, "--wrap=true")
@@ -1638,3 +1637,31 @@ def test_squeue_end_time_is_the_planned_end(manual: FakeSlurm) -> None:
     manual.advance(1)
     end = run(manual, "squeue", "-h", "-t", "all", "-j", jobs[0], "-o", "%e").stdout.strip()
     assert end not in ("N/A", "NONE") and f"EndTime={end} " in run(manual, "scontrol", "show", "job", jobs[0]).stdout
+
+
+def test_node_counts_beyond_the_partition_pend_and_uneven_tasks_per_node(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Slurm 22.05 (2 nodes of 2 CPUs): --nodes=3 is accepted and pends PartitionNodeLimit
+    (NumNodes=3-3, TRES node=3); --ntasks=5 --ntasks-per-node=1 pends PartitionConfig (NumNodes=5,
+    TRES node=1); --nodes=2 --ntasks=3 runs 2+1 (NumCPUs=3, SLURM_TASKS_PER_NODE=2,1)."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution="subprocess", nodes=2, cpus_per_node=2) as fake:
+        beyond = submit(fake, "--nodes=3")
+        per_node = submit(fake, "--ntasks=5", "--ntasks-per-node=1")
+        held = submit(fake, "--hold", "-N", "2", "-n", "3")
+        uneven = submit(fake, "-N", "2", "-n", "3", "-o", "uneven.out", wrap=LAYOUT)
+        fields = ("NumNodes", "NumCPUs", "NumTasks", "TRES")
+        assert _job_fields(fake, held, *fields) == \
+            "NumNodes=2-2 NumCPUs=3 NumTasks=3 TRES=cpu=3,mem=3G,node=2,billing=3"
+        fake.advance(1)
+        assert status(fake, beyond, per_node) == {beyond: "PENDING|PartitionNodeLimit",
+                                                  per_node: "PENDING|PartitionConfig"}
+        assert _job_fields(fake, beyond, *fields) == \
+            "NumNodes=3-3 NumCPUs=3 NumTasks=3 TRES=cpu=3,mem=3G,node=3,billing=3"
+        assert _job_fields(fake, per_node, *fields) == \
+            "NumNodes=5 NumCPUs=5 NumTasks=5 TRES=cpu=5,mem=5G,node=1,billing=5"
+        assert fake.join(30)
+        fake.advance(1)
+        assert _job_fields(fake, uneven, "JobState", *fields) == \
+            "JobState=COMPLETED NumNodes=2 NumCPUs=3 NumTasks=3 TRES=cpu=3,mem=3G,node=2,billing=3"
+        assert (tmp_path / "uneven.out").read_text() == "2 2,1 2,1 u 1024 u\n"

@@ -237,7 +237,10 @@ class Controller:
                 continue
             request = self.request(task.sub)
             if not self._can_ever_run(task.sub, request):
-                task.reason = "PartitionConfig"  # it can never run here, and blocks nobody
+                # it can never run here, and blocks nobody (observed: --nodes beyond the partition's
+                # nodes is PartitionNodeLimit, anything else PartitionConfig)
+                beyond = task.sub.nodes_given and task.sub.node_count > len(self.cluster.nodes) - len(task.sub.exclude)
+                task.reason = "PartitionNodeLimit" if beyond else "PartitionConfig"
                 continue
             alloc = self._allocate(task.sub, request)
             if alloc is None:
@@ -278,7 +281,8 @@ class Controller:
 
     def _can_ever_run(self, sub: Submission, request: Request) -> bool:
         if sub.spread:
-            return self.cluster.can_ever_spread(request, sub.ntasks or 1, sub.cpus_per_task or 1, sub.exclude)
+            return self.cluster.can_ever_spread(request, sub.ntasks or 1, sub.cpus_per_task or 1, sub.exclude,
+                                                nodes=sub.node_count if sub.nodes_given else None)
         nodes = [n for n in self.cluster.nodes if n.name not in sub.exclude]
         return sum(n.fits(request, now=False) for n in nodes) >= sub.node_count
 
@@ -288,7 +292,8 @@ class Controller:
             node.exclusive = True  # excluded nodes take nothing for this job
         try:
             if sub.spread:
-                return self.cluster.spread_job(request, sub.ntasks or 1, sub.cpus_per_task or 1)
+                return self.cluster.spread_job(request, sub.ntasks or 1, sub.cpus_per_task or 1,
+                                               nodes=sub.node_count if sub.nodes_given else None)
             return self.cluster.allocate_job(request, sub.node_count)
         finally:
             for node, exclusive in saved:

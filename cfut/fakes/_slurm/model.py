@@ -154,6 +154,7 @@ class Submission:
     #: --ntasks without --nodes, more than one node can hold: the scheduler places whole tasks on as
     #: many nodes as it takes (``node_count`` is then slurmctld's estimate, shown while pending).
     spread: bool = False
+    nodes_given: bool = False  # sbatch --nodes: NumNodes=N-N while pending, PartitionNodeLimit beyond the nodes
 
     @property
     def tasks_per_node(self) -> int:

@@ -508,8 +508,8 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
     min_memory = (f"MinMemoryNode={memory_text(sub.mem_mb)}" if sub.mem_mb is not None
                   else f"MinMemoryCPU={memory_text(sub.mem_per_cpu or ctx.def_mem_per_cpu)}")
     lines += [
-        [f"NumNodes={task.node_count}", f"NumCPUs={task.cpus}",
-         f"NumTasks={'N/A' if never_ran else sub.ntasks or 1}", f"CPUs/Task={sub.cpus_per_task or 1}",
+        [f"NumNodes={num_nodes(task)}", f"NumCPUs={task.cpus}",
+         f"NumTasks={'N/A' if never_ran else sub.ntasks or sub.node_count}", f"CPUs/Task={sub.cpus_per_task or 1}",
          "ReqB:S:C:T=0:0:*:*"],
         [f"TRES=cpu={task.cpus},mem={memory_text(memory)},node={tres_nodes(task)},billing={task.cpus}"],
         ["Socks/Node=*", "NtasksPerN:B:S:C=0:0:*:*", "CoreSpec=*"],
@@ -541,11 +541,19 @@ def job_memory(task: Task, ctx: Context) -> int:
 
 
 def tres_nodes(task: Task) -> int:
-    """TRES node=: the nodes it was given; while pending, --nodes (1 for tasks the scheduler will
-    spread, where NumNodes= shows its estimate: observed)."""
+    """TRES node=: the nodes it was given; while pending, --nodes, else 1 (where NumNodes= shows
+    slurmctld's estimate: observed)."""
     if task.alloc is not None:
         return len(task.alloc.nodes)
-    return 1 if task.sub.spread else task.sub.node_count
+    return task.sub.node_count if task.sub.nodes_given else 1
+
+
+def num_nodes(task: Task) -> str:
+    """scontrol's NumNodes=: the nodes it was given, or while pending --nodes as a range (N-N) or
+    slurmctld's estimate (observed)."""
+    if task.alloc is None and task.sub.nodes_given:
+        return f"{task.sub.node_count}-{task.sub.node_count}"
+    return str(task.node_count)
 
 
 def oversubscribe(task: Task, ctx: Context) -> str:

@@ -242,12 +242,15 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
               and ntasks > 1 and total > widest > 0)
     if spread:
         node_count = -(-total // widest)
+    elif opts.get("nodes") is not None and ntasks is not None and ntasks % node_count:
+        spread = True  # --nodes=2 --ntasks=3: 2 tasks on one node, 1 on the other (observed: 2,1)
     cpus_per_node = total if spread else -(-(ntasks or 1) // node_count) * (cpus_per_task or 1)
     gpus_per_node, gpu_option, gpus_env = gpus
     memory = mem_mb if mem_mb is not None else (mem_per_cpu or config.def_mem_per_cpu) * cpus_per_node
     # what no node could ever give is refused; CPUs beyond a node's pend forever (PartitionConfig,
     # observed with --cpus-per-task=999 on 2-CPU nodes)
-    if not spread and (node_count > len(nodes) or sum(n.gpus >= gpus_per_node for n in nodes) < node_count):
+    # (more nodes than the partition has pend: PartitionNodeLimit, observed with --nodes=3 on 2)
+    if not spread and node_count <= len(nodes) and sum(n.gpus >= gpus_per_node for n in nodes) < node_count:
         raise SbatchError(1, messages.NODE_CONFIGURATION)
     # an explicit --mem or --mem-per-cpu no node has is refused; DefMemPerCPU is not checked so
     # (observed: --mem=50G refused, --cpus-per-task=999 pending on 24 GB nodes)
@@ -271,6 +274,7 @@ def _submission(ctl: Controller, opts: Mapping[str, str | None], script: str, co
         gpu_option=gpu_option, gpus_env=gpus_env, exclusive=sharing == "NO", sharing=sharing, dependency=dependency,
         any_dependency=any_dependency, kill_on_invalid_dep=_kill_on_invalid_dep(opts.get("kill-on-invalid-dep")),
         signal=signal, exclude=exclude, open_mode_given=opts.get("open-mode") is not None, spread=spread,
+        nodes_given=opts.get("nodes") is not None,
     )
     return sub, eligible
 
