@@ -1665,3 +1665,37 @@ def test_node_counts_beyond_the_partition_pend_and_uneven_tasks_per_node(tmp_pat
         assert _job_fields(fake, uneven, "JobState", *fields) == \
             "JobState=COMPLETED NumNodes=2 NumCPUs=3 NumTasks=3 TRES=cpu=3,mem=3G,node=2,billing=3"
         assert (tmp_path / "uneven.out").read_text() == "2 2,1 2,1 u 1024 u\n"
+
+
+@pytest.mark.parametrize(("value", "accepted"), [
+    ("99", True), ("65", True), ("1000", True), ("-1", True), ("USR1@", True), ("65@", True), ("B:USR1@0", True),
+    ("0", False), ("99x", False), ("RTMIN", False), ("USR1@65536", False), ("USR1@-1", False), ("USR1@x", False)])
+def test_sbatch_signal_forms_as_slurm_reads_them(manual: FakeSlurm, value: str, accepted: bool) -> None:
+    """Any whole number but 0 is a signal to sbatch (kept in 16 bits), an empty time is 0, names are
+    Slurm's (observed on Slurm 22.05)."""
+    result = run(manual, "sbatch", "--hold", f"--signal={value}", "--wrap=true")
+    assert (result.returncode, result.stderr) == ((0, "") if accepted else
+                                                  (255, "sbatch: error: Invalid --signal specification\n"))
+
+
+def test_sbatch_signal_that_is_no_signal_or_comes_at_0_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B:99 fails in slurmstepd, which says so in the job's file, and the job runs on; @0 sends nothing
+    before the time limit (observed on Slurm 22.05)."""
+    monkeypatch.chdir(tmp_path)
+    with FakeSlurm(progression="manual", execution="subprocess") as fake:
+        bad = submit(fake, "-t", "2", "--signal=B:99@50", "-o", "bad.out", wrap="exec sleep 300")
+        never = submit(fake, "-t", "2", "--signal=B:USR1@0", "-o", "never.out",
+                       wrap="trap 'echo got USR1' USR1; echo ready; sleep 300 & wait")
+        deadline = time.monotonic() + 30
+        while "ready" not in ((tmp_path / "never.out").read_text() if (tmp_path / "never.out").exists() else ""):
+            assert time.monotonic() < deadline
+            fake.advance(0)
+            time.sleep(0.02)  # waits for the job's shell to set its trap: an event
+        fake.advance(115)  # past 120 - 0 - 30 s (the time-limit pass's period), before the limit
+        assert status(fake, bad, never) == {bad: "RUNNING|None", never: "RUNNING|None"}
+        lines = (tmp_path / "bad.out").read_text().splitlines()
+        assert len(lines) == 1 and re.fullmatch(
+            rf"slurmstepd-node1: error: _handle_signal_container: failed signal 99 pid \d+ StepId={bad}\.batch "
+            r"Invalid argument", lines[0]), lines
+        assert (tmp_path / "never.out").read_text() == "ready\n"
+        run(fake, "scancel", bad, never)

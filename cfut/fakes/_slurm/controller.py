@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from .. import _host
 from .._cluster import Allocation, FakeCluster, Request
+from .._errors import FakeUnsupported
 from .._pool import PooledJob, pool
 from .._process import JobHandle, deliver
 from .model import END_DEFAULTS, Dependency, JobSnapshot, Outcome, Submission, Task
@@ -374,6 +375,13 @@ class Controller:
         step, and its shell dies of the signal's default action."""
         spec = task.sub.signal
         assert spec is not None
+        if spec.signum >= signal_module.NSIG:
+            if spec.batch and task.proc is not None:
+                self.stepd.failed_signal(task, spec.signum, task.proc.pid)
+            elif spec.batch or task.steps:
+                raise FakeUnsupported(f"sbatch --signal={spec.signum}, which is no signal of this machine's, "
+                                      "to a job without a process of its own or to its steps is not modelled")
+            return
         if task.proc is not None:
             if spec.batch:
                 task.proc.signal_shell(signal_module.SIGCONT)  # observed: CONT first, then the signal
@@ -398,7 +406,8 @@ class Controller:
             self.finish(task, t, "FAILED", 0, LAUNCH_FAILED, "JobLaunchFailure", ("CANCELLED", 0, LAUNCH_FAILED))
             return
         limit_end = None if sub.time_limit is None else self._limit_enforced_at(t + sub.time_limit * 60)
-        if sub.signal is not None and sub.time_limit is not None:
+        if sub.signal is not None and sub.signal.seconds > 0 and sub.time_limit is not None:
+            # (@0: no warning comes before the time limit's kill, observed)
             # sent by the periodic time-limit pass once the end is within the warning time plus the
             # pass's own period (sbatch(1): "may be sent up to 60 seconds earlier than specified";
             # observed: USR1@20 of a 1-minute job came 18 s after its start)

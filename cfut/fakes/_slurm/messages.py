@@ -113,5 +113,8 @@ KILL_JOB_ERROR = f"scancel: error: Kill job error on job id {{job}}: {INVALID_JO
 KILL_STEP_ERROR = f"scancel: error: Kill job error on job step id {{job}}: {INVALID_JOB_ID}\n"
 
 # -- slurmstepd, in the job's error (or output) file when it kills a running job
+#: sbatch --signal=B:N with N no signal of the node's (observed: 99; the job runs on).
+STEPD_FAILED_SIGNAL = ("slurmstepd-{node}: error: _handle_signal_container: failed signal {signal} pid {pid} "
+                       "StepId={job}.batch Invalid argument\n")
 STEPD_CANCELLED = "slurmstepd-{node}: error: *** JOB {job} ON {node} CANCELLED AT {when}{why} ***\n"
 DUE_TO_TIME_LIMIT = " DUE TO TIME LIMIT"

@@ -258,6 +258,14 @@ class Stepd:
         """slurmstepd's line in the job's error file when it kills a running job."""
         self.write_message(task.nodes, task.job_id, (task.output_path, task.error_path), t, why)
 
+    def failed_signal(self, task: Task, signum: int, pid: int) -> None:
+        """slurmstepd's line in the job's error file for --signal=B:N that is no signal (the job runs on)."""
+        path = task.error_path or task.output_path
+        if path is not None and task.nodes:
+            with contextlib.suppress(OSError), open(path, "a") as handle:
+                handle.write(messages.STEPD_FAILED_SIGNAL.format(node=task.nodes[0], signal=signum, pid=pid,
+                                                                 job=task.job_id))
+
     def write_message(self, nodes: tuple[str, ...], job_id: int | None, paths: tuple[str | None, str | None],
                       t: float, why: str) -> None:
         """:meth:`message` for a job that was on ``nodes`` with these output and error files (the

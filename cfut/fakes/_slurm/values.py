@@ -455,10 +455,16 @@ def parse_signal_spec(text: str) -> SignalSpec:
     if "R" in flags:
         raise FakeUnsupported(f"--signal={text}: the R: flag (reservation end) is not modelled")
     name, at, seconds = rest.partition("@")
-    signum = parse_signal(name)
-    if signum is None or (at and not seconds.isdigit()) or (seconds and int(seconds) > 65535):
+    # any whole number but 0 is taken, kept in 16 bits (observed: 99 and 1000 are accepted and fail
+    # only when sent; -1 becomes 65535); names are Slurm's, not the real-time ones
+    if re.fullmatch(r"-?\d+", name.strip()):
+        signum: int | None = int(name) & 0xFFFF or None
+    else:
+        signum = None if name.strip().upper().removeprefix("SIG").startswith("RT") else parse_signal(name)
+    # the time: a whole number up to 65535, empty for 0 (observed: USR1@ is USR1@0)
+    if signum is None or (seconds and not seconds.isdigit()) or (seconds and int(seconds) > 65535):
         raise ValueError(text)
-    return SignalSpec(signum, int(seconds) if at else 60, "B" in flags)
+    return SignalSpec(signum, int(seconds or 0) if at else 60, "B" in flags)
 
 
 def parse_gpu_count(text: str, option: str) -> int:
