@@ -1699,3 +1699,16 @@ def test_sbatch_signal_that_is_no_signal_or_comes_at_0_seconds(tmp_path: Path, m
             r"Invalid argument", lines[0]), lines
         assert (tmp_path / "never.out").read_text() == "ready\n"
         run(fake, "scancel", bad, never)
+
+
+def test_a_dependency_named_twice_is_kept_once(manual: FakeSlurm) -> None:
+    """The same condition twice is one (afterok:A:A); other kinds on the same job stay (observed on
+    Slurm 22.05)."""
+    first = submit(manual, "--hold")
+    shown = {}
+    for text in (f"afterok:{first}:{first}", f"afterok:{first}:{first},afterany:{first}"):
+        job = submit(manual, f"--dependency={text}")
+        shown[text] = run(manual, "squeue", "-h", "-j", job, "-o", "%E").stdout.strip()
+    assert shown == {f"afterok:{first}:{first}": f"afterok:{first}(unfulfilled)",
+                     f"afterok:{first}:{first},afterany:{first}":
+                         f"afterok:{first}(unfulfilled),afterany:{first}(unfulfilled)"}

@@ -334,7 +334,9 @@ def _dependency(ctl: Controller, text: str | None) -> tuple[list[Dependency], bo
                 ctl.tasks_for(item.job_id)
             except KeyError:
                 continue
-        kept.append(Dependency(item.kind, item.job_id, task=item.task))
+        dependency = Dependency(item.kind, item.job_id, task=item.task)
+        if dependency not in kept:  # the same condition twice is kept once (observed: afterok:A:A)
+            kept.append(dependency)
     return kept, any_of
 
 
