@@ -1712,3 +1712,15 @@ def test_a_dependency_named_twice_is_kept_once(manual: FakeSlurm) -> None:
     assert shown == {f"afterok:{first}:{first}": f"afterok:{first}(unfulfilled)",
                      f"afterok:{first}:{first},afterany:{first}":
                          f"afterok:{first}(unfulfilled),afterany:{first}(unfulfilled)"}
+
+
+def test_any_of_dependencies_on_an_unknown_job_is_met(manual: FakeSlurm) -> None:
+    """With ? (any one suffices) a condition on a job slurmctld does not know satisfies the dependency;
+    with , (all) it is dropped (observed on Slurm 22.05)."""
+    first = submit(manual, "--hold")
+    any_of = submit(manual, f"--dependency=afterany:{first}?afterok:4000001")
+    all_of = submit(manual, f"--dependency=afterany:{first},afterok:4000001")
+    manual.advance(0.5)
+    assert {job: state.split("|")[0] for job, state in status(manual, any_of, all_of).items()} == {
+        any_of: "RUNNING", all_of: "PENDING"}
+    assert run(manual, "squeue", "-h", "-j", all_of, "-o", "%E").stdout == f"afterany:{first}(unfulfilled)\n"

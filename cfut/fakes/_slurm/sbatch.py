@@ -320,7 +320,8 @@ def _gpus(opts: Mapping[str, str | None], ntasks: int | None) -> tuple[int, tupl
 
 def _dependency(ctl: Controller, text: str | None) -> tuple[list[Dependency], bool]:
     """--dependency as slurmctld keeps it: conditions on jobs it does not know are dropped (observed:
-    afterok on an unknown id runs at once; afterok:A:UNKNOWN shows only A)."""
+    afterok on an unknown id runs at once; afterok:A:UNKNOWN shows only A), and one of ``?`` (any)
+    on a job it does not know satisfies them all (observed: afterany:A?afterok:UNKNOWN runs at once)."""
     if text is None:
         return [], False
     try:
@@ -333,6 +334,8 @@ def _dependency(ctl: Controller, text: str | None) -> tuple[list[Dependency], bo
             try:
                 ctl.tasks_for(item.job_id)
             except KeyError:
+                if any_of:
+                    return [], False
                 continue
         dependency = Dependency(item.kind, item.job_id, task=item.task)
         if dependency not in kept:  # the same condition twice is kept once (observed: afterok:A:A)
