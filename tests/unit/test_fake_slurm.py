@@ -1724,3 +1724,16 @@ def test_any_of_dependencies_on_an_unknown_job_is_met(manual: FakeSlurm) -> None
     assert {job: state.split("|")[0] for job, state in status(manual, any_of, all_of).items()} == {
         any_of: "RUNNING", all_of: "PENDING"}
     assert run(manual, "squeue", "-h", "-j", all_of, "-o", "%E").stdout == f"afterany:{first}(unfulfilled)\n"
+
+
+def test_a_begin_to_come_is_the_planned_start_and_end(manual: FakeSlurm) -> None:
+    """scontrol show job of a pending --begin job: StartTime is the begin time, EndTime that plus the
+    time limit, or Unknown without one (observed on Slurm 22.05)."""
+    limited = submit(manual, "--begin=now+3600", "-t", "5")
+    unlimited = submit(manual, "--begin=now+3600")
+    manual.advance(1)
+    begin = run(manual, "squeue", "-h", "-j", limited, "-o", "%S").stdout.strip()
+    end = run(manual, "squeue", "-h", "-j", limited, "-o", "%e").stdout.strip()
+    assert _job_fields(manual, limited, "StartTime", "EndTime") == f"StartTime={begin} EndTime={end}"
+    assert _job_fields(manual, unlimited, "StartTime", "EndTime") == f"StartTime={begin} EndTime=Unknown"
+    assert end > begin

@@ -471,13 +471,14 @@ def scontrol_record(row: Row, ctx: Context) -> list[list[str]]:
         if sub.array.throttle:
             first.append(f"ArrayTaskThrottle={sub.array.throttle}")
     first.append(f"JobName={sub.name}")
+    begin = _begin_to_come(task, ctx)
     if task.running:
         end_time = ctx.date(None if task.time_limit is None else (task.start or 0) + task.time_limit * 60)
     elif task.finished:
         end_time = ctx.date(task.end)
-    else:
-        end_time = "Unknown"
-    start_time = ctx.date(task.start if started else (task.end if task.finished else None))
+    else:  # observed: a --begin to come is the planned start, and with a limit the planned end
+        end_time = ctx.date(None if begin is None or task.time_limit is None else begin + task.time_limit * 60)
+    start_time = ctx.date(task.start if started else (task.end if task.finished else begin))
     eligible = ctx.date(task.eligible_at)
     memory = job_memory(task, ctx)
     out, err = std_paths(task, ctx.user)
