@@ -273,3 +273,12 @@ def test_a_job_stopped_before_its_end_shows_what_its_script_had_run(tmp_path: Pa
         fake.advance(30)
         assert {name: (tmp_path / f"{name}.out").read_text() for name in ("removed", "held", "evicted")} == {
             "removed": "before\n", "held": "before\n", "evicted": "before\n"}
+
+
+def test_queue_0_warns_unless_terse(tmp_path: Path) -> None:
+    """Only empty queue statements queue nothing, with a warning (reference: not under -terse)."""
+    fake = FakeCondor(progression="manual")  # (not the checked fixture: htcondor2 queues no 0-job cluster)
+    code, out, err = submit(fake, tmp_path, "queue 0\n")
+    assert (code, err) == (0, '\nWARNING: "(stdin)" has only empty "queue" commands -- no jobs queued\n')
+    assert submit(fake, tmp_path, "queue 0\n", "-terse") == (0, "", "")
+    assert fake.jobs() == []

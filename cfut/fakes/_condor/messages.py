@@ -29,6 +29,8 @@ SUBMITTING = "Submitting job(s)"
 SUBMITTED_CLUSTER = "{count} job(s) submitted to cluster {cluster}.\n"
 OPEN_FAILED = "\nERROR: Failed to open command file ({path}) ({reason})\n"
 NO_QUEUE = '\nERROR: "{name}" doesn\'t contain any "queue" commands -- no jobs queued\n'
+#: Every queue statement queued nothing (``queue 0``): a warning only, not printed with -terse.
+EMPTY_QUEUES = '\nWARNING: "{name}" has only empty "queue" commands -- no jobs queued\n'
 SUBMIT_ERROR = "\nERROR: {message}\n"
 PARSE_FAILED_AT = "\nERROR: Failed to parse command file (line {line}).\n"
 HELD_AT_SUBMIT = "submitted on hold at user's request"

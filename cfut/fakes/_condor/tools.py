@@ -520,4 +520,4 @@ def condor_submit(schedd: Schedd, argv: tuple[str, ...], stdin: str | None, env:
     else:
         out = prefix + "." * len(jobs) + "\n" + "".join(
             messages.SUBMITTED_CLUSTER.format(count=len(js), cluster=c) for c, js in clusters.items())
-    return 0, out, ""
+    return 0, out, messages.EMPTY_QUEUES.format(name=name) if not jobs and not terse else ""
