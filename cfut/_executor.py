@@ -53,6 +53,7 @@ from ._resources import JobOptions
 from ._runner import CommandRunner, default_runner
 from ._schedulers.base import Scheduler
 from ._stats import Statistics
+from ._status import Phase
 from ._submitter import Item, Pending, Submitter, qualified_name
 from ._wire import DependencyRef
 
@@ -77,6 +78,9 @@ LONG_CALL = 5.0
 #: condor_status) is asked again sooner.
 SLOTS_TTL = 60.0
 SLOTS_RETRY = 5.0
+#: Longest (scheduler seconds) an executor cancelling its jobs at exit waits for them to leave the
+#: queue before their logs go (Slurm: KillWait, then slurmstepd's cleanup).
+CANCEL_SETTLE = 10.0
 
 SchedulerFactory = Callable[[SchedulerCommands, JobDir, Callable[[], float], str], Scheduler]
 
@@ -694,6 +698,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         if not tasks:
             return
         log.warning("cancelling %d job(s) of %r: %s", len(tasks), self, reason)
+        in_queue = [t.scheduler_id for t in tasks
+                    if t.scheduler_id and t.state in (TaskState.QUEUED, TaskState.RUNNING)]
         for task in tasks:
             self._store.cancel(task.calls)
             for call in task.calls:
@@ -709,9 +715,28 @@ class ClusterExecutor(concurrent.futures.Executor):
             log.error("could not cancel every job of %r; what is left: %s", self,
                       ", ".join(t.scheduler_id or "?" for t in self._store.cancelling()))
         else:
+            self._await_gone(in_queue)
             self._close_scheduler()
         with self._store.lock:
             _BUSY.discard(self)
+
+    def _await_gone(self, job_ids: Sequence[str]) -> None:
+        """After cancelling jobs that were queued or running: wait until the scheduler shows none of
+        them queued or running any more (polling every 0.5 s, at most :data:`CANCEL_SETTLE` seconds),
+        before their logs go. A job cancelled as it was being launched gets its output file created
+        by slurmstepd after that, its CANCELLED line in it (observed on Slurm 22.05): removed before,
+        the log would come back and outlive the executor."""
+        for _ in range(int(CANCEL_SETTLE / 0.5)):
+            if not job_ids:
+                return
+            try:
+                statuses = self._scheduler.query(list(job_ids))
+            except SchedulerError as exc:
+                log.warning("could not see whether the cancelled jobs have gone: %s", exc)
+                return
+            job_ids = [job_id for job_id, status in statuses.items() if status.phase is not Phase.FINISHED]
+            if job_ids:
+                self._sleep(0.5)
 
     def poll_once(self) -> None:
         """One monitoring step (see :mod:`cfut._poller`): one status query if any job is outstanding,
