@@ -93,6 +93,11 @@ class Allocation:
         return sum(self.cpus)
 
 
+def _share(request: Request, node: FakeNode, cpus: int) -> Request:
+    """What ``request`` asks of ``node`` when it is given ``cpus`` CPUs there (its memory with them)."""
+    return dataclasses.replace(request, cpus=cpus, memory=request.memory_on(node, cpus))
+
+
 def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -193,11 +198,9 @@ class FakeCluster:
             base, extra = divmod(tasks, nodes)
             wanted = [base + 1] * extra + [base] * (nodes - extra)
             taken: list[tuple[FakeNode, int]] = []
-            for count in wanted:
-                cpus = count * cpus_per_task
-                share = dataclasses.replace(request, cpus=cpus, memory=request.memory_on(self.nodes[0], cpus))
-                node = next((n for n in self.nodes if all(n is not t for t, _ in taken) and n.fits(share, now=True)),
-                            None)
+            for cpus in (count * cpus_per_task for count in wanted):
+                node = next((n for n in self.nodes if all(n is not t for t, _ in taken)
+                             and n.fits(_share(request, n, cpus), now=True)), None)
                 if node is None:
                     return None
                 taken.append((node, node.cpus if request.exclusive else cpus))
@@ -212,8 +215,7 @@ class FakeCluster:
                 room = min(room, (node.memory - node.mem_used) // (request.mem_per_cpu * cpus_per_task))
             count = min(left, room)
             cpus = count * cpus_per_task
-            if count and node.fits(dataclasses.replace(request, cpus=cpus, memory=request.memory_on(node, cpus)),
-                                   now=True):
+            if count and node.fits(_share(request, node, cpus), now=True):
                 taken.append((node, node.cpus if request.exclusive else cpus))
                 left -= count
         if left:
